@@ -1,0 +1,312 @@
+/**
+ * The tensor runtime: pipeline cache, command recording, uniform ring, scopes and readback.
+ *
+ * Kernels are *recorded* into one command encoder and submitted together; nothing waits for the
+ * device until `read()` (a sync costs about 11 ms on llvmpipe). Each dispatch gets a 256-byte slot of
+ * a uniform ring for its parameters; the whole ring is uploaded once, just before the submit.
+ */
+import { getGpu, type Gpu } from "./device.ts";
+import { BufferPool } from "./pool.ts";
+import { Tensor } from "./tensor.ts";
+import { Tape } from "./tape.ts";
+
+/** A storage binding: a tensor, a raw buffer, or null for a binding the entry point does not use. */
+export type Binding = Tensor | GPUBuffer | null;
+
+/** Compiled entry point of a kernel file (cached by file, entry and override constants). */
+export interface Kernel {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+}
+
+const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
+const RING_SLOTS = 8192;
+
+/** Reinterprets a float as the u32 bit pattern WGSL's `bitcast<f32>` turns back into it. */
+export function f32bits(x: number): number {
+  F32[0] = x;
+  return U32[0];
+}
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  #modules = new Map<string, GPUShaderModule>();
+  #kernels = new Map<string, Kernel>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #ring: GPUBuffer;
+  #ringData: Uint32Array;
+  #slot = 0;
+  #slotWords: number;
+  #scopes: Set<Tensor>[] = [];
+  /** Labels of kernels recorded since the last check, to name the culprit of an async error. */
+  #recent: string[] = [];
+  /** The active autograd tape (null: ops are not recorded). */
+  tape: Tape | null = null;
+  /** Train mode changes GroupNorm's variance divisor and enables dropout. */
+  dispatches = 0;
+  submits = 0;
+
+  constructor(readonly gpu: Gpu) {
+    this.device = gpu.device;
+    this.pool = new BufferPool(gpu.device, Math.min(gpu.limits.maxBufferSize, 2 ** 40));
+    const align = Math.max(256, gpu.limits.minUniformBufferOffsetAlignment);
+    this.#slotWords = align / 4;
+    this.#ring = this.device.createBuffer({
+      size: align * RING_SLOTS,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.#ringData = new Uint32Array(this.#slotWords * RING_SLOTS);
+  }
+
+  /** Largest tensor (in float32 elements) a kernel may bind. */
+  get maxBindingElements(): number {
+    return Math.floor(this.gpu.limits.maxStorageBufferBindingSize / 4);
+  }
+
+  // ---------------------------------------------------------------- tensors
+
+  /** An uninitialised tensor (contents are whatever the pooled buffer held). */
+  empty(shape: readonly number[]): Tensor {
+    const n = shape.reduce((a, s) => a * s, 1);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`invalid tensor shape [${shape}]`);
+    if (n * 4 > this.gpu.limits.maxStorageBufferBindingSize) {
+      throw new Error(
+        `tensor [${shape}] needs ${n * 4} bytes, above this adapter's maxStorageBufferBindingSize ` +
+          `(${this.gpu.limits.maxStorageBufferBindingSize}); use a smaller batch or patches`,
+      );
+    }
+    const t = new Tensor(this, shape, this.pool.acquire(Math.max(4, n * 4)));
+    this.#track(t);
+    return t;
+  }
+
+  /** Uploads host data into a new tensor. */
+  upload(data: Float32Array, shape: readonly number[]): Tensor {
+    const n = shape.reduce((a, s) => a * s, 1);
+    if (data.length !== n) throw new Error(`upload: ${data.length} values for shape [${shape}]`);
+    const t = new Tensor(this, shape, this.pool.acquire(Math.max(4, n * 4), true));
+    this.#track(t);
+    if (n > 0) this.device.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>, 0, n);
+    return t;
+  }
+
+  /** Overwrites a tensor's contents from the host (queued after everything already submitted). */
+  write(t: Tensor, data: Float32Array): void {
+    if (data.length !== t.size) throw new Error(`write: ${data.length} values for ${t}`);
+    this.flush(); // recorded-but-unsubmitted work must see the old contents
+    this.device.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>, 0, t.size);
+  }
+
+  /** Reads a tensor back to the host. Submits pending work and waits for it. */
+  async read(t: Tensor): Promise<Float32Array> {
+    const bytes = Math.max(4, t.bytes);
+    const staging = this.device.createBuffer({
+      size: Math.ceil(bytes / 4) * 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#endPass();
+    this.#enc().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.checkErrors();
+      throw e;
+    }
+    this.checkErrors();
+    const out = new Float32Array(staging.getMappedRange().slice(0, t.bytes));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  /** Throws if the device reported an error since the last check, naming the kernels recorded meanwhile. */
+  checkErrors(): void {
+    if (this.gpu.lost) throw new Error(this.gpu.lost);
+    if (this.gpu.pendingErrors.length) {
+      const msgs = this.gpu.pendingErrors.splice(0);
+      const kernels = [...new Set(this.#recent)].slice(-12).join(", ");
+      this.#recent = [];
+      throw new Error(`WebGPU error (kernels recorded since the last check: ${kernels}):\n${msgs.join("\n")}`);
+    }
+    this.#recent = [];
+  }
+
+  /** Waits until the device has finished everything submitted (for benchmarks). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkErrors();
+  }
+
+  // ---------------------------------------------------------------- scopes
+
+  /**
+   * Runs `fn` and releases every tensor it created except the ones it returns (a tensor, an array or
+   * an object of tensors), persistent ones, and those saved by the active tape.
+   */
+  scope<T>(fn: () => T): T {
+    const created = new Set<Tensor>();
+    this.#scopes.push(created);
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.#scopes.pop();
+    }
+    const keep = new Set<Tensor>();
+    collectTensors(result, keep);
+    const outer = this.#scopes[this.#scopes.length - 1];
+    for (const t of created) {
+      if (keep.has(t) || t.persistent || this.tape?.holds(t)) outer?.add(t);
+      else t.release();
+    }
+    return result;
+  }
+
+  #track(t: Tensor): void {
+    const s = this.#scopes[this.#scopes.length - 1];
+    if (s) s.add(t);
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  /** Compiles (once) an entry point of `kernels/<file>.wgsl` with the given override constants. */
+  kernel(file: string, entry: string, constants: Record<string, number> = {}): Kernel {
+    const ckeys = Object.keys(constants).sort();
+    const key = `${file}:${entry}:${ckeys.map((k) => `${k}=${constants[k]}`).join(",")}`;
+    let k = this.#kernels.get(key);
+    if (k) return k;
+    let module = this.#modules.get(file);
+    if (!module) {
+      const code = Deno.readTextFileSync(new URL(`${file}.wgsl`, KERNEL_DIR));
+      module = this.device.createShaderModule({ label: file, code });
+      this.#modules.set(file, module);
+    }
+    const label = `${file}.wgsl:${entry}`;
+    const pipeline = this.device.createComputePipeline({
+      label,
+      layout: "auto",
+      compute: { module, entryPoint: entry, constants },
+    });
+    k = { label, pipeline };
+    this.#kernels.set(key, k);
+    return k;
+  }
+
+  /**
+   * Records one dispatch. Binding 0 is the uniform `params` (u32 words; use `f32bits` for floats),
+   * bindings 1.. are `buffers` in order (null skips a binding number).
+   */
+  dispatch(k: Kernel, params: ArrayLike<number>, buffers: Binding[], workgroups: [number, number?, number?]): void {
+    if (this.gpu.lost) throw new Error(`${this.gpu.lost} (while recording ${k.label})`);
+    if (params.length > this.#slotWords) throw new Error(`${k.label}: too many parameters`);
+    if (this.#slot === RING_SLOTS) this.flush();
+    const offset = this.#slot * this.#slotWords;
+    this.#ringData.set(params, offset);
+    this.#slot++;
+    const entries: GPUBindGroupEntry[] = [];
+    if (params.length > 0) {
+      entries.push({ binding: 0, resource: { buffer: this.#ring, offset: offset * 4, size: this.#slotWords * 4 } });
+    }
+    buffers.forEach((b, i) => {
+      if (b) entries.push({ binding: i + 1, resource: { buffer: b instanceof Tensor ? b.buffer : b } });
+    });
+    const bindGroup = this.device.createBindGroup({
+      label: k.label,
+      layout: k.pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    const [x, y = 1, z = 1] = workgroups;
+    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxDim || y > maxDim || z > maxDim) {
+      throw new Error(`${k.label}: dispatch [${x},${y},${z}] exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const pass = this.#beginPass();
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+    this.#recent.push(k.label);
+    if (this.#recent.length > 256) this.#recent.splice(0, 128);
+  }
+
+  /**
+   * Workgroup counts covering `n` invocations of `wgSize` threads, folded into y when x would exceed
+   * the per-dimension limit. Kernels rebuild the index as `gid.x + gid.y * nwg.x * wgSize`.
+   */
+  grid(n: number, wgSize: number): [number, number] {
+    const groups = Math.ceil(n / wgSize);
+    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= maxDim) return [Math.max(groups, 1), 1];
+    const y = Math.ceil(groups / maxDim);
+    return [Math.ceil(groups / y), y];
+  }
+
+  /** Records a buffer-to-buffer copy (float32 element offsets). */
+  copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, count: number): void {
+    if (count === 0) return;
+    this.#endPass();
+    this.#enc().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, count * 4);
+  }
+
+  /** Submits everything recorded so far (no wait). */
+  flush(): void {
+    this.#endPass();
+    if (!this.#encoder) return;
+    if (this.#slot > 0) {
+      this.device.queue.writeBuffer(this.#ring, 0, this.#ringData, 0, this.#slot * this.#slotWords);
+    }
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.submits++;
+    this.#encoder = null;
+    this.#slot = 0;
+    this.pool.submitted();
+  }
+
+  #enc(): GPUCommandEncoder {
+    if (!this.#encoder) this.#encoder = this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  #beginPass(): GPUComputePassEncoder {
+    if (!this.#pass) this.#pass = this.#enc().beginComputePass();
+    return this.#pass;
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+}
+
+function collectTensors(v: unknown, out: Set<Tensor>, depth = 0): void {
+  if (v instanceof Tensor) {
+    out.add(v);
+    if (v.base) out.add(v.base);
+  } else if (v && typeof v === "object" && depth < 4) {
+    const vals = v instanceof Map ? [...v.values()] : Array.isArray(v) ? v : Object.values(v);
+    for (const x of vals) collectTensors(x, out, depth + 1);
+  }
+}
+
+let runtime: Runtime | null = null;
+
+/** The process-wide runtime, opening the device on first use. */
+export async function initRuntime(): Promise<Runtime> {
+  if (!runtime) runtime = new Runtime(await getGpu());
+  return runtime;
+}
+
+/** The runtime after `initRuntime()` resolved; ops call this synchronously. */
+export function rt(): Runtime {
+  if (!runtime) throw new Error("the GPU runtime is not initialised: await initRuntime() first");
+  return runtime;
+}

@@ -1,0 +1,47 @@
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { initRuntime } from "../../src/gpu/runtime.ts";
+import { add, addChannelBias, axpby, full, silu, sumAll } from "../../src/ops/elementwise.ts";
+import { gradCheck, randn } from "../helpers/gradcheck.ts";
+
+Deno.test("upload, kernels and readback round trip", async () => {
+  const r = await initRuntime();
+  const a = r.upload(new Float32Array([1, 2, 3, 4]), [4]);
+  const b = full([4], 0.5);
+  const c = axpby(2, a, -4, b);
+  assertEquals([...await c.read()], [0, 2, 4, 6]);
+  const s = sumAll(c);
+  assertEquals((await s.read())[0], 12);
+  for (const t of [a, b, c, s]) t.release();
+});
+
+Deno.test("scope releases temporaries and keeps the result", async () => {
+  const r = await initRuntime();
+  const before = r.pool.stats().live;
+  const out = r.scope(() => add(full([1000], 1), full([1000], 2)));
+  assertEquals(r.pool.stats().live, before + 1);
+  assertAlmostEquals((await out.read())[999], 3);
+  out.release();
+  assertEquals(r.pool.stats().live, before);
+  assertThrows(() => out.buffer, Error, "used after release");
+});
+
+Deno.test("silu gradient matches finite differences", async () => {
+  const worst = await gradCheck(([x]) => silu(x), [{ data: randn(64, 1), shape: [64] }]);
+  assert(worst <= 1);
+});
+
+Deno.test("channel bias broadcast gradient matches finite differences", async () => {
+  for (const rows of [1, 2]) {
+    const worst = await gradCheck(([x, b]) => addChannelBias(x, b), [
+      { data: randn(2 * 3 * 4 * 5, 2), shape: [2, 3, 4, 5] },
+      { data: randn(rows * 3, 3), shape: [rows, 3] },
+    ]);
+    assert(worst <= 1);
+  }
+});
+
+Deno.test("oversized tensors are refused with a clear error", async () => {
+  const r = await initRuntime();
+  const n = r.gpu.limits.maxStorageBufferBindingSize / 4 + 1024;
+  assertThrows(() => r.empty([n]), Error, "maxStorageBufferBindingSize");
+});
