@@ -84,8 +84,11 @@ export class Runtime {
     return t;
   }
 
-  /** Uploads host data into a new tensor. */
-  upload(data: Float32Array, shape: readonly number[]): Tensor {
+  /**
+   * Uploads host data into a new tensor. Int32/Uint32 data (index tables) keep their bit patterns:
+   * kernels bind such tensors as array<i32> or array<u32>.
+   */
+  upload(data: Float32Array | Int32Array | Uint32Array, shape: readonly number[]): Tensor {
     const n = shape.reduce((a, s) => a * s, 1);
     if (data.length !== n) throw new Error(`upload: ${data.length} values for shape [${shape}]`);
     const t = new Tensor(this, shape, this.pool.acquire(Math.max(4, n * 4), true));

@@ -1,0 +1,94 @@
+/**
+ * `deno task bench [--json] [--repeats N]`: speed of the CorrDiff mini networks and of the conv kernel
+ * on this adapter. Each figure is the median wall time of one recorded pass plus one sync (the sync,
+ * about 11 ms on llvmpipe, is included: it is what a caller pays).
+ */
+import { parseArgs } from "node:util";
+import { initRuntime, type Runtime } from "../gpu/runtime.ts";
+import { valueAndGrad } from "../gpu/autograd.ts";
+import { conv2d } from "../ops/conv2d.ts";
+import { mul, sumAll } from "../ops/elementwise.ts";
+import { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
+import { Rng } from "../util/rng.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { json: { type: "boolean" }, repeats: { type: "string", default: "5" } },
+});
+const repeats = Math.max(1, Number(values.repeats));
+const log = (s: string) => values.json ? undefined : console.log(s);
+
+/** The CorrDiff "mini" U-Net settings (conf/base/model_size/mini.yaml) at 64x64. */
+const MINI = {
+  img_resolution: [64, 64] as [number, number],
+  model_channels: 64,
+  channel_mult: [1, 2, 2],
+  num_blocks: 4,
+  attn_resolutions: [16],
+  gridtype: "sinusoidal" as const,
+  N_grid_channels: 4,
+  embedding_type: "zero" as const,
+  dropout: 0,
+};
+
+async function median(r: Runtime, fn: () => void): Promise<number> {
+  fn();
+  await r.sync(); // warm-up: pipeline compilation, pool growth
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    fn();
+    await r.sync();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const r = await initRuntime();
+const rng = new Rng(1);
+const rand = (shape: number[]) => r.upload(rng.normals(shape.reduce((a, b) => a * b, 1)), shape).keep();
+log(`adapter: ${r.gpu.description} (kernel profile ${r.gpu.profile})`);
+
+const reg = new CorrDiffRegressionUNet({ ...MINI, img_in_channels: 9, img_out_channels: 2 }, 1);
+log(`regression mini: ${(reg.ps.numParameters / 1e6).toFixed(2)} M parameters`);
+const results: Record<string, number | string> = { adapter: r.gpu.description, profile: r.gpu.profile };
+
+for (const B of [1, 8]) {
+  const x = rand([B, 2, 64, 64]), lr = rand([B, 5, 64, 64]);
+  results[`reg_fwd_b${B}_ms`] = await median(r, () => r.scope(() => void reg.forward(x, lr, { train: false })));
+  log(`regression forward, batch ${B}: ${(results[`reg_fwd_b${B}_ms`] as number).toFixed(1)} ms`);
+  if (B === 8) {
+    const R = rand([B, 2, 64, 64]);
+    reg.ps.setRequiresGrad(true);
+    results.reg_fwdbwd_b8_ms = await median(r, () =>
+      r.scope(() => {
+        const { value, grads } = valueAndGrad(() => sumAll(mul(reg.forward(x, lr, { train: true }), R)));
+        value.release();
+        for (const g of grads.values()) g.release();
+      })
+    );
+    reg.ps.setRequiresGrad(false);
+    log(`regression forward+backward, batch 8: ${(results.reg_fwdbwd_b8_ms as number).toFixed(1)} ms`);
+  }
+}
+reg.ps.dispose();
+
+const diff = new EDMPrecondSuperResolution({ ...MINI, img_in_channels: 11, img_out_channels: 2 }, 2);
+for (const B of [1, 8]) {
+  const x = rand([B, 2, 64, 64]), cond = rand([B, 7, 64, 64]);
+  const sigma = new Float32Array(B).fill(1.5);
+  results[`diff_fwd_b${B}_ms`] = await median(r, () => r.scope(() => void diff.forward(x, cond, sigma, { train: false })));
+  log(`diffusion forward, batch ${B}: ${(results[`diff_fwd_b${B}_ms`] as number).toFixed(1)} ms`);
+}
+diff.ps.dispose();
+
+{
+  const x = rand([8, 64, 64, 64]), w = rand([64, 64, 3, 3]), b = rand([64]);
+  const reps = 10;
+  const t = await median(r, () => r.scope(() => { for (let i = 0; i < reps; i++) conv2d(x, w, b); }));
+  results.conv3x3_ms = t / reps;
+  results.conv3x3_gflops = (2 * 8 * 64 * 64 * 64 * 64 * 9) / (results.conv3x3_ms * 1e6);
+  log(`conv 3x3, batch 8, 64->64, 64x64: ${(results.conv3x3_ms as number).toFixed(2)} ms, ${(results.conv3x3_gflops as number).toFixed(1)} GFLOP/s`);
+}
+if (values.json) console.log(JSON.stringify(results));

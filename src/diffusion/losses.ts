@@ -1,0 +1,90 @@
+/**
+ * CorrDiff's training losses (reference: physicsnemo/diffusion/metrics/legacy_losses.py). Both return
+ * the per-element loss; train.py's reduction (sum over everything divided by the batch size) is the
+ * trainer's business.
+ */
+import { rt } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { add, mul, mulPerSample, sub, zeros } from "../ops/elementwise.ts";
+import { concatChannels } from "../ops/tensor_ops.ts";
+import type { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
+import type { Mode } from "../nn/layers.ts";
+import { globalView, type Patching } from "./patching.ts";
+import { DevicePatching } from "../ops/patching.ts";
+
+/** RegressionLoss: (net(0, img_lr) - img_clean)^2 per element. */
+export function regressionLoss(net: CorrDiffRegressionUNet, imgClean: Tensor, imgLr: Tensor, mode: Mode): Tensor {
+  const D = net.forward(zeros(imgClean.shape), imgLr, mode);
+  const e = sub(D, imgClean);
+  return mul(e, e);
+}
+
+/** The random draws of one ResidualLoss call, in the reference's order. */
+export interface ResidualDraws {
+  /** draw0: one standard normal per (patched) sample, giving sigma = exp(P_std * draw0 + P_mean). */
+  sigmaNormal: Float32Array;
+  /** draw1: standard normals shaped like the (patched) target. */
+  noise: Tensor;
+}
+
+export interface ResidualLossOptions {
+  P_mean?: number;
+  P_std?: number;
+  sigmaData?: number;
+  hrMeanConditioning?: boolean;
+  /**
+   * Random patches: the plan (corners), plus img_lr on the host, which is resized to the patch size
+   * and appended to every patch's conditioning (the "global" low-res view).
+   */
+  patching?: { plan: Patching; imgLrHost: { data: Float32Array; shape: readonly number[] } };
+  /** Network modes (the regression net always runs in eval mode). */
+  mode: Mode;
+}
+
+/**
+ * ResidualLoss: the diffusion net learns the residual y = img_clean - regression_net(0, img_lr) at a
+ * log-normal noise level: loss = (sigma^2 + sd^2) / (sigma sd)^2 * (D(y + n; sigma) - y)^2.
+ * Returns the per-element loss and sigma per (patched) sample.
+ */
+export function residualLoss(
+  net: EDMPrecondSuperResolution,
+  regressionNet: CorrDiffRegressionUNet,
+  imgClean: Tensor,
+  imgLr: Tensor,
+  draws: ResidualDraws,
+  o: ResidualLossOptions,
+): { loss: Tensor; sigma: Float32Array } {
+  const r = rt();
+  const pMean = o.P_mean ?? 0, pStd = o.P_std ?? 1.2, sd = o.sigmaData ?? 0.5;
+  // The regression mean is a constant of the diffusion loss: no tape through it.
+  const tape = r.tape;
+  r.tape = null;
+  let yMean: Tensor;
+  try {
+    yMean = regressionNet.forward(zeros(imgClean.shape), imgLr, { train: false });
+  } finally {
+    r.tape = tape;
+  }
+  let y = sub(imgClean, yMean);
+  let yLr = o.hrMeanConditioning ? concatChannels([yMean, imgLr]) : imgLr;
+  let globalIndex: Tensor | undefined;
+  if (o.patching) {
+    const { plan, imgLrHost } = o.patching;
+    const dev = new DevicePatching(plan);
+    const B = imgClean.shape[0];
+    y = dev.apply(y);
+    const view = globalView(plan, imgLrHost, B);
+    yLr = concatChannels([dev.apply(yLr), r.upload(view.data, view.shape)]);
+    globalIndex = r.upload(Float32Array.from(plan.globalIndex), [plan.P, 2, plan.Hp, plan.Wp]);
+    dev.dispose();
+  }
+  const Bp = y.shape[0];
+  if (draws.sigmaNormal.length !== Bp) throw new Error(`residualLoss: ${draws.sigmaNormal.length} sigma draws for ${Bp} samples`);
+  const f = Math.fround;
+  const sigma = draws.sigmaNormal.map((z) => f(Math.exp(f(f(z * pStd) + pMean))));
+  const weight = sigma.map((s) => f(f(f(s * s) + f(sd * sd)) / f(f(s * sd) * f(s * sd))));
+  const n = mulPerSample(draws.noise, r.upload(sigma, [Bp]));
+  const D = net.forward(add(y, n), yLr, sigma, o.mode, { globalIndex });
+  const e = sub(D, y);
+  return { loss: mulPerSample(mul(e, e), r.upload(weight, [Bp])), sigma };
+}

@@ -1,0 +1,169 @@
+/**
+ * The U-Net's building blocks (reference: physicsnemo/nn/module/*): Conv2d, Linear, GroupNorm,
+ * UNetAttention and UNetBlock as SongUNet configures them. Each registers its parameters under
+ * the reference's state-dict keys and runs forward by recording GPU ops; the ops record their own
+ * backward on the active tape.
+ */
+import type { Tensor } from "../gpu/tensor.ts";
+import { conv2d } from "../ops/conv2d.ts";
+import { linear } from "../ops/linear.ts";
+import { groupCount, groupNorm } from "../ops/groupnorm.ts";
+import { attention } from "../ops/attention.ts";
+import { dropout } from "../ops/dropout.ts";
+import { add, addChannelBias, axpby, scale } from "../ops/elementwise.ts";
+import type { InitSpec, ParamStore } from "./params.ts";
+
+/** Initialisation recipe of a layer: mode and `init_weight` (biases always start at 0). */
+export interface InitKind {
+  mode: InitSpec["mode"];
+  gain?: number;
+}
+
+/** Train/eval switch threaded through forward passes (GroupNorm variance divisor, dropout). */
+export interface Mode {
+  train: boolean;
+  /** Advances per dropout call so that every layer and step draws a fresh mask. */
+  dropoutSeed?: { next: number };
+}
+
+export class Conv2d {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    ps: ParamStore,
+    readonly key: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernel: number,
+    init: InitKind,
+    readonly resample: { up?: boolean; down?: boolean } = {},
+    withBias = true,
+  ) {
+    const fanIn = inChannels * kernel * kernel, fanOut = outChannels * kernel * kernel;
+    this.weight = ps.param(`${key}.weight`, [outChannels, inChannels, kernel, kernel], { ...init, fanIn, fanOut });
+    this.bias = withBias ? ps.param(`${key}.bias`, [outChannels], { fill: 0 }) : null;
+    // The reference keeps its [1,1] resampling filter (0.25 each) as a persistent buffer.
+    if (resample.up || resample.down) ps.buffer(`${key}.resample_filter`, [1, 1, 2, 2], new Float32Array(4).fill(0.25));
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, this.resample);
+  }
+}
+
+export class Linear {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(ps: ParamStore, readonly key: string, inFeatures: number, outFeatures: number, init: InitKind, withBias = true) {
+    this.weight = ps.param(`${key}.weight`, [outFeatures, inFeatures], { ...init, fanIn: inFeatures, fanOut: outFeatures });
+    this.bias = withBias ? ps.param(`${key}.bias`, [outFeatures], { fill: 0 }) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export class GroupNorm {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly groups: number;
+
+  constructor(ps: ParamStore, readonly key: string, channels: number, readonly eps: number, readonly silu = false) {
+    this.groups = groupCount(channels);
+    this.weight = ps.param(`${key}.weight`, [channels], { fill: 1 });
+    this.bias = ps.param(`${key}.bias`, [channels], { fill: 0 });
+  }
+
+  forward(x: Tensor, mode: Mode): Tensor {
+    return groupNorm(x, this.weight, this.bias, { groups: this.groups, eps: this.eps, silu: this.silu, train: mode.train });
+  }
+}
+
+/** Self-attention over pixels with its own residual: proj(attention(qkv(norm(x)))) + x. */
+export class UNetAttention {
+  readonly norm: GroupNorm;
+  readonly qkv: Conv2d;
+  readonly proj: Conv2d;
+
+  constructor(ps: ParamStore, key: string, channels: number, readonly heads: number, eps: number, init: {
+    attn: InitKind;
+    zero: InitKind;
+  }) {
+    if (channels % heads !== 0) throw new Error(`${key}: ${channels} channels do not split into ${heads} heads`);
+    this.norm = new GroupNorm(ps, `${key}.norm`, channels, eps);
+    this.qkv = new Conv2d(ps, `${key}.qkv`, channels, 3 * channels, 1, init.attn);
+    this.proj = new Conv2d(ps, `${key}.proj`, channels, channels, 1, init.zero);
+  }
+
+  forward(x: Tensor, mode: Mode): Tensor {
+    const o = attention(this.qkv.forward(this.norm.forward(x, mode)), this.heads);
+    return add(this.proj.forward(o), x);
+  }
+}
+
+/** Options of a UNetBlock as SongUNet builds it (adaptive_scale=False, resample_proj=True). */
+export interface UNetBlockOptions {
+  embChannels: number;
+  up?: boolean;
+  down?: boolean;
+  attention?: boolean;
+  heads?: number;
+  dropout?: number;
+  skipScale?: number;
+  eps?: number;
+  init?: InitKind;
+  initZero?: InitKind;
+  initAttn?: InitKind;
+}
+
+/** SongUNet's residual block: two 3x3 convs with GroupNorm+SiLU, noise-embedding bias, optional attention. */
+export class UNetBlock {
+  readonly norm0: GroupNorm;
+  readonly conv0: Conv2d;
+  readonly affine: Linear;
+  readonly norm1: GroupNorm;
+  readonly conv1: Conv2d;
+  readonly skip: Conv2d | null;
+  readonly attn: UNetAttention | null;
+  readonly skipScale: number;
+  readonly dropout: number;
+
+  constructor(ps: ParamStore, readonly key: string, readonly inChannels: number, readonly outChannels: number, o: UNetBlockOptions) {
+    const eps = o.eps ?? 1e-6;
+    const init = o.init ?? { mode: "xavier_uniform" };
+    const initZero = o.initZero ?? { mode: "xavier_uniform", gain: 1e-5 };
+    const initAttn = o.initAttn ?? { mode: "xavier_uniform", gain: Math.sqrt(0.2) };
+    const resample = { up: o.up, down: o.down };
+    this.skipScale = o.skipScale ?? Math.SQRT1_2;
+    this.dropout = o.dropout ?? 0;
+    this.norm0 = new GroupNorm(ps, `${key}.norm0`, inChannels, eps, true);
+    this.conv0 = new Conv2d(ps, `${key}.conv0`, inChannels, outChannels, 3, init, resample);
+    this.affine = new Linear(ps, `${key}.affine`, o.embChannels, outChannels, init);
+    this.norm1 = new GroupNorm(ps, `${key}.norm1`, outChannels, eps, true);
+    this.conv1 = new Conv2d(ps, `${key}.conv1`, outChannels, outChannels, 3, initZero);
+    this.skip = outChannels !== inChannels || o.up || o.down
+      ? new Conv2d(ps, `${key}.skip`, inChannels, outChannels, 1, init, resample)
+      : null;
+    this.attn = o.attention
+      ? new UNetAttention(ps, `${key}.attn`, outChannels, o.heads ?? 1, eps, { attn: initAttn, zero: initZero })
+      : null;
+  }
+
+  /** x [B, Cin, H, W], emb [B or 1, embChannels]. */
+  forward(x: Tensor, emb: Tensor, mode: Mode): Tensor {
+    let h = this.conv0.forward(this.norm0.forward(x, mode));
+    h = this.norm1.forward(addChannelBias(h, this.affine.forward(emb)), mode);
+    if (mode.train && this.dropout > 0) {
+      const seed = mode.dropoutSeed ? mode.dropoutSeed.next++ : 0;
+      h = dropout(h, this.dropout, seed, true);
+    }
+    h = this.conv1.forward(h);
+    const s = this.skipScale;
+    let out = axpby(s, h, s, this.skip ? this.skip.forward(x) : x);
+    if (this.attn) out = scale(this.attn.forward(out, mode), s);
+    return out;
+  }
+}

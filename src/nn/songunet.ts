@@ -1,0 +1,244 @@
+/**
+ * SongUNet and SongUNetPosEmbd (reference: physicsnemo/models/diffusion_unets/song_unet.py), built
+ * from the reference's constructor keyword arguments and holding parameters under its state-dict keys.
+ *
+ * Encoder: `<R>x<R>_conv`, then per level `_down` (levels > 0) and `num_blocks` blocks; every output
+ * goes on the skip stack. Decoder: `_in0`/`_in1` at the deepest level, `_up` elsewhere, then
+ * `num_blocks + 1` blocks each fed cat[x, skip]; output aux_conv(silu(aux_norm(x))). Level names
+ * use the height only (`img_resolution[0] >> level`), also for non-square images.
+ */
+import { rt } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { silu } from "../ops/elementwise.ts";
+import { broadcastBatch, concatChannels, gatherPixels, tileBatch } from "../ops/tensor_ops.ts";
+import { type GridType, noiseEmbedding, positionalFreqs, positionalGrid } from "./embedding.ts";
+import { Conv2d, GroupNorm, type InitKind, Linear, type Mode, UNetBlock } from "./layers.ts";
+import { ParamStore } from "./params.ts";
+import { Rng } from "../util/rng.ts";
+
+/** SongUNet / SongUNetPosEmbd keyword arguments, spelled as in the reference. */
+export interface SongUNetKwargs {
+  img_resolution: number | [number, number];
+  in_channels: number;
+  out_channels: number;
+  model_channels?: number;
+  channel_mult?: number[];
+  channel_mult_emb?: number;
+  channel_mult_noise?: number;
+  num_blocks?: number;
+  attn_resolutions?: number[];
+  dropout?: number;
+  embedding_type?: "positional" | "fourier" | "zero";
+  encoder_type?: string;
+  decoder_type?: string;
+  resample_filter?: number[];
+  bottleneck_attention?: boolean;
+  additive_pos_embed?: boolean;
+  label_dim?: number;
+  augment_dim?: number;
+  // SongUNetPosEmbd only
+  gridtype?: GridType;
+  N_grid_channels?: number;
+  [extra: string]: unknown;
+}
+
+/** Keyword arguments that only change speed or memory in the reference, accepted and ignored. */
+const IGNORED = new Set([
+  "checkpoint_level", "use_apex_gn", "profile_mode", "amp_mode", "act", "use_fp16", "label_dropout",
+]);
+
+/** Optional inputs of a forward pass. */
+export interface UNetForwardOptions {
+  mode: Mode;
+  /** Tensor of the noise labels, if their gradient is wanted. */
+  noiseLabelTensor?: Tensor;
+  /** Patch pixel indices [P, 2, Hp, Wp] (row, col) into the positional grid (float32 tensor). */
+  globalIndex?: Tensor;
+  /** Maps the full positional grid [1, N, H, W] to the one the batch needs (the samplers' patching). */
+  embeddingSelector?: (grid: Tensor) => Tensor;
+}
+
+export class SongUNet {
+  readonly ps: ParamStore;
+  readonly H: number;
+  readonly W: number;
+  readonly levels: number;
+  readonly embChannels: number;
+  readonly embeddingType: "positional" | "fourier" | "zero";
+  readonly noiseFreqs: Float32Array | null = null;
+  readonly mapLayer0: Linear | null = null;
+  readonly mapLayer1: Linear | null = null;
+  readonly enc: [string, Conv2d | UNetBlock][] = [];
+  readonly dec: [string, UNetBlock | GroupNorm | Conv2d][] = [];
+  /** SongUNetPosEmbd's grid: fixed [N, H, W] (persistent tensor) or the learnable parameter. */
+  readonly posEmbd: Tensor | null = null;
+  readonly gridChannels: number;
+
+  /**
+   * `posEmbd` selects SongUNetPosEmbd (grid channels appended after the input). `prefix` is the
+   * wrappers' "model." so that keys match the reference's state dicts.
+   */
+  constructor(readonly kwargs: SongUNetKwargs, opts: { posEmbd: boolean; prefix?: string; ps?: ParamStore; seed?: number }) {
+    const k = kwargs;
+    for (const key of Object.keys(k)) {
+      if (!KNOWN.has(key) && !IGNORED.has(key)) throw new Error(`SongUNet: unknown keyword argument ${key}`);
+    }
+    const p = opts.prefix ?? "";
+    this.ps = opts.ps ?? new ParamStore(opts.seed ?? 0);
+    const ps = this.ps;
+    [this.H, this.W] = Array.isArray(k.img_resolution) ? k.img_resolution : [k.img_resolution, k.img_resolution];
+    const pe = opts.posEmbd;
+    const mc = k.model_channels ?? 128;
+    const mult = k.channel_mult ?? (pe ? [1, 2, 2, 2, 2] : [1, 2, 2, 2]);
+    const numBlocks = k.num_blocks ?? 4;
+    const attnRes = k.attn_resolutions ?? (pe ? [28] : [16]);
+    const dropout = k.dropout ?? (pe ? 0.13 : 0.1);
+    this.embeddingType = k.embedding_type ?? "positional";
+    this.embChannels = mc * (k.channel_mult_emb ?? 4);
+    const noiseChannels = mc * (k.channel_mult_noise ?? 1);
+    for (const [name, want] of [["encoder_type", "standard"], ["decoder_type", "standard"]] as const) {
+      if (k[name] !== undefined && k[name] !== want) throw new Error(`SongUNet: ${name}=${k[name]} is not supported (only ${want})`);
+    }
+    if (k.resample_filter && k.resample_filter.join() !== "1,1") throw new Error("SongUNet: only resample_filter [1,1] is supported");
+    if (k.additive_pos_embed) throw new Error("SongUNet: additive_pos_embed is not supported");
+    if (k.label_dim || k.augment_dim) throw new Error("SongUNet: label_dim / augment_dim conditioning is not supported");
+    this.levels = mult.length;
+
+    const init: InitKind = { mode: "xavier_uniform" };
+    const initZero: InitKind = { mode: "xavier_uniform", gain: 1e-5 };
+    const initAttn: InitKind = { mode: "xavier_uniform", gain: Math.sqrt(0.2) };
+
+    // State-dict order: pos_embd first (learnable only), then the mapping network.
+    this.gridChannels = pe ? (k.N_grid_channels ?? 4) : 0;
+    if (pe && this.gridChannels > 0) {
+      const type = k.gridtype ?? "sinusoidal";
+      if (type === "learnable") {
+        this.posEmbd = ps.param(`${p}pos_embd`, [this.gridChannels, this.H, this.W], {
+          mode: "kaiming_normal", fanIn: 1, fanOut: 1, // standard normal, as torch.randn
+        });
+      } else {
+        this.posEmbd = rt().upload(positionalGrid(type, this.gridChannels, this.H, this.W), [this.gridChannels, this.H, this.W]).keep();
+      }
+    }
+    if (this.embeddingType !== "zero") {
+      const freqs = this.embeddingType === "positional"
+        ? positionalFreqs(noiseChannels, true)
+        : new Rng((opts.seed ?? 0) + 7919).normals(noiseChannels / 2).map((v) => 16 * v); // N(0,1)*16
+      this.noiseFreqs = ps.buffer(`${p}map_noise.freqs`, [noiseChannels / 2], freqs);
+      this.mapLayer0 = new Linear(ps, `${p}map_layer0`, noiseChannels, this.embChannels, init);
+      this.mapLayer1 = new Linear(ps, `${p}map_layer1`, this.embChannels, this.embChannels, init);
+    }
+
+    const block = { embChannels: this.embChannels, dropout, init, initZero, initAttn, heads: 1 };
+    let cout = k.in_channels;
+    const skips: number[] = [];
+    for (let level = 0; level < mult.length; level++) {
+      const res = this.H >> level;
+      if (level === 0) {
+        const cin = cout;
+        cout = mc;
+        this.enc.push([`${res}x${res}_conv`, new Conv2d(ps, `${p}enc.${res}x${res}_conv`, cin, cout, 3, init)]);
+      } else {
+        this.enc.push([`${res}x${res}_down`, new UNetBlock(ps, `${p}enc.${res}x${res}_down`, cout, cout, { ...block, down: true })]);
+      }
+      skips.push(cout);
+      for (let i = 0; i < numBlocks; i++) {
+        const cin = cout;
+        cout = mc * mult[level];
+        const name = `${res}x${res}_block${i}`;
+        this.enc.push([name, new UNetBlock(ps, `${p}enc.${name}`, cin, cout, { ...block, attention: attnRes.includes(res) })]);
+        skips.push(cout);
+      }
+    }
+    for (let level = mult.length - 1; level >= 0; level--) {
+      const res = this.H >> level;
+      const at = (n: string) => `${p}dec.${res}x${res}_${n}`;
+      if (level === mult.length - 1) {
+        this.dec.push([`in0`, new UNetBlock(ps, at("in0"), cout, cout, { ...block, attention: k.bottleneck_attention ?? true })]);
+        this.dec.push([`in1`, new UNetBlock(ps, at("in1"), cout, cout, block)]);
+      } else {
+        this.dec.push([`up`, new UNetBlock(ps, at("up"), cout, cout, { ...block, up: true })]);
+      }
+      for (let i = 0; i <= numBlocks; i++) {
+        const cin = cout + skips.pop()!;
+        cout = mc * mult[level];
+        const attention = i === numBlocks && attnRes.includes(res);
+        this.dec.push([`block${i}`, new UNetBlock(ps, at(`block${i}`), cin, cout, { ...block, attention })]);
+      }
+      if (level === 0) {
+        this.dec.push([`aux_norm`, new GroupNorm(ps, at("aux_norm"), cout, 1e-6)]);
+        this.dec.push([`aux_conv`, new Conv2d(ps, at("aux_conv"), cout, k.out_channels, 3, initZero)]);
+      }
+    }
+  }
+
+  /** Input spatial sizes must be multiples of this. */
+  get sizeMultiple(): number {
+    return 2 ** (this.levels - 1);
+  }
+
+  /** The grid channels for a batch of `B` (full grid, patches by index, or the selector's choice). */
+  #grid(B: number, o: UNetForwardOptions): Tensor | null {
+    if (!this.posEmbd) return null;
+    if (o.globalIndex) {
+      const P = o.globalIndex.shape[0];
+      if (B % P !== 0) throw new Error(`global_index has ${P} patches, which does not divide the batch ${B}`);
+      return tileBatch(gatherPixels(this.posEmbd, o.globalIndex), B / P);
+    }
+    const full = this.posEmbd.reshape([1, ...this.posEmbd.shape]);
+    if (o.embeddingSelector) return o.embeddingSelector(full);
+    return broadcastBatch(full, B);
+  }
+
+  /** The noise-level embedding [B or 1, emb] (zeros for embedding_type "zero"). */
+  #embedding(noiseLabels: Float32Array, o: UNetForwardOptions): Tensor {
+    if (!this.mapLayer0 || !this.mapLayer1 || !this.noiseFreqs) {
+      const r = rt();
+      const z = r.upload(new Float32Array(noiseLabels.length * this.embChannels), [noiseLabels.length, this.embChannels]);
+      return z;
+    }
+    const kind = this.embeddingType === "fourier" ? "fourier" : "positional";
+    const e = noiseEmbedding(noiseLabels, this.noiseFreqs, kind, o.noiseLabelTensor);
+    return silu(this.mapLayer1.forward(silu(this.mapLayer0.forward(e))));
+  }
+
+  /** x [B, C, H, W] (without grid channels), noise labels [B] or [1]. Returns [B, out_channels, H, W]. */
+  forward(x: Tensor, noiseLabels: Float32Array, o: UNetForwardOptions): Tensor {
+    const [B, , H, W] = x.shape;
+    if (H % this.sizeMultiple || W % this.sizeMultiple) {
+      throw new Error(`SongUNet: input ${H}x${W} is not a multiple of ${this.sizeMultiple} (2^(levels-1))`);
+    }
+    if (noiseLabels.length !== B && noiseLabels.length !== 1) {
+      throw new Error(`SongUNet: ${noiseLabels.length} noise labels for batch ${B} (need ${B} or 1)`);
+    }
+    const grid = this.#grid(B, o);
+    if (grid) x = concatChannels([x, grid]);
+    const firstConv = this.enc[0][1] as Conv2d;
+    if (x.shape[1] !== firstConv.inChannels) {
+      throw new Error(`SongUNet: input has ${x.shape[1]} channels (with the grid), the network expects ${firstConv.inChannels}`);
+    }
+    const emb = this.#embedding(noiseLabels, o);
+    const skips: Tensor[] = [];
+    for (const [, layer] of this.enc) {
+      x = layer instanceof Conv2d ? layer.forward(x) : layer.forward(x, emb, o.mode);
+      skips.push(x);
+    }
+    let aux: Tensor | null = null;
+    for (const [name, layer] of this.dec) {
+      if (layer instanceof GroupNorm) aux = layer.forward(x, o.mode);
+      else if (layer instanceof Conv2d) aux = layer.forward(silu(aux!));
+      else {
+        if (name.startsWith("block")) x = concatChannels([x, skips.pop()!]);
+        x = layer.forward(x, emb, o.mode);
+      }
+    }
+    return aux!;
+  }
+}
+
+const KNOWN = new Set([
+  "img_resolution", "in_channels", "out_channels", "model_channels", "channel_mult", "channel_mult_emb",
+  "channel_mult_noise", "num_blocks", "attn_resolutions", "dropout", "embedding_type", "encoder_type",
+  "decoder_type", "resample_filter", "bottleneck_attention", "additive_pos_embed", "label_dim", "augment_dim",
+  "gridtype", "N_grid_channels",
+]);

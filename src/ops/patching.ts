@@ -1,0 +1,92 @@
+/**
+ * Patch cutting and fusing on the device, driven by a host-side patching plan
+ * (src/diffusion/patching.ts). Used by the samplers, where the state is cut into patches before
+ * every network call and the denoised patches are averaged back.
+ */
+import { rt } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import type { GridPatching, Patching } from "../diffusion/patching.ts";
+
+const WG = 256;
+
+/** Index tables of one patching, uploaded once and reused for every call. */
+export class DevicePatching {
+  readonly src: Tensor;
+  readonly fuseTable: Tensor | null = null;
+  readonly invCount: Tensor | null = null;
+  readonly K: number = 0;
+
+  constructor(readonly plan: Patching | GridPatching) {
+    const r = rt();
+    const n = plan.Hp * plan.Wp;
+    const src = new Int32Array(plan.P * n);
+    for (let p = 0; p < plan.P; p++) {
+      for (let k = 0; k < n; k++) {
+        src[p * n + k] = plan.globalIndex[p * 2 * n + k] * plan.W + plan.globalIndex[p * 2 * n + n + k];
+      }
+    }
+    this.src = r.upload(src, [plan.P, n]).keep();
+    if ("overlapCount" in plan) {
+      // For every image pixel, the patch pixels lying on it in the padded canvas.
+      const { H, W, Hp, Wp, Py, Px, strideY, strideX, boundary, Wpad } = plan;
+      const lists: number[][] = Array.from({ length: H * W }, () => []);
+      for (let ix = 0; ix < Px; ix++) {
+        for (let iy = 0; iy < Py; iy++) {
+          const p = ix * Py + iy;
+          for (let u = 0; u < Hp; u++) {
+            const y = iy * strideY + u - boundary;
+            if (y < 0 || y >= H) continue;
+            for (let v = 0; v < Wp; v++) {
+              const x = ix * strideX + v - boundary;
+              if (x >= 0 && x < W) lists[y * W + x].push(p * n + u * Wp + v);
+            }
+          }
+        }
+      }
+      const K = Math.max(...lists.map((l) => l.length));
+      const tbl = new Int32Array(H * W * K).fill(-1);
+      const inv = new Float32Array(H * W);
+      lists.forEach((l, j) => {
+        tbl.set(l, j * K);
+        inv[j] = 1 / plan.overlapCount[(Math.floor(j / W) + boundary) * Wpad + (j % W) + boundary];
+      });
+      this.K = K;
+      this.fuseTable = r.upload(tbl, [H * W, K]).keep();
+      this.invCount = r.upload(inv, [H * W]).keep();
+    }
+  }
+
+  /** x [B, C, H, W] → patches [P*B, C, Hp, Wp] in the plan's batch order (patch-major). */
+  apply(x: Tensor): Tensor {
+    const r = rt();
+    const [B, C, H, W] = x.shape;
+    const { P, Hp, Wp } = this.plan;
+    if (H !== this.plan.H || W !== this.plan.W) throw new Error(`patch apply: input ${H}x${W}, plan ${this.plan.H}x${this.plan.W}`);
+    const out = r.empty([P * B, C, Hp, Wp]);
+    const params = [out.size, B, C, Hp * Wp, H * W, P, 0];
+    r.dispatch(r.kernel("patching", "apply"), params, [x, this.src, null, out], r.grid(out.size, WG));
+    return out;
+  }
+
+  /** Grid patches [P*B, C, Hp, Wp] → image [B, C, H, W], overlaps averaged (GridPatching2D.fuse). */
+  fuse(patches: Tensor): Tensor {
+    if (!this.fuseTable || !this.invCount) throw new Error("fuse needs a grid patching");
+    const r = rt();
+    const { P, Hp, Wp, H, W } = this.plan;
+    const [PB, C] = patches.shape;
+    const B = PB / P;
+    const out = r.empty([B, C, H, W]);
+    const params = [out.size, B, C, Hp * Wp, H * W, P, this.K];
+    r.dispatch(r.kernel("patching", "fuse"), params, [patches, this.fuseTable, this.invCount, out], r.grid(out.size, WG));
+    return out;
+  }
+
+  dispose(): void {
+    for (const t of [this.src, this.fuseTable, this.invCount]) {
+      if (t) {
+        t.persistent = false;
+        t.release();
+      }
+    }
+  }
+}
