@@ -14,6 +14,7 @@
  */
 import h5wasm, { type Attribute, type Dataset, type File as H5File, type Group } from "h5wasm/node";
 import { stringify as toYaml } from "yaml";
+import { decodeCfTimes } from "../data/cf.ts";
 import {
   DIM_WITHOUT_VARIABLE,
   h5Ready,
@@ -241,40 +242,16 @@ export function encodeCfTimes(dates: Date[]): CfTimes {
   return { values: ms, units: `milliseconds since ${REFERENCE_EPOCH_TEXT}`, calendar: "standard" };
 }
 
-// CF/udunits time unit spellings, in milliseconds.
-const UNIT_MS: Record<string, number> = Object.fromEntries(
-  ([
-    [86400e3, "day days d"],
-    [3600e3, "hour hours hr hrs h"],
-    [60e3, "minute minutes min mins"],
-    [1e3, "second seconds sec secs s"],
-    [1, "millisecond milliseconds ms"],
-  ] as const).flatMap(([ms, names]) => names.split(" ").map((n) => [n, ms])),
-);
-const GREGORIAN = new Set(["standard", "gregorian", "proleptic_gregorian"]);
-
 /**
  * Decodes CF times to dates, or returns null when the units or calendar are not a Gregorian
  * "<unit> since <date>" (e.g. a 360-day calendar), which only CF-aware tools can place.
  */
-export function decodeCfTimes(cf: CfTimes): Date[] | null {
-  if (!GREGORIAN.has((cf.calendar ?? "standard").toLowerCase())) return null;
-  const m = cf.units.trim().match(/^(\w+)\s+since\s+(.+)$/i);
-  const step = m ? UNIT_MS[m[1].toLowerCase()] : undefined;
-  if (!m || step === undefined) return null;
-  const d = m[2].trim().match(
-    /^(-?\d+)-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?)?\s*(Z|UTC|[+-]\d{1,2}(?::?\d{2})?)?$/i,
-  );
-  if (!d) return null;
-  let epoch = Date.UTC(+d[1], +d[2] - 1, +d[3], +(d[4] ?? 0), +(d[5] ?? 0), 0) +
-    Math.round(+(d[6] ?? 0) * 1000);
-  if (Number.isNaN(epoch)) return null;
-  const tz = d[7]?.toUpperCase();
-  if (tz && tz !== "Z" && tz !== "UTC") {
-    const [, sign, hh, mm] = tz.match(/^([+-])(\d{1,2}):?(\d{2})?$/)!;
-    epoch -= (sign === "-" ? -1 : 1) * (+hh * 60 + +(mm ?? 0)) * 60e3;
+export function decodeCfTimesOrNull(cf: CfTimes): Date[] | null {
+  try {
+    return decodeCfTimes(cf.values, cf.units, cf.calendar, "time");
+  } catch {
+    return null;
   }
-  return cf.values.map((v) => new Date(epoch + Math.round(v * step)));
 }
 
 /** A field variable of a generation file: its name, shape and attributes (without netCDF internals). */
@@ -582,7 +559,7 @@ function readTimeAxis(f: H5File, path: string, nTime: number): GenerationTimeAxi
   const units = typeof attrs.units === "string" ? attrs.units : "";
   const calendar = typeof attrs.calendar === "string" ? attrs.calendar : "standard";
   const cf: CfTimes = { values: values.slice(0, nTime).map(Number), units, calendar };
-  const dates = decodeCfTimes(cf);
+  const dates = decodeCfTimesOrNull(cf);
   const labels = dates ? dates.map((d) => d.toISOString()) : cf.values.map(String);
   return { cf, dates, labels };
 }

@@ -183,7 +183,9 @@ abstract class CatalogFile implements NcFile {
     const [g, n] = splitPath(varPath);
     const v = this.vars.get(g ? `${g}/${n}` : n);
     if (v) return v;
-    if (!this.groups.has(g)) throw new Error(`${this.path}: no group '${g}' (looking for variable '${varPath}')`);
+    if (!this.groups.has(g)) {
+      throw new Error(`${this.path}: no group '${g}' (looking for variable '${varPath}')`);
+    }
     const known = this.groups.get(g)!.variables.join(", ") || "none";
     throw new Error(`${this.path}: no variable '${varPath}' (group '${g || "/"}' has: ${known})`);
   }
@@ -241,7 +243,9 @@ class Nc4File extends CatalogFile {
     try {
       h5 = new h5wasm.File(path, "r");
     } catch (e) {
-      throw new Error(`${path}: HDF5 signature found but the file cannot be opened (${(e as Error).message})`);
+      throw new Error(
+        `${path}: HDF5 signature found but the file cannot be opened (${(e as Error).message})`,
+      );
     }
     const file = new Nc4File(path, h5);
     try {
@@ -496,6 +500,8 @@ function swapToLittleEndian(b: Uint8Array, size: number): void {
 function charRows(b: Uint8Array, rowLen: number): string[] {
   const dec = new TextDecoder();
   const rows: string[] = [];
-  for (let i = 0; i < b.length; i += rowLen) rows.push(dec.decode(b.subarray(i, i + rowLen)).replace(/\0+$/, ""));
+  for (let i = 0; i < b.length; i += rowLen) {
+    rows.push(dec.decode(b.subarray(i, i + rowLen)).replace(/\0+$/, ""));
+  }
   return rows;
 }

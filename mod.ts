@@ -1,0 +1,61 @@
+/**
+ * corrdiff-webgpu: CorrDiff (generative km-scale downscaling) on Deno + WebGPU.
+ *
+ * The front door: the command-line scripts, the tests and the notebooks all import this module graph.
+ *
+ * @module
+ */
+
+// GPU runtime: device, tensors, recording, autograd.
+export { type Gpu, getGpu, type KernelProfile } from "./src/gpu/device.ts";
+export { f32bits, initRuntime, rt, Runtime } from "./src/gpu/runtime.ts";
+export { Tensor } from "./src/gpu/tensor.ts";
+export { Tape } from "./src/gpu/tape.ts";
+export { startTape, stopTape, valueAndGrad } from "./src/gpu/autograd.ts";
+
+// Ops (each records its backward on the active tape).
+export * from "./src/ops/elementwise.ts";
+export { conv2d, type Conv2dOptions } from "./src/ops/conv2d.ts";
+export { groupCount, groupNorm } from "./src/ops/groupnorm.ts";
+export { linear } from "./src/ops/linear.ts";
+export { attention } from "./src/ops/attention.ts";
+export { softmax } from "./src/ops/softmax.ts";
+export { dropout } from "./src/ops/dropout.ts";
+export { broadcastBatch, concatChannels, gatherPixels, sliceChannels, tileBatch } from "./src/ops/tensor_ops.ts";
+export { DevicePatching } from "./src/ops/patching.ts";
+
+// Networks.
+export { type InitMode, type InitSpec, ParamStore } from "./src/nn/params.ts";
+export { Conv2d, GroupNorm, Linear, type Mode, UNetAttention, UNetBlock } from "./src/nn/layers.ts";
+export { type GridType, noiseEmbedding, positionalFreqs, positionalGrid } from "./src/nn/embedding.ts";
+export { SongUNet, type SongUNetKwargs, type UNetForwardOptions } from "./src/nn/songunet.ts";
+export {
+  buildNetwork,
+  CorrDiffRegressionUNet,
+  edmCoefficients,
+  EDMPrecondSuperResolution,
+  type Network,
+  type WrapperKwargs,
+} from "./src/nn/wrappers.ts";
+
+// Diffusion: losses, samplers, patching.
+export * from "./src/diffusion/losses.ts";
+export * from "./src/diffusion/samplers.ts";
+export * from "./src/diffusion/patching.ts";
+
+// Data, configuration, files.
+export * from "./src/data/mod.ts";
+export * from "./src/config/mod.ts";
+export * from "./src/io/safetensors.ts";
+export * from "./src/io/netcdf_read.ts";
+export * from "./src/io/netcdf_write.ts";
+export * from "./src/io/generation_file.ts";
+
+// Evaluation and plots.
+export * from "./src/metrics/mod.ts";
+export * from "./src/plot/mod.ts";
+
+// The golden suite.
+export { type CaseResult, formatResult, runCase, runGolden } from "./src/golden/runner.ts";
+export { GoldenSet } from "./src/golden/manifest.ts";
+export { Rng } from "./src/util/rng.ts";
