@@ -1,0 +1,62 @@
+// Softmax along the middle axis of x viewed as [outer, n, inner], forward and backward.
+//
+// Line i = o * inner + t (o < outer, t < inner) is the n values x[o*n*inner + k*inner + t], k < n. Only the
+// first `valid` entries of a line take part; the outputs beyond them are written as 0 (attention pads its
+// key axis to a multiple of 4 this way).
+// One thread per line: with inner > 1 (attention weights stored keys-major, inner = queries) neighbouring
+// threads touch neighbouring addresses at every k; with inner = 1 (softmax over the last axis) each thread
+// walks its own contiguous row. Index: i = gid.x + gid.y * nwg.x * 256 (see Runtime.grid).
+
+struct Params {
+  lines: u32, // outer * inner
+  n: u32,     // length of the softmax axis
+  inner: u32, // stride between consecutive elements of a line
+  valid: u32, // entries of a line that take part (1 <= valid <= n)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;   // forward: input; backward: the forward output y
+@group(0) @binding(2) var<storage, read> gy: array<f32>;  // backward: gradient of y
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn line_base(i: u32) -> u32 {
+  return (i / p.inner) * p.n * p.inner + i % p.inner;
+}
+
+// out = exp(x - max) / sum(exp(x - max)) along each line. The max and the sum come from one pass (the sum
+// is rescaled whenever the running max grows): on llvmpipe every strided load or store costs about as much
+// as an exp, so two passes over memory beat three.
+@compute @workgroup_size(256)
+fn softmax_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= p.lines) { return; }
+  let base = line_base(i);
+  var mx = x[base];
+  var sum = 1.0;
+  for (var k = 1u; k < p.valid; k++) {
+    let v = x[base + k * p.inner];
+    let m = max(mx, v);
+    sum = sum * exp(mx - m) + exp(v - m);
+    mx = m;
+  }
+  for (var k = 0u; k < p.valid; k++) {
+    let j = base + k * p.inner;
+    out[j] = exp(x[j] - mx) / sum;
+  }
+  for (var k = p.valid; k < p.n; k++) { out[base + k * p.inner] = 0.0; }
+}
+
+// out = y * (gy - sum(gy * y)) along each line.
+@compute @workgroup_size(256)
+fn softmax_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= p.lines) { return; }
+  let base = line_base(i);
+  var dot = 0.0;
+  for (var k = 0u; k < p.valid; k++) { dot += gy[base + k * p.inner] * x[base + k * p.inner]; }
+  for (var k = 0u; k < p.valid; k++) {
+    let j = base + k * p.inner;
+    out[j] = x[j] * (gy[j] - dot);
+  }
+  for (var k = p.valid; k < p.n; k++) { out[base + k * p.inner] = 0.0; }
+}

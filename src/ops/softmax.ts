@@ -1,0 +1,68 @@
+/**
+ * Softmax along one axis, with its gradient (kernels in kernels/softmax.wgsl).
+ *
+ * The kernels see x as [outer, n, inner] and normalise along n. `softmax` is the familiar last-axis
+ * form (inner = 1); attention normalises its keys-major weight matrices along the key axis, which is
+ * a middle axis (inner = number of queries).
+ */
+import { rt } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+
+const FILE = "softmax";
+const WG = 256;
+
+function checkAxis(op: string, x: Tensor, outer: number, n: number, inner: number, valid: number): void {
+  const ok = [outer, n, inner].every((v) => Number.isInteger(v) && v > 0) && outer * n * inner === x.size;
+  if (!ok) throw new Error(`${op}: ${x} cannot be viewed as [outer ${outer}, n ${n}, inner ${inner}]`);
+  if (!Number.isInteger(valid) || valid < 1 || valid > n) {
+    throw new Error(`${op}: valid length ${valid} outside 1..${n}`);
+  }
+}
+
+/**
+ * Softmax of x viewed as [outer, n, inner] along the n axis (max-subtracted):
+ * y[o, k, t] = exp(x[o, k, t] - m) / sum_k' exp(x[o, k', t] - m), m = max_k x[o, k, t], over the first
+ * `valid` entries k < valid of the axis; y is 0 for k >= valid (padding). Records no gradient; `softmax`
+ * is the differentiable entry point.
+ */
+export function softmaxAxis(x: Tensor, outer: number, n: number, inner: number, valid = n): Tensor {
+  checkAxis("softmaxAxis", x, outer, n, inner, valid);
+  const r = rt();
+  const y = r.empty(x.shape);
+  const lines = outer * inner;
+  r.dispatch(r.kernel(FILE, "softmax_fwd"), [lines, n, inner, valid], [x, null, y], r.grid(lines, WG));
+  return y;
+}
+
+/**
+ * Gradient of `softmaxAxis` given its output y and the output gradient gy (same view):
+ * gx = y * (gy - sum_k gy * y) along the n axis, over k < valid; gx is 0 for k >= valid.
+ */
+export function softmaxAxisBackward(
+  y: Tensor,
+  gy: Tensor,
+  outer: number,
+  n: number,
+  inner: number,
+  valid = n,
+): Tensor {
+  checkAxis("softmaxAxisBackward", y, outer, n, inner, valid);
+  if (gy.size !== y.size) throw new Error(`softmaxAxisBackward: gradient ${gy} does not match output ${y}`);
+  const r = rt();
+  const gx = r.empty(y.shape);
+  const lines = outer * inner;
+  r.dispatch(r.kernel(FILE, "softmax_bwd"), [lines, n, inner, valid], [y, gy, gx], r.grid(lines, WG));
+  return gx;
+}
+
+/** Softmax over the last axis of x viewed as [rows, n] (max-subtracted). */
+export function softmax(x: Tensor, rows: number): Tensor {
+  const n = x.size / rows;
+  if (!Number.isInteger(n) || rows <= 0) throw new Error(`softmax: ${x} does not split into ${rows} rows`);
+  const r = rt();
+  const y = softmaxAxis(x, rows, n, 1);
+  if (r.tape?.wants(x)) {
+    r.tape.record([x], y, (gy) => [softmaxAxisBackward(y, gy, rows, n, 1)], [y]);
+  }
+  return y;
+}
