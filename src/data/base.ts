@@ -4,6 +4,7 @@
  */
 
 import type { ChannelMetadata, DownscalingDataset, DownscalingItem, Grid2D, SampleTime } from "./dataset.ts";
+import type { ChannelNormalization } from "./normalize.ts";
 
 /** The name under which a channel is written to files: `name + level` (e.g. `temperature500.0`). */
 export function channelName(c: ChannelMetadata): string {
@@ -75,5 +76,47 @@ export abstract class DownscalingDatasetBase implements DownscalingDataset {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new Error(`${source}: sample index ${index} out of range [0, ${this.length})`);
     }
+  }
+}
+
+/**
+ * A dataset normalised per channel by (x - mean) / std tables: the four normalisation methods, with
+ * the plane size defaulting to the image's `H * W`.
+ */
+export abstract class NormalizedDataset extends DownscalingDatasetBase {
+  protected abstract readonly inputNorm: ChannelNormalization;
+  protected abstract readonly outputNorm: ChannelNormalization;
+
+  override normalizeInput(x: Float32Array, planeSize = this.planeSize()): Float32Array {
+    return this.inputNorm.normalize(x, planeSize);
+  }
+
+  override denormalizeInput(x: Float32Array, planeSize = this.planeSize()): Float32Array {
+    return this.inputNorm.denormalize(x, planeSize);
+  }
+
+  override normalizeOutput(x: Float32Array, planeSize = this.planeSize()): Float32Array {
+    return this.outputNorm.normalize(x, planeSize);
+  }
+
+  override denormalizeOutput(x: Float32Array, planeSize = this.planeSize()): Float32Array {
+    return this.outputNorm.denormalize(x, planeSize);
+  }
+
+  /** Pixels per channel plane of one sample. */
+  protected planeSize(): number {
+    const [H, W] = this.imageShape();
+    return H * W;
+  }
+}
+
+/** A dataset whose raw (physical-unit) samples are computed synchronously; `item` normalises them. */
+export abstract class RawItemDataset extends NormalizedDataset {
+  /** Sample `index` in physical units. */
+  abstract rawItem(index: number): { input: Float32Array; target: Float32Array };
+
+  item(index: number): Promise<DownscalingItem> {
+    const raw = this.rawItem(index);
+    return Promise.resolve({ target: this.normalizeOutput(raw.target), input: this.normalizeInput(raw.input) });
   }
 }

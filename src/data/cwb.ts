@@ -18,7 +18,7 @@
 
 import { FileSystemStore } from "@zarrita/storage";
 import * as zarr from "zarrita";
-import { DownscalingDatasetBase } from "./base.ts";
+import { NormalizedDataset } from "./base.ts";
 import { decodeCfTimes } from "./cf.ts";
 import type { ChannelMetadata, DownscalingItem, Grid2D } from "./dataset.ts";
 import { ChannelNormalization } from "./normalize.ts";
@@ -62,7 +62,7 @@ type Store = FileSystemStore;
 type ZArray = zarr.Array<zarr.DataType, Store>;
 
 /** The CWB Zarr reader. Build with {@link CwbDataset.open} or through `createDataset`. */
-export class CwbDataset extends DownscalingDatasetBase {
+export class CwbDataset extends NormalizedDataset {
   readonly #path: string;
   readonly #cwb: ZArray;
   readonly #era5: ZArray;
@@ -72,8 +72,8 @@ export class CwbDataset extends DownscalingDatasetBase {
   readonly #outChannels: number[];
   readonly #inputMeta: ChannelMetadata[];
   readonly #outputMeta: ChannelMetadata[];
-  readonly #inputNorm: ChannelNormalization;
-  readonly #outputNorm: ChannelNormalization;
+  protected readonly inputNorm: ChannelNormalization;
+  protected readonly outputNorm: ChannelNormalization;
   readonly #fullNorms: { input: ChannelNormalization; target: ChannelNormalization };
   readonly #grid: [number, number];
   readonly #shape: [number, number];
@@ -106,8 +106,8 @@ export class CwbDataset extends DownscalingDatasetBase {
     this.#outChannels = p.opts.outChannels;
     this.#inputMeta = p.opts.inChannels.map((c) => p.inputMeta[c]);
     this.#outputMeta = p.opts.outChannels.map((c) => p.outputMeta[c]);
-    this.#inputNorm = p.inputNorm.select(p.opts.inChannels);
-    this.#outputNorm = p.targetNorm.select(p.opts.outChannels);
+    this.inputNorm = p.inputNorm.select(p.opts.inChannels);
+    this.outputNorm = p.targetNorm.select(p.opts.outChannels);
     this.#fullNorms = { input: p.inputNorm, target: p.targetNorm };
     this.#grid = [p.cwb.shape[2], p.cwb.shape[3]];
     this.#shape = [p.opts.imgShapeX, p.opts.imgShapeY];
@@ -321,7 +321,7 @@ export class CwbDataset extends DownscalingDatasetBase {
       this.#readChannels(this.#cwb, t, this.#outChannels, "cwb"),
       this.#readChannels(this.#era5, t, this.#inChannels, "era5"),
     ]);
-    let y = this.#outputNorm.normalize(target, Y * X);
+    let y = this.outputNorm.normalize(target, Y * X);
     let [yh, yw] = [Y, X];
     if (this.#dsFactor > 1) {
       const f = this.#dsFactor, C = this.#outChannels.length;
@@ -329,27 +329,11 @@ export class CwbDataset extends DownscalingDatasetBase {
       [yh, yw] = [low.h * f, low.w * f];
       y = resizeCubic(low.data, C, low.h, low.w, yh, yw);
     }
-    const x = this.#inputNorm.normalize(input, Y * X);
+    const x = this.inputNorm.normalize(input, Y * X);
     return {
       target: crop(y, this.#outChannels.length, yh, yw, ...this.#shape, this.#path),
       input: crop(x, this.#inChannels.length, Y, X, ...this.#shape, this.#path),
     };
-  }
-
-  override normalizeInput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#inputNorm.normalize(x, planeSize);
-  }
-
-  override denormalizeInput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#inputNorm.denormalize(x, planeSize);
-  }
-
-  override normalizeOutput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#outputNorm.normalize(x, planeSize);
-  }
-
-  override denormalizeOutput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#outputNorm.denormalize(x, planeSize);
   }
 
   /** The full (all-channel) normalisation constants, as the reference's `info()`. */
@@ -361,9 +345,6 @@ export class CwbDataset extends DownscalingDatasetBase {
     };
   }
 
-  #plane(): number {
-    return this.#shape[0] * this.#shape[1];
-  }
 
   async #readChannels(arr: ZArray, t: number, channels: number[], name: string): Promise<Float32Array> {
     const [, C, Y, X] = arr.shape;

@@ -19,9 +19,9 @@
  * and bad data (NaN, a non-integer factor, windows outside the invariant grid) are rejected at open.
  */
 
-import { channel, DownscalingDatasetBase, nanGrid } from "./base.ts";
+import { channel, RawItemDataset, nanGrid } from "./base.ts";
 import { decodeCfTimes, unpackCf } from "./cf.ts";
-import type { ChannelMetadata, DownscalingItem, Grid2D } from "./dataset.ts";
+import type { ChannelMetadata, Grid2D } from "./dataset.ts";
 import { type NcFile, openNetCDF } from "../io/netcdf_read.ts";
 import { ChannelNormalization } from "./normalize.ts";
 import type { DatasetOptions } from "./options.ts";
@@ -52,7 +52,7 @@ interface GroupData {
 }
 
 /** The HRRR-mini reader. Build with {@link HrrrMiniDataset.open} or through `createDataset`. */
-export class HrrrMiniDataset extends DownscalingDatasetBase {
+export class HrrrMiniDataset extends RawItemDataset {
   /** Output width over input width. */
   readonly upsampleFactor: number;
   readonly #input: GroupData;
@@ -60,8 +60,8 @@ export class HrrrMiniDataset extends DownscalingDatasetBase {
   readonly #invariant: GroupData;
   readonly #times: Date[];
   readonly #coords: Int32Array;
-  readonly #inputNorm: ChannelNormalization;
-  readonly #outputNorm: ChannelNormalization;
+  protected readonly inputNorm: ChannelNormalization;
+  protected readonly outputNorm: ChannelNormalization;
   readonly #source: string;
 
   private constructor(parts: {
@@ -81,8 +81,8 @@ export class HrrrMiniDataset extends DownscalingDatasetBase {
     this.#invariant = parts.invariant;
     this.#times = parts.times;
     this.#coords = parts.coords;
-    this.#inputNorm = parts.inputNorm;
-    this.#outputNorm = parts.outputNorm;
+    this.inputNorm = parts.inputNorm;
+    this.outputNorm = parts.outputNorm;
     this.upsampleFactor = parts.factor;
     this.#source = parts.source;
   }
@@ -203,42 +203,14 @@ export class HrrrMiniDataset extends DownscalingDatasetBase {
     return { input, target: this.rawTarget(t) };
   }
 
-  item(t: number): Promise<DownscalingItem> {
-    const raw = this.rawItem(t);
-    return Promise.resolve({
-      target: this.normalizeOutput(raw.target),
-      input: this.normalizeInput(raw.input),
-    });
-  }
-
-  override normalizeInput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#inputNorm.normalize(x, planeSize);
-  }
-
-  override denormalizeInput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#inputNorm.denormalize(x, planeSize);
-  }
-
-  override normalizeOutput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#outputNorm.normalize(x, planeSize);
-  }
-
-  override denormalizeOutput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#outputNorm.denormalize(x, planeSize);
-  }
-
   override info(): Record<string, unknown> {
     return {
-      input_normalization: { mean: [...this.#inputNorm.mean], std: [...this.#inputNorm.std] },
-      target_normalization: { mean: [...this.#outputNorm.mean], std: [...this.#outputNorm.std] },
+      input_normalization: { mean: [...this.inputNorm.mean], std: [...this.inputNorm.std] },
+      target_normalization: { mean: [...this.outputNorm.mean], std: [...this.outputNorm.std] },
       upsample_factor: this.upsampleFactor,
     };
   }
 
-  #plane(): number {
-    const [H, W] = this.imageShape();
-    return H * W;
-  }
 }
 
 /**

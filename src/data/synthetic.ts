@@ -17,8 +17,8 @@
  * (coarse fields for inputs, fine fields for outputs, the whole grid for invariants).
  */
 
-import { channel, DownscalingDatasetBase, nanGrid } from "./base.ts";
-import type { ChannelMetadata, DownscalingItem, Grid2D } from "./dataset.ts";
+import { channel, RawItemDataset, nanGrid } from "./base.ts";
+import type { ChannelMetadata, Grid2D } from "./dataset.ts";
 import {
   gaussianBlur,
   gaussianRandomField,
@@ -120,7 +120,7 @@ export interface SyntheticSample {
 }
 
 /** The synthetic dataset. Build with {@link SyntheticDataset.create} or `createDataset({type: "synthetic"})`. */
-export class SyntheticDataset extends DownscalingDatasetBase {
+export class SyntheticDataset extends RawItemDataset {
   readonly seed: number;
   readonly upsampleFactor: number;
   readonly inputVariables: string[];
@@ -131,8 +131,8 @@ export class SyntheticDataset extends DownscalingDatasetBase {
   readonly #terrain: { elev: Float64Array; land: Float64Array };
   readonly #invariants: Float32Array[];
   readonly #stats: StatsTable;
-  readonly #inputNorm: ChannelNormalization;
-  readonly #outputNorm: ChannelNormalization;
+  protected readonly inputNorm: ChannelNormalization;
+  protected readonly outputNorm: ChannelNormalization;
 
   private constructor(o: Required<SyntheticOptions>) {
     super();
@@ -166,11 +166,11 @@ export class SyntheticDataset extends DownscalingDatasetBase {
     this.#invariants = this.invariantVariables.map((v) => this.invariantField(v));
     this.#stats = this.#measureStats(Math.min(o.statsSamples, o.numSamples));
     const source = `synthetic dataset (seed ${o.seed})`;
-    this.#inputNorm = concatNormalizations([
+    this.inputNorm = concatNormalizations([
       normalizationFor(this.#stats, "input", this.inputVariables, source),
       normalizationFor(this.#stats, "invariant", this.invariantVariables, source),
     ], source);
-    this.#outputNorm = normalizationFor(this.#stats, "output", this.outputVariables, source);
+    this.outputNorm = normalizationFor(this.#stats, "output", this.outputVariables, source);
   }
 
   /** Creates the dataset (generates the terrain and measures the statistics). */
@@ -299,37 +299,10 @@ export class SyntheticDataset extends DownscalingDatasetBase {
     return { input, target: fine };
   }
 
-  item(i: number): Promise<DownscalingItem> {
-    const raw = this.rawItem(i);
-    return Promise.resolve({
-      target: this.normalizeOutput(raw.target),
-      input: this.normalizeInput(raw.input),
-    });
-  }
-
-  override normalizeInput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#inputNorm.normalize(x, planeSize);
-  }
-
-  override denormalizeInput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#inputNorm.denormalize(x, planeSize);
-  }
-
-  override normalizeOutput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#outputNorm.normalize(x, planeSize);
-  }
-
-  override denormalizeOutput(x: Float32Array, planeSize = this.#plane()): Float32Array {
-    return this.#outputNorm.denormalize(x, planeSize);
-  }
-
   override info(): Record<string, unknown> {
     return { seed: this.seed, upsample_factor: this.upsampleFactor, stats: this.stats() };
   }
 
-  #plane(): number {
-    return this.#shape[0] * this.#shape[1];
-  }
 
   #measureStats(count: number): StatsTable {
     const inputs = this.inputVariables.map(() => new Moments());
