@@ -33,6 +33,23 @@ export interface StochasticOptions {
 
 const f = Math.fround;
 
+/** The denoiser, reporting each call to `onCall`. */
+function observed(denoise: Denoiser, onCall?: CallHook): Denoiser {
+  return (x, s) => {
+    const D = denoise(x, s);
+    onCall?.(x, s, D);
+    return D;
+  };
+}
+
+/**
+ * One "churn" move: x_hat = x + sqrt(t_hat^2 - t^2) * S_noise * eps. A draw is consumed at every step,
+ * even when the noise term is zero, so the random stream stays aligned with the reference's.
+ */
+function addChurnNoise(x: Tensor, noiseScale: number, randnLike: RandnLike): Tensor {
+  return axpby(1, x, noiseScale, randnLike(x.shape));
+}
+
 /** The stochastic sampler's float32 time steps t_0 > ... > t_{N-1} > t_N = 0. */
 export function stochasticTimeSteps(o: StochasticOptions = {}): number[] {
   const N = o.numSteps ?? 18, rho = o.rho ?? 7;
@@ -62,19 +79,13 @@ export function stochasticSampler(
   const t = stochasticTimeSteps(o);
   const N = t.length - 1;
   const churn = o.S_churn ?? 0, sMinC = o.S_min ?? 0, sMaxC = o.S_max ?? Infinity, sNoise = o.S_noise ?? 1;
-  const call = (x: Tensor, s: number) => {
-    const D = denoise(x, s);
-    onCall?.(x, s, D);
-    return D;
-  };
+  const call = observed(denoise, onCall);
   let x = scale(latents, t[0]);
   for (let i = 0; i < N; i++) {
     const tCur = t[i], tNext = t[i + 1];
     const gamma = sMinC <= tCur && tCur <= sMaxC ? f(churn / N) : 0;
     const tHat = f(tCur + f(gamma * tCur));
-    // A draw is consumed at every step, even when gamma is 0 (random-stream parity).
-    const eps = randnLike(x.shape);
-    const xHat = axpby(1, x, f(f(Math.sqrt(f(f(tHat * tHat) - f(tCur * tCur)))) * sNoise), eps);
+    const xHat = addChurnNoise(x, f(f(Math.sqrt(f(f(tHat * tHat) - f(tCur * tCur)))) * sNoise), randnLike);
     const D = call(xHat, tHat);
     const d = axpby(1 / tHat, xHat, -1 / tHat, D);
     const h = f(tNext - tHat);
@@ -129,18 +140,13 @@ export function deterministicSampler(
   const t = deterministicTimeSteps(o);
   const N = t.length - 1, alpha = o.alpha ?? 1, solver = o.solver ?? "heun";
   const churn = o.S_churn ?? 0, sMinC = o.S_min ?? 0, sMaxC = o.S_max ?? Infinity, sNoise = o.S_noise ?? 1;
-  const call = (x: Tensor, s: number) => {
-    const D = denoise(x, s);
-    onCall?.(x, s, D);
-    return D;
-  };
+  const call = observed(denoise, onCall);
   let x = scale(latents, t[0]);
   for (let i = 0; i < N; i++) {
     const tCur = t[i], tNext = t[i + 1];
     const gamma = sMinC <= tCur && tCur <= sMaxC ? Math.min(churn / N, Math.SQRT2 - 1) : 0;
     const tHat = tCur + gamma * tCur;
-    const eps = randnLike(x.shape);
-    const xHat = axpby(1, x, Math.sqrt(Math.max(tHat * tHat - tCur * tCur, 0)) * sNoise, eps);
+    const xHat = addChurnNoise(x, Math.sqrt(Math.max(tHat * tHat - tCur * tCur, 0)) * sNoise, randnLike);
     const D = call(xHat, tHat);
     const d = axpby(1 / tHat, xHat, -1 / tHat, D);
     const h = tNext - tHat;
