@@ -1,0 +1,68 @@
+// Inverted dropout: out[i] = x[i] * scale if element i is kept, else 0, with scale = 1 / (1 - p).
+// The mask comes from a counter-based hash of (seed, i): nothing is stored, and the backward pass is
+// the same kernel applied to the output gradient with the same seed.
+//   h = mix(mix(j ^ k0) ^ k1) for the element pair j = i / 2; element i uses the 16-bit half
+//   (h >> (16 * (i % 2))) & 0xffff and is kept iff that half >= threshold = round(p * 65536).
+// mix is Wellons' "lowbias32" integer finaliser; the round keys k0, k1 are derived from the seed on
+// the host (src/ops/dropout.ts), so different seeds give unrelated masks rather than shifted copies.
+// Sixteen bits per element quantise p to 1/65536 and halve the hashing, which dominates the cost.
+// Each thread handles `chunk` consecutive vec4s (dropout4, n % 4 == 0) or values (dropout1); threads
+// are indexed as gid.x + gid.y * nwg.x * 64 (Runtime.grid).
+
+struct Params {
+  n: u32,         // elements (vec4s in dropout4)
+  chunk: u32,     // elements (vec4s) per thread
+  threshold: u32,
+  scale: u32,     // f32 bits
+  k0: u32,
+  k1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out4: array<vec4<f32>>;
+
+fn mix(v: u32) -> u32 {
+  var h = v;
+  h ^= h >> 16u;
+  h *= 0x7feb352du;
+  h ^= h >> 15u;
+  h *= 0x846ca68bu;
+  h ^= h >> 16u;
+  return h;
+}
+
+fn pair_hash(j: u32) -> u32 {
+  return mix(mix(j ^ p.k0) ^ p.k1);
+}
+
+/// scale for a kept element, 0 for a dropped one, from the 16-bit halves of a pair hash.
+fn factor(halves: vec2<u32>) -> vec2<f32> {
+  let kept = halves >= vec2<u32>(p.threshold);
+  return select(vec2<f32>(0.0), vec2<f32>(bitcast<f32>(p.scale)), kept);
+}
+
+fn halves(h: u32) -> vec2<u32> {
+  return vec2<u32>(h & 0xffffu, h >> 16u);
+}
+
+@compute @workgroup_size(64)
+fn dropout4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let begin = (gid.x + gid.y * nwg.x * 64u) * p.chunk;
+  let end = min(begin + p.chunk, p.n);
+  for (var j = begin; j < end; j++) {
+    let f = vec4<f32>(factor(halves(pair_hash(2u * j))), factor(halves(pair_hash(2u * j + 1u))));
+    out4[j] = x4[j] * f;
+  }
+}
+
+@compute @workgroup_size(64)
+fn dropout1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let begin = (gid.x + gid.y * nwg.x * 64u) * p.chunk;
+  let end = min(begin + p.chunk, p.n);
+  for (var j = begin; j < end; j++) {
+    out[j] = x[j] * factor(halves(pair_hash(j / 2u)))[j % 2u];
+  }
+}
