@@ -1,0 +1,64 @@
+/**
+ * The reference convolution: direct kernels, one thread per output value, forward and backward
+ * (kernels/conv2d_ref.wgsl). Slow but plain; the fast variants are tested against it.
+ */
+import { rt } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { sumLeading, sumRows } from "./elementwise.ts";
+
+const WG = 64;
+
+/** Resampling before the convolution, as the reference's Conv2d(up=..., down=...). */
+export interface ConvResample {
+  up?: boolean;
+  down?: boolean;
+}
+
+/** Output spatial size after the fused resampling. */
+export function resampledSize(H: number, W: number, o: ConvResample): [number, number] {
+  if (o.up && o.down) throw new Error("conv2d: up and down cannot both be set");
+  return o.up ? [2 * H, 2 * W] : o.down ? [Math.floor(H / 2), Math.floor(W / 2)] : [H, W];
+}
+
+/** Checks shapes and returns [B, Ci, Hi, Wi, Co, k, H, W]. */
+export function convShapes(x: Tensor, weight: Tensor, bias: Tensor | null, o: ConvResample): number[] {
+  const [B, Ci, Hi, Wi] = x.shape;
+  const [Co, Cw, k, k2] = weight.shape;
+  if (x.shape.length !== 4 || weight.shape.length !== 4 || Cw !== Ci || k !== k2 || k % 2 !== 1) {
+    throw new Error(`conv2d: input [${x.shape}] does not match weight [${weight.shape}] (need [Cout, ${Ci}, k, k], k odd)`);
+  }
+  if (bias && bias.size !== Co) throw new Error(`conv2d: bias [${bias.shape}] for ${Co} output channels`);
+  const [H, W] = resampledSize(Hi, Wi, o);
+  return [B, Ci, Hi, Wi, Co, k, H, W];
+}
+
+/** Sum over batch and pixels of y [B, Co, H, W] → [Co] (the bias gradient). */
+export function biasGrad(g: Tensor): Tensor {
+  const [B, Co] = g.shape;
+  return sumLeading(sumRows(g, B * Co), B);
+}
+
+/** conv2d with the direct reference kernels (same contract as `conv2d`). */
+export function conv2dRef(x: Tensor, weight: Tensor, bias: Tensor | null, o: ConvResample = {}): Tensor {
+  const r = rt();
+  const [B, Ci, Hi, Wi, Co, k, H, W] = convShapes(x, weight, bias, o);
+  const mode = o.up ? 1 : o.down ? 2 : 0;
+  const params = (total: number) => [total, B, Ci, Co, Hi, Wi, H, W, k, mode, bias ? 1 : 0];
+  const y = r.empty([B, Co, H, W]);
+  r.dispatch(r.kernel("conv2d_ref", "forward"), params(y.size), [x, weight, bias ?? weight, y], r.grid(y.size, WG));
+  if (r.tape?.wants(x, weight, bias)) {
+    r.tape.record([x, weight, ...(bias ? [bias] : [])], y, (gy) => {
+      const gxr = r.empty([B, Ci, H, W]);
+      r.dispatch(r.kernel("conv2d_ref", "grad_input_resampled"), params(gxr.size), [gy, weight, null, gxr], r.grid(gxr.size, WG));
+      let gx = gxr;
+      if (mode !== 0) {
+        gx = r.empty(x.shape);
+        r.dispatch(r.kernel("conv2d_ref", "resample_adjoint"), params(gx.size), [gxr, null, null, gx], r.grid(gx.size, WG));
+      }
+      const gw = r.empty(weight.shape);
+      r.dispatch(r.kernel("conv2d_ref", "grad_weight"), params(gw.size), [x, gy, null, gw], r.grid(gw.size, WG));
+      return bias ? [gx, gw, biasGrad(gy)] : [gx, gw];
+    }, [x, weight]);
+  }
+  return y;
+}
