@@ -80,7 +80,7 @@ Deno.test("bad constructor arguments and inputs give clear errors", async () => 
   assertThrows(() => buildNetwork({ class: "SongUNet", kwargs: { img_resolution: 16, in_channels: 2, out_channels: 1, bogus: 1 } }), Error, "bogus");
   assertThrows(() => buildNetwork({ class: "NoSuchNet", kwargs: {} }), Error, "NoSuchNet");
   const net = buildNetwork({ class: "SongUNet", kwargs: { img_resolution: 16, in_channels: 2, out_channels: 1, model_channels: 8, channel_mult: [1, 2], num_blocks: 1, attn_resolutions: [] } });
-  const x = r.upload(new Float32Array(2 * 10 * 10), [1, 2, 10, 10]);
+  const x = r.upload(new Float32Array(2 * 10 * 9), [1, 2, 10, 9]);
   assertThrows(() => (net as unknown as { forward: (...a: unknown[]) => unknown }).forward(x, new Float32Array([0]), { mode: { train: false } }), Error, "multiple of 2");
   net.ps.dispose();
 });
