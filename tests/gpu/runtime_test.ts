@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { initRuntime } from "../../src/gpu/runtime.ts";
 import { add, addChannelBias, axpby, full, silu, sumAll } from "../../src/ops/elementwise.ts";
 import { gradCheck, randn } from "../helpers/gradcheck.ts";
@@ -44,4 +44,16 @@ Deno.test("oversized tensors are refused with a clear error", async () => {
   const r = await initRuntime();
   const n = r.gpu.limits.maxStorageBufferBindingSize / 4 + 1024;
   assertThrows(() => r.empty([n]), Error, "maxStorageBufferBindingSize");
+});
+
+Deno.test("a validation error surfaces at the next read with the kernel's name", async () => {
+  const r = await initRuntime();
+  const x = r.upload(new Float32Array([1, 2, 3, 4]), [4]);
+  // Binding 3 (the output) is missing: the bind group is invalid.
+  r.dispatch(r.kernel("elementwise", "scale"), [4, 0, 0, 0], [x], [1]);
+  const e = await assertRejects(() => x.read());
+  assert(e.message.includes("elementwise.wgsl:scale"), e.message);
+  // The runtime stays usable afterwards.
+  assertEquals([...await x.read()], [1, 2, 3, 4]);
+  x.release();
 });

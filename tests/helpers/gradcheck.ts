@@ -2,9 +2,10 @@
  * Finite-difference gradient checks for GPU ops.
  *
  * The loss is L = sum(op(inputs) * R) for a fixed random R, so every output element matters. The
- * analytic gradient comes from the tape; the numeric one from central differences of L evaluated in
- * float32 on the device, at a sample of input elements. float32 central differences with h = 1e-2
- * are accurate to about 1e-3 relative on smooth ops, hence the default tolerance.
+ * analytic gradient comes from the tape; the numeric one from central differences of L, with the op
+ * run in float32 on the device and the sum formed in float64 on the host, at a sample of input
+ * elements. With h = 1e-2 that is accurate to about 1e-3 relative on smooth ops, hence the default
+ * tolerance.
  */
 import { initRuntime, rt } from "../../src/gpu/runtime.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
@@ -63,11 +64,17 @@ export async function gradCheck(
   });
   const analyticHost = await Promise.all(analytic.map((g) => g ? g.read() : Promise.resolve(null)));
   analytic.forEach((g) => g?.release());
+  // The numeric side reads f's output and forms sum(y * R) in float64 on the host, so that only the
+  // op's own float32 rounding, not a float32 reduction over many terms, limits the difference quotient.
+  let Rdata: Float32Array | null = null;
   const evalLoss = async (datas: Float32Array[]) => {
-    const v = r.scope(() => loss(datas.map((d, i) => r.upload(d, inputs[i].shape))));
-    const host = await v.read();
-    v.release();
-    return host[0];
+    const y = r.scope(() => f(datas.map((d, i) => r.upload(d, inputs[i].shape))));
+    const host = await y.read();
+    y.release();
+    Rdata ??= await R!.read();
+    let acc = 0;
+    for (let i = 0; i < host.length; i++) acc += host[i] * Rdata[i];
+    return acc;
   };
   let worst = 0;
   for (let k = 0; k < inputs.length; k++) {
