@@ -46,7 +46,7 @@ export class Runtime {
   #recent: string[] = [];
   /** The active autograd tape (null: ops are not recorded). */
   tape: Tape | null = null;
-  /** Train mode changes GroupNorm's variance divisor and enables dropout. */
+  /** Counters since start: dispatches recorded and command buffers submitted. */
   dispatches = 0;
   submits = 0;
 
