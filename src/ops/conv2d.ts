@@ -1,11 +1,471 @@
-// TEMPORARY stand-in written by the lead so the U-Net can be tested while the fast conv is being
-// written; the conv engineer overwrites this file freely.
+/**
+ * 2-D convolution as in the reference's Conv2d (cross-correlation, OIHW weights, k = 1 or 3, zero
+ * padding k / 2, stride 1) with its optional resampling fused into the kernels: `up` reads the input
+ * nearest-neighbour up-sampled 2x, `down` reads it 2x2-mean pooled (stride 2, floor).
+ *
+ * Every variant is expressed through one idea: the convolution runs on a *grid* read from a tensor
+ * (plainly, up-sampled, or pooled), and writes its result plainly, 2x2-summed or 2x2-spread. The
+ * backward passes are the same kernels on other grids:
+ *   grad-input  = convolution of dy with the flipped, transposed weights; the adjoint of nearest-up is
+ *                 a 2x2 sum, of 2x2-mean pooling a spread of 1/4 (for k = 1 both become reads of dy);
+ *   grad-weight = sum over pixels of dy x the (resampled) input, in chunks plus a summing pass;
+ *   grad-bias   = sum of dy over batch and pixels.
+ * Kernels: kernels/conv2d_k3.wgsl and conv2d_k1.wgsl (register-blocked, for CPU rasterisers such as
+ * llvmpipe), kernels/conv2d_gpu.wgsl (workgroup-memory tiles, for real GPUs), kernels/conv2d.wgsl
+ * (weight layout, chunk reduction). The adapter's profile picks the family; `opts.profile` forces one.
+ */
+import { f32bits, rt } from "../gpu/runtime.ts";
+import type { KernelProfile } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { conv2dRef } from "./conv2d_ref.ts";
+import { sumLeading, sumRows, zeros } from "./elementwise.ts";
+
+/** Resampling fused before the convolution (not both), and an optional kernel-family override. */
 export interface Conv2dOptions {
+  /** Nearest-neighbour 2x up-sampling of x before the convolution (output 2H x 2W). */
   up?: boolean;
+  /** 2x2 mean pooling, stride 2 (floor), of x before the convolution (output floor(H/2) x floor(W/2)). */
   down?: boolean;
+  /** Kernel family; default: the adapter's (`rt().gpu.profile`). Tests use it to run both. */
+  profile?: KernelProfile;
 }
+
+/** How a convolution reads its input: the grid (Hc x Wc) seen through the resampling of a tensor. */
+interface Grid {
+  Hc: number;
+  Wc: number;
+  up: 0 | 1;
+  down: 0 | 1;
+  inScale: number;
+}
+
+/** How it writes: 0 plain, 1 sum of 2x2 grid pixels per output pixel, 2 spread over 2x2 outputs. */
+interface Store {
+  mode: 0 | 1 | 2;
+  Ho: number;
+  Wo: number;
+  outScale: number;
+}
+
+const GPU_WG_INVOCATIONS = 256;
+const GPU_WG_BYTES = 792 * 4;
+/** Grad-weight partial sums are limited to this many floats (64 MiB) by using fewer chunks. */
+const PARTIAL_BUDGET = 1 << 24;
+/** Aim for about this many threads in a grad-weight pass (more chunks cost a longer reduction). */
+const GRAD_WEIGHT_THREADS_CPU = 512;
+const GRAD_WEIGHT_WORKGROUPS_GPU = 256;
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Convolution of x [B, Cin, H, W] with weight [Cout, Cin, k, k] (k = 1 or 3) and bias [Cout] or null.
+ * `up` / `down` resample x before the convolution (fused). Records its backward on the active tape.
+ */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  return conv2dRef(x, weight, bias, opts);
+  const r = rt();
+  const { B, Cin, H, W, Cout, k } = checkShapes(x, weight, bias, opts);
+  const profile = chooseProfile(opts.profile);
+  const grid = readGrid(H, W, opts);
+  const y = r.scope(() => {
+    const wt = layoutWeights(weight, false, profile, k);
+    return apply(profile, k, { src: x, Cr: Cin, Cw: Cout, grid, store: plainStore(grid) }, wt, bias);
+  });
+  if (r.tape?.wants(x, weight, bias)) {
+    const needX = r.tape.wants(x);
+    const needW = r.tape.wants(weight);
+    r.tape.record([x, weight, ...(bias ? [bias] : [])], y, (gy) => {
+      const gx = needX ? gradInput(profile, k, gy, weight, x.shape, opts) : null;
+      const gw = needW ? gradWeight(profile, k, x, gy, Cout, grid) : null;
+      return bias ? [gx, gw, sumLeading(sumRows(gy, B * Cout), B)] : [gx, gw];
+    }, [x, weight]);
+  }
+  return y;
+}
+
+function checkShapes(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions) {
+  if (x.shape.length !== 4) throw new Error(`conv2d: x must be [B, Cin, H, W], got [${x.shape}]`);
+  const [B, Cin, H, W] = x.shape;
+  const [Cout, Cw, k, k2] = weight.shape;
+  if (weight.shape.length !== 4 || Cw !== Cin || k !== k2 || (k !== 1 && k !== 3)) {
+    throw new Error(
+      `conv2d: weight [${weight.shape}] does not fit input [${x.shape}]: expected [Cout, ${Cin}, k, k] with k = 1 or 3`,
+    );
+  }
+  if (bias && (bias.shape.length !== 1 || bias.size !== Cout)) {
+    throw new Error(
+      `conv2d: bias [${bias.shape}] does not match the ${Cout} output channels of weight [${weight.shape}]`,
+    );
+  }
+  if (opts.up && opts.down) throw new Error("conv2d: up and down cannot both be set");
+  if (opts.down && (H < 2 || W < 2)) {
+    throw new Error(`conv2d: down-sampling needs H, W >= 2, got input [${x.shape}]`);
+  }
+  return { B, Cin, H, W, Cout, k };
+}
+
+function chooseProfile(forced?: KernelProfile): KernelProfile {
+  const { gpu } = rt();
+  const profile = forced ?? gpu.profile;
+  if (profile === "gpu") {
+    // The tiled kernels need 256 invocations and 3.1 KiB of workgroup memory (WebGPU's defaults
+    // guarantee both); an adapter below that gets the register-blocked kernels, which need neither.
+    const l = gpu.limits;
+    if (
+      l.maxComputeInvocationsPerWorkgroup < GPU_WG_INVOCATIONS ||
+      l.maxComputeWorkgroupStorageSize < GPU_WG_BYTES
+    ) {
+      return "cpu";
+    }
+  }
+  return profile;
+}
+
+/** The grid the forward convolution reads from x [.., H, W]. */
+function readGrid(H: number, W: number, o: Conv2dOptions): Grid {
+  if (o.up) return { Hc: 2 * H, Wc: 2 * W, up: 1, down: 0, inScale: 1 };
+  if (o.down) return { Hc: Math.floor(H / 2), Wc: Math.floor(W / 2), up: 0, down: 1, inScale: 0.25 };
+  return { Hc: H, Wc: W, up: 0, down: 0, inScale: 1 };
+}
+
+function plainGrid(H: number, W: number): Grid {
+  return { Hc: H, Wc: W, up: 0, down: 0, inScale: 1 };
+}
+
+function plainStore(g: Grid): Store {
+  return { mode: 0, Ho: g.Hc, Wo: g.Wc, outScale: 1 };
+}
+
+/** Channel block of the written channels in each kernel family (the weight layout pads to it). */
+function writeBlock(profile: KernelProfile): number {
+  return profile === "gpu" ? 8 : 16;
+}
+
+/** weight [Cout, Cin, k, k] → [read channel][tap][written channel, padded], flipped for grad-input. */
+function layoutWeights(weight: Tensor, transposed: boolean, profile: KernelProfile, k: number): Tensor {
+  const r = rt();
+  const [Cout, Cin] = weight.shape;
+  const read = transposed ? Cout : Cin;
+  const pad = roundUp(transposed ? Cin : Cout, writeBlock(profile));
+  const wt = r.empty([read, k * k, pad]);
+  const params = words({
+    n: wt.size,
+    Cout,
+    Cin,
+    taps: k * k,
+    pad,
+    transposed: transposed ? 1 : 0,
+    chunks: 0,
+    unused: 0,
+  });
+  r.dispatch(r.kernel("conv2d", "weight_layout"), params, [weight, wt], r.grid(wt.size, 64));
+  return wt;
+}
+
+/** A convolution call: src [B, Cr, Hin, Win] read through `grid`, written as [B, Cw, store.Ho, store.Wo]. */
+interface Call {
+  src: Tensor;
+  Cr: number;
+  Cw: number;
+  grid: Grid;
+  store: Store;
+}
+
+/**
+ * The uniform words of a kernel's Params struct. Object key order is insertion order, so each literal
+ * below lists its fields exactly in the order of the struct in the kernel file.
+ */
+function words(fields: Record<string, number>): number[] {
+  return Object.values(fields);
+}
+
+/** Runs a convolution with laid-out weights wt, adding bias (plain stores only), into a new tensor or `out`. */
+function apply(
+  profile: KernelProfile,
+  k: number,
+  c: Call,
+  wt: Tensor,
+  bias: Tensor | null,
+  out?: Tensor,
+): Tensor {
+  const r = rt();
+  const [B, , Hin, Win] = c.src.shape;
+  const { grid: g, store: s } = c;
+  const y = out ?? r.empty([B, c.Cw, s.Ho, s.Wo]);
+  const coPad = wt.shape[2];
+  const hasBias = bias ? 1 : 0;
+  const inScale = f32bits(g.inScale);
+  const outScale = f32bits(s.outScale);
+  const common = { B, Cin: c.Cr, Cout: c.Cw, Hin, Win, Hc: g.Hc, Wc: g.Wc };
+  if (profile === "gpu") {
+    const tilesX = Math.ceil(g.Wc / 16);
+    const [gx, gy] = r.grid(B * Math.ceil(g.Hc / 16) * tilesX, 1);
+    const params = words({
+      ...common,
+      k,
+      up: g.up,
+      down: g.down,
+      coPad,
+      hasBias,
+      storeMode: s.mode,
+      Ho: s.Ho,
+      Wo: s.Wo,
+      inScale,
+      outScale,
+      tilesX,
+      chunks: 0,
+      pixelsPerChunk: 0,
+    });
+    r.dispatch(r.kernel("conv2d_gpu", "gpu_forward"), params, [c.src, wt, bias ?? wt, y], [
+      gx,
+      gy,
+      coPad / 8,
+    ]);
+    return y;
+  }
+  const pool = g.down;
+  if (k === 3) {
+    // pooled reads double the loads, so those kernels take half the rows (and half the compile time)
+    const tilesX = Math.ceil(g.Wc / 8);
+    const tilesY = Math.ceil(g.Hc / (pool ? 2 : 4));
+    const [gx, gz] = r.grid(B * tilesX * tilesY, 8);
+    const params = words({
+      ...common,
+      tilesX,
+      tilesY,
+      up: g.up,
+      down: g.down,
+      coPad,
+      hasBias,
+      storeMode: s.mode,
+      Ho: s.Ho,
+      Wo: s.Wo,
+      inScale,
+      outScale,
+      chunks: 0,
+      rowsPerChunk: 0,
+    });
+    const kernel = r.kernel("conv2d_k3", "conv3_forward", { POOL: pool, HALF: pool });
+    r.dispatch(kernel, params, [c.src, wt, bias ?? wt, y], [gx, coPad / 16, gz]);
+    return y;
+  }
+  if (s.mode !== 0) throw new Error("conv2d: internal error, 1x1 convolutions store plainly");
+  const plane = g.Hc * g.Wc;
+  const tiles = Math.ceil(plane / (pool ? 16 : 32)); // pooled reads: half the pixels per thread
+  const [gx, gz] = r.grid(B * tiles, 8);
+  const params = words({
+    ...common,
+    plane,
+    tiles,
+    up: g.up,
+    down: g.down,
+    coPad,
+    hasBias,
+    inScale,
+    chunksPerImage: 0,
+    groupsPerChunk: 0,
+  });
+  const vec4 = isPlain(g, Hin, Win) && plane % 4 === 0 ? 1 : 0;
+  const kernel = r.kernel("conv2d_k1", "conv1_forward", { POOL: pool, HALF: pool, VEC4: vec4 });
+  r.dispatch(kernel, params, [c.src, wt, bias ?? wt, y, null, null, c.src], [gx, coPad / 16, gz]);
+  return y;
+}
+
+function isPlain(g: Grid, Hin: number, Win: number): boolean {
+  return g.up === 0 && g.down === 0 && g.Hc === Hin && g.Wc === Win;
+}
+
+/** d loss / d x [B, Cin, H, W] from gy = d loss / d y. */
+function gradInput(
+  profile: KernelProfile,
+  k: number,
+  gy: Tensor,
+  weight: Tensor,
+  xShape: readonly number[],
+  o: Conv2dOptions,
+): Tensor {
+  const r = rt();
+  const [, Cin, H, W] = xShape;
+  const [Cout] = weight.shape;
+  const [B, , Hy, Wy] = gy.shape;
+  return r.scope(() => {
+    const wt = layoutWeights(weight, true, profile, k);
+    const call = (grid: Grid, store: Store): Call => ({ src: gy, Cr: Cout, Cw: Cin, grid, store });
+    const plain: Store = { mode: 0, Ho: H, Wo: W, outScale: 1 };
+    if (!o.up && !o.down) return apply(profile, k, call(plainGrid(H, W), plain), wt, null);
+    if (k === 1) {
+      // Per pixel, so resample dy instead: the adjoint of nearest-up is the 2x2 sum (a pooled read
+      // without the 1/4), of pooling 1/4 of dy read up-sampled (zero on an odd last row or column).
+      const grid: Grid = o.up
+        ? { Hc: H, Wc: W, up: 0, down: 1, inScale: 1 }
+        : { Hc: H, Wc: W, up: 1, down: 0, inScale: 0.25 };
+      return apply(profile, k, call(grid, plain), wt, null);
+    }
+    if (o.up) {
+      // convolve on the fine grid (dy's), sum each 2x2 block into one pixel of x
+      return apply(profile, k, call(plainGrid(Hy, Wy), { mode: 1, Ho: H, Wo: W, outScale: 1 }), wt, null);
+    }
+    // convolve on the coarse grid (dy's), spread each pixel / 4 over its 2x2 block of x; an odd last
+    // row or column of x never reaches the pooled input, so its gradient is zero
+    const out = H % 2 === 1 || W % 2 === 1 ? zeros([B, Cin, H, W]) : undefined;
+    return apply(
+      profile,
+      k,
+      call(plainGrid(Hy, Wy), { mode: 2, Ho: H, Wo: W, outScale: 0.25 }),
+      wt,
+      null,
+      out,
+    );
+  });
+}
+
+/** Partial sums of a grad-weight pass: [chunks, Cin, taps, coPad], output channel fastest. */
+interface Partials {
+  part: Tensor;
+  chunks: number;
+  coPad: number;
+}
+
+/** d loss / d weight [Cout, Cin, k, k]: sum over pixels of gy x the grid read from x, in chunks. */
+function gradWeight(
+  profile: KernelProfile,
+  k: number,
+  x: Tensor,
+  gy: Tensor,
+  Cout: number,
+  grid: Grid,
+): Tensor {
+  const r = rt();
+  const [, Cin] = x.shape;
+  const taps = k * k;
+  return r.scope(() => {
+    const { part, chunks, coPad } = profile === "gpu"
+      ? partialsGpu(k, x, gy, Cout, grid)
+      : k === 3
+      ? partials3(x, gy, Cout, grid)
+      : partials1(x, gy, Cout, grid);
+    const gw = r.empty([Cout, Cin, k, k]);
+    const params = words({ n: gw.size, Cout, Cin, taps, pad: coPad, transposed: 0, chunks, unused: 0 });
+    r.dispatch(r.kernel("conv2d", "grad_weight_reduce"), params, [part, gw], r.grid(gw.size, 64));
+    return gw;
+  });
+}
+
+function weightGradCommon(x: Tensor, Cout: number, grid: Grid) {
+  const [B, Cin, Hin, Win] = x.shape;
+  return { B, Cin, Cout, Hin, Win, Hc: grid.Hc, Wc: grid.Wc };
+}
+
+function partialsGpu(k: number, x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
+  const r = rt();
+  const common = weightGradCommon(x, Cout, grid);
+  const { B, Cin } = common;
+  const taps = k * k;
+  const coPad = Cout;
+  const total = B * grid.Hc * grid.Wc;
+  const blocks = Math.ceil(Cout / 16) * Math.ceil((Cin * taps) / 16);
+  const wanted = chunkCount(GRAD_WEIGHT_WORKGROUPS_GPU, blocks, Math.ceil(total / 256), Cin * taps * coPad);
+  const pixelsPerChunk = roundUp(Math.ceil(total / wanted), 16);
+  const chunks = Math.ceil(total / pixelsPerChunk);
+  const part = r.empty([chunks, Cin, taps, coPad]);
+  const params = words({
+    ...common,
+    k,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    hasBias: 0,
+    storeMode: 0,
+    Ho: 0,
+    Wo: 0,
+    inScale: f32bits(grid.inScale),
+    outScale: 0,
+    tilesX: 0,
+    chunks,
+    pixelsPerChunk,
+  });
+  const groups: [number, number, number] = [Math.ceil(Cout / 16), Math.ceil((Cin * taps) / 16), chunks];
+  r.dispatch(r.kernel("conv2d_gpu", "gpu_grad_weight"), params, [x, null, null, null, gy, part], groups);
+  return { part, chunks, coPad };
+}
+
+function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
+  const r = rt();
+  const common = weightGradCommon(x, Cout, grid);
+  const { B, Cin } = common;
+  const pool = grid.down;
+  const coPad = roundUp(Cout, 8);
+  const tilesX = Math.ceil(grid.Wc / 8);
+  const tilesY = Math.ceil(grid.Hc / 2);
+  const ciBlock = pool ? 2 : 4; // pooled reads: half the input channels per thread (compile time)
+  const blocks = (coPad / 8) * Math.ceil(Cin / ciBlock);
+  // lanes run over chunks: a multiple of 8 keeps every lane busy
+  const wanted = chunkCount(GRAD_WEIGHT_THREADS_CPU, blocks, B * tilesY, Cin * 9 * coPad, 8);
+  const rowsPerChunk = Math.ceil((B * tilesY) / wanted);
+  const chunks = Math.ceil((B * tilesY) / rowsPerChunk);
+  const part = r.empty([chunks, Cin, 9, coPad]);
+  const params = words({
+    ...common,
+    tilesX,
+    tilesY,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    hasBias: 0,
+    storeMode: 0,
+    Ho: 0,
+    Wo: 0,
+    inScale: f32bits(grid.inScale),
+    outScale: 0,
+    chunks,
+    rowsPerChunk,
+  });
+  const kernel = r.kernel("conv2d_k3", "conv3_grad_weight", { POOL: pool, HALF: pool });
+  const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 8, Math.ceil(Cin / ciBlock)];
+  r.dispatch(kernel, params, [x, null, null, null, gy, part], groups);
+  return { part, chunks, coPad };
+}
+
+function partials1(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
+  const r = rt();
+  const common = weightGradCommon(x, Cout, grid);
+  const { B, Cin, Hin, Win } = common;
+  const pool = grid.down;
+  const coPad = roundUp(Cout, 16);
+  const plane = grid.Hc * grid.Wc;
+  const groups8 = Math.ceil(plane / 8);
+  const ciBlock = pool ? 4 : 8; // pooled reads: half the input channels per thread (compile time)
+  const blocks = (coPad / 16) * Math.ceil(Cin / ciBlock);
+  // lanes run over the B x perImage chunks: a multiple of 8 keeps every lane busy
+  const perImage = chunkCount(GRAD_WEIGHT_THREADS_CPU / B, blocks, groups8, B * Cin * coPad, 8 / gcd(B, 8));
+  const groupsPerChunk = Math.ceil(groups8 / perImage);
+  const chunksPerImage = Math.ceil(groups8 / groupsPerChunk);
+  const chunks = B * chunksPerImage;
+  const part = r.empty([chunks, Cin, 1, coPad]);
+  const params = words({
+    ...common,
+    plane,
+    tiles: 0,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    hasBias: 0,
+    inScale: f32bits(grid.inScale),
+    chunksPerImage,
+    groupsPerChunk,
+  });
+  const vec4 = isPlain(grid, Hin, Win) && plane % 4 === 0 ? 1 : 0;
+  const kernel = r.kernel("conv2d_k1", "conv1_grad_weight", { POOL: pool, HALF: pool, VEC4: vec4 });
+  const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 16, Math.ceil(Cin / ciBlock)];
+  r.dispatch(kernel, params, [x, null, null, null, gy, part, x, gy], groups);
+  return { part, chunks, coPad };
+}
+
+/**
+ * Number of chunks to split a pixel reduction into: enough that `blocks` x chunks reaches `target`
+ * parallel units, at most `maxChunks` (before rounding up to a multiple of `multiple`), and no more
+ * than the partial-sum budget allows.
+ */
+function chunkCount(target: number, blocks: number, maxChunks: number, floatsPerChunk: number, multiple = 1) {
+  const wanted = roundUp(Math.min(Math.ceil(target / blocks), maxChunks), multiple);
+  return Math.max(1, Math.min(wanted, Math.floor(PARTIAL_BUDGET / floatsPerChunk)));
 }

@@ -1,0 +1,293 @@
+// 1x1 convolution for the "cpu" kernel profile (llvmpipe, lavapipe): forward (also grad-input, with
+// the transposed weights) and grad-weight. See kernels/conv2d_k3.wgsl for why the register blocks are
+// written out with constant indices.
+//
+// A 1x1 convolution is a matrix product over the flattened pixels p of the grid (Hc x Wc):
+//   y[b][co][p] = sum_ci w[co][ci] * u[b][ci][p]          (conv1_forward)
+//   dw[co][ci]  = sum_b,p dy[b][co][p] * u[b][ci][p]       (conv1_grad_weight)
+// where u is the grid read from the tensor x (Hin x Win):
+//   plain:   u(y, x) = x(y, x)
+//   up:      u(y, x) = x(y >> 1, x >> 1), zero where (y >> 1, x >> 1) falls outside x (the odd last
+//            row or column of a grid twice the size of x plus one: the adjoint of floor pooling)
+//   POOL:    u(y, x) = sum of the 2x2 block of x at (2y, 2x)
+// times inScale. Because the convolution is per pixel, the adjoints of the resamplings are resamplings
+// of dy: grad-input of an up-sampled 1x1 conv is a POOL read (sum) of dy, of a pooled one an up read
+// of dy with inScale 0.25.
+// VEC4 (plain grids whose plane size is a multiple of 4) reads x and dy as vec4: fewer, cheaper loads.
+//
+// conv1_forward: thread = 16 output channels x 32 consecutive grid pixels; acc[j*16 + co] holds
+//   pixels 4j..4j+3 of channel co. wt: [Cin][coPad/4] vec4 over output channels.
+// conv1_grad_weight: thread = 16 output channels x 8 input channels, over a run of pixel groups of
+//   8 in one image; acc[co*8 + ci] is a vec4 over 4 pixels, summed at the end into
+//   part[chunk][ci][coPad/4] (vec4 over output channels).
+
+struct Params {
+  B: u32,
+  Cin: u32,
+  Cout: u32,
+  Hin: u32,
+  Win: u32,
+  Hc: u32,
+  Wc: u32,
+  plane: u32,          // Hc * Wc
+  tiles: u32,          // forward: ceil(plane / 32)
+  up: u32,
+  down: u32,
+  coPad: u32,
+  hasBias: u32,
+  inScale: u32,        // f32 bits
+  chunksPerImage: u32, // grad-weight
+  groupsPerChunk: u32, // grad-weight: 8-pixel groups per chunk
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> dy: array<f32>;
+@group(0) @binding(6) var<storage, read_write> part: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> x4: array<vec4<f32>>;   // the same buffer as x
+@group(0) @binding(8) var<storage, read> dy4: array<vec4<f32>>;  // the same buffer as dy
+
+override POOL: bool = false;
+override VEC4: bool = false;
+// HALF: half the register block (forward: 16 pixels instead of 32; grad-weight: 4 input channels
+// instead of 8), half the compile time. Used with POOL, whose four loads per value double the code.
+override HALF: bool = false;
+
+// ------------------------------------------------------------------ reading the grid
+
+fn fetch(i: u32) -> f32 {
+  if (POOL) { return x[i] + x[i + 1u] + x[i + p.Win] + x[i + p.Win + 1u]; }
+  return x[i];
+}
+
+// q = floor(n / d) through a float division, corrected (vector integer division is scalarised);
+// exact for n < 2^24, beyond that the integer division.
+fn div_floor(n: u32, d: u32) -> u32 {
+  if (p.plane >= 16777216u) { return n / d; }
+  var q = u32(f32(n) / f32(d));
+  if (q * d > n) { q -= 1u; }
+  if ((q + 1u) * d <= n) { q += 1u; }
+  return q;
+}
+
+// Offset in x and read mask (times inScale) of grid pixel g of one image plane.
+struct Tap { at: u32, m: f32 }
+
+fn grid_tap(g: u32) -> Tap {
+  let gy = div_floor(g, p.Wc);
+  let gx = g - gy * p.Wc;
+  let sy = gy >> p.up;
+  let sx = gx >> p.up;
+  let ok = g < p.plane && sy < p.Hin && sx < p.Win;
+  let at = select(0u, ((sy << p.down) * p.Win) + (sx << p.down), ok);
+  return Tap(at, select(0.0, bitcast<f32>(p.inScale), ok));
+}
+
+// Four consecutive grid pixels g..g+3 of the plane starting at `base`.
+fn grid4(base: u32, g: u32) -> vec4<f32> {
+  if (VEC4) {
+    let ok = g < p.plane;
+    let v = x4[(base + min(g, p.plane - 4u)) / 4u];
+    return select(vec4<f32>(0.0), v * bitcast<f32>(p.inScale), ok);
+  }
+  let t0 = grid_tap(g);
+  let t1 = grid_tap(g + 1u);
+  let t2 = grid_tap(g + 2u);
+  let t3 = grid_tap(g + 3u);
+  return vec4<f32>(fetch(base + t0.at) * t0.m, fetch(base + t1.at) * t1.m, fetch(base + t2.at) * t2.m,
+                   fetch(base + t3.at) * t3.m);
+}
+
+// ------------------------------------------------------------------ conv1_forward
+
+alias FAcc = array<vec4<f32>, 128>;  // [pixel quad 8][channel 16]
+alias FIn = array<vec4<f32>, 8>;     // 32 grid pixels of one input channel
+alias FW = array<vec4<f32>, 4>;      // 16 output channels of one input channel
+
+fn col16(acc: ptr<function, FAcc>, xin: ptr<function, FIn>, w: ptr<function, FW>, j: u32) {
+  let i = j * 16u;
+  let v = (*xin)[j];
+  (*acc)[i] = fma(v, vec4<f32>((*w)[0].x), (*acc)[i]);
+  (*acc)[i + 1u] = fma(v, vec4<f32>((*w)[0].y), (*acc)[i + 1u]);
+  (*acc)[i + 2u] = fma(v, vec4<f32>((*w)[0].z), (*acc)[i + 2u]);
+  (*acc)[i + 3u] = fma(v, vec4<f32>((*w)[0].w), (*acc)[i + 3u]);
+  (*acc)[i + 4u] = fma(v, vec4<f32>((*w)[1].x), (*acc)[i + 4u]);
+  (*acc)[i + 5u] = fma(v, vec4<f32>((*w)[1].y), (*acc)[i + 5u]);
+  (*acc)[i + 6u] = fma(v, vec4<f32>((*w)[1].z), (*acc)[i + 6u]);
+  (*acc)[i + 7u] = fma(v, vec4<f32>((*w)[1].w), (*acc)[i + 7u]);
+  (*acc)[i + 8u] = fma(v, vec4<f32>((*w)[2].x), (*acc)[i + 8u]);
+  (*acc)[i + 9u] = fma(v, vec4<f32>((*w)[2].y), (*acc)[i + 9u]);
+  (*acc)[i + 10u] = fma(v, vec4<f32>((*w)[2].z), (*acc)[i + 10u]);
+  (*acc)[i + 11u] = fma(v, vec4<f32>((*w)[2].w), (*acc)[i + 11u]);
+  (*acc)[i + 12u] = fma(v, vec4<f32>((*w)[3].x), (*acc)[i + 12u]);
+  (*acc)[i + 13u] = fma(v, vec4<f32>((*w)[3].y), (*acc)[i + 13u]);
+  (*acc)[i + 14u] = fma(v, vec4<f32>((*w)[3].z), (*acc)[i + 14u]);
+  (*acc)[i + 15u] = fma(v, vec4<f32>((*w)[3].w), (*acc)[i + 15u]);
+}
+
+fn put(b: u32, co: u32, g: u32, v: f32) {
+  if (co < p.Cout && g < p.plane) {
+    y[(b * p.Cout + co) * p.plane + g] = v;
+  }
+}
+
+fn bias_at(c: u32) -> f32 {
+  return select(0.0, bias[min(c, p.Cout - 1u)], p.hasBias != 0u && c < p.Cout);
+}
+
+// Component e of the 16 channels of pixel quad j (pixel g), plus the bias.
+fn put16(acc: ptr<function, FAcc>, bq: ptr<function, array<vec4<f32>, 4>>, b: u32, co0: u32, g: u32, j: u32, e: u32) {
+  let i = j * 16u;
+  put(b, co0, g, (*acc)[i][e] + (*bq)[0].x); put(b, co0 + 1u, g, (*acc)[i + 1u][e] + (*bq)[0].y);
+  put(b, co0 + 2u, g, (*acc)[i + 2u][e] + (*bq)[0].z); put(b, co0 + 3u, g, (*acc)[i + 3u][e] + (*bq)[0].w);
+  put(b, co0 + 4u, g, (*acc)[i + 4u][e] + (*bq)[1].x); put(b, co0 + 5u, g, (*acc)[i + 5u][e] + (*bq)[1].y);
+  put(b, co0 + 6u, g, (*acc)[i + 6u][e] + (*bq)[1].z); put(b, co0 + 7u, g, (*acc)[i + 7u][e] + (*bq)[1].w);
+  put(b, co0 + 8u, g, (*acc)[i + 8u][e] + (*bq)[2].x); put(b, co0 + 9u, g, (*acc)[i + 9u][e] + (*bq)[2].y);
+  put(b, co0 + 10u, g, (*acc)[i + 10u][e] + (*bq)[2].z); put(b, co0 + 11u, g, (*acc)[i + 11u][e] + (*bq)[2].w);
+  put(b, co0 + 12u, g, (*acc)[i + 12u][e] + (*bq)[3].x); put(b, co0 + 13u, g, (*acc)[i + 13u][e] + (*bq)[3].y);
+  put(b, co0 + 14u, g, (*acc)[i + 14u][e] + (*bq)[3].z); put(b, co0 + 15u, g, (*acc)[i + 15u][e] + (*bq)[3].w);
+}
+
+// grid: x = 32-pixel tile index (folded into z beyond the workgroup-count limit), y = 16-channel block.
+@compute @workgroup_size(8)
+fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tile = gid.x + wid.z * nwg.x * 8u;
+  if (tile >= p.tiles * p.B) { return; }
+  let b = tile / p.tiles;
+  let g0 = (tile % p.tiles) * select(32u, 16u, HALF);
+  var acc: FAcc;
+  var xin: FIn;
+  var w: FW;
+  let s = p.coPad / 4u;
+  let inPlane = p.Hin * p.Win;
+  for (var ci = 0u; ci < p.Cin; ci++) {
+    let base = (b * p.Cin + ci) * inPlane;
+    xin[0] = grid4(base, g0); xin[1] = grid4(base, g0 + 4u); xin[2] = grid4(base, g0 + 8u);
+    xin[3] = grid4(base, g0 + 12u);
+    if (!HALF) {
+      xin[4] = grid4(base, g0 + 16u); xin[5] = grid4(base, g0 + 20u); xin[6] = grid4(base, g0 + 24u);
+      xin[7] = grid4(base, g0 + 28u);
+    }
+    let wb = ci * s + wid.y * 4u;
+    w[0] = wt[wb]; w[1] = wt[wb + 1u]; w[2] = wt[wb + 2u]; w[3] = wt[wb + 3u];
+    col16(&acc, &xin, &w, 0u); col16(&acc, &xin, &w, 1u); col16(&acc, &xin, &w, 2u); col16(&acc, &xin, &w, 3u);
+    if (!HALF) {
+      col16(&acc, &xin, &w, 4u); col16(&acc, &xin, &w, 5u); col16(&acc, &xin, &w, 6u); col16(&acc, &xin, &w, 7u);
+    }
+  }
+  let co0 = wid.y * 16u;
+  var bq: array<vec4<f32>, 4>;
+  for (var k = 0u; k < 4u; k++) {
+    bq[k] = vec4<f32>(bias_at(co0 + 4u * k), bias_at(co0 + 4u * k + 1u), bias_at(co0 + 4u * k + 2u), bias_at(co0 + 4u * k + 3u));
+  }
+  // one store per accumulator in the code, the loop runs over the vector component
+  for (var e = 0u; e < 4u; e++) {
+    put16(&acc, &bq, b, co0, g0 + e, 0u, e); put16(&acc, &bq, b, co0, g0 + 4u + e, 1u, e);
+    put16(&acc, &bq, b, co0, g0 + 8u + e, 2u, e); put16(&acc, &bq, b, co0, g0 + 12u + e, 3u, e);
+    if (!HALF) {
+      put16(&acc, &bq, b, co0, g0 + 16u + e, 4u, e); put16(&acc, &bq, b, co0, g0 + 20u + e, 5u, e);
+      put16(&acc, &bq, b, co0, g0 + 24u + e, 6u, e); put16(&acc, &bq, b, co0, g0 + 28u + e, 7u, e);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ conv1_grad_weight
+
+alias GAcc = array<vec4<f32>, 128>;  // [output channel 16][input channel 8], vec4 over 4 pixels
+alias GU = array<vec4<f32>, 16>;     // [input channel 8][pixel quad 2]
+alias GD = array<vec4<f32>, 32>;     // [output channel 16][pixel quad 2]
+
+// dy of grid pixels g..g+3 of the plane starting at `base` (dy has the grid's size, read plainly).
+fn dy_quad(base: u32, g: u32) -> vec4<f32> {
+  if (VEC4) {
+    return select(vec4<f32>(0.0), dy4[(base + min(g, p.plane - 4u)) / 4u], g < p.plane);
+  }
+  let last = p.plane - 1u;
+  let m = vec4<f32>(select(0.0, 1.0, g < p.plane), select(0.0, 1.0, g + 1u < p.plane),
+                    select(0.0, 1.0, g + 2u < p.plane), select(0.0, 1.0, g + 3u < p.plane));
+  return vec4<f32>(dy[base + min(g, last)], dy[base + min(g + 1u, last)], dy[base + min(g + 2u, last)],
+                   dy[base + min(g + 3u, last)]) * m;
+}
+
+fn row8(acc: ptr<function, GAcc>, u: ptr<function, GU>, d: ptr<function, GD>, co: u32) {
+  let i = co * 8u;
+  let d0 = (*d)[co * 2u];
+  let d1 = (*d)[co * 2u + 1u];
+  (*acc)[i] = fma(d0, (*u)[0], fma(d1, (*u)[1], (*acc)[i]));
+  (*acc)[i + 1u] = fma(d0, (*u)[2], fma(d1, (*u)[3], (*acc)[i + 1u]));
+  (*acc)[i + 2u] = fma(d0, (*u)[4], fma(d1, (*u)[5], (*acc)[i + 2u]));
+  (*acc)[i + 3u] = fma(d0, (*u)[6], fma(d1, (*u)[7], (*acc)[i + 3u]));
+  if (!HALF) {
+    (*acc)[i + 4u] = fma(d0, (*u)[8], fma(d1, (*u)[9], (*acc)[i + 4u]));
+    (*acc)[i + 5u] = fma(d0, (*u)[10], fma(d1, (*u)[11], (*acc)[i + 5u]));
+    (*acc)[i + 6u] = fma(d0, (*u)[12], fma(d1, (*u)[13], (*acc)[i + 6u]));
+    (*acc)[i + 7u] = fma(d0, (*u)[14], fma(d1, (*u)[15], (*acc)[i + 7u]));
+  }
+}
+
+fn hsum(v: vec4<f32>) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+// Input channel c's sums for the 16 output channels, as 4 vec4 over output channels.
+fn put_channel(acc: ptr<function, GAcc>, chunk: u32, ci0: u32, c: u32, qb: u32) {
+  let ci = ci0 + c;
+  if (ci >= p.Cin) { return; }
+  let at = (chunk * p.Cin + ci) * (p.coPad / 4u) + qb;
+  part[at] = vec4<f32>(hsum((*acc)[c]), hsum((*acc)[8u + c]), hsum((*acc)[16u + c]), hsum((*acc)[24u + c]));
+  part[at + 1u] = vec4<f32>(hsum((*acc)[32u + c]), hsum((*acc)[40u + c]), hsum((*acc)[48u + c]), hsum((*acc)[56u + c]));
+  part[at + 2u] = vec4<f32>(hsum((*acc)[64u + c]), hsum((*acc)[72u + c]), hsum((*acc)[80u + c]), hsum((*acc)[88u + c]));
+  part[at + 3u] = vec4<f32>(hsum((*acc)[96u + c]), hsum((*acc)[104u + c]), hsum((*acc)[112u + c]), hsum((*acc)[120u + c]));
+}
+
+// grid: x = chunk (B * chunksPerImage), y = 16-channel output block, z = 8-channel input block.
+@compute @workgroup_size(8)
+fn conv1_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let chunk = gid.x;
+  if (chunk >= p.B * p.chunksPerImage) { return; }
+  let b = chunk / p.chunksPerImage;
+  let g0 = (chunk % p.chunksPerImage) * p.groupsPerChunk * 8u;
+  let g1 = min(g0 + p.groupsPerChunk * 8u, p.plane);
+  let co0 = wid.y * 16u;
+  let ci0 = wid.z * select(8u, 4u, HALF);
+  let inPlane = p.Hin * p.Win;
+  // Channels past the end are clamped: their sums are computed but never stored.
+  var ub: array<u32, 8>;
+  for (var k = 0u; k < 8u; k++) { ub[k] = (b * p.Cin + min(ci0 + k, p.Cin - 1u)) * inPlane; }
+  var db: array<u32, 16>;
+  for (var k = 0u; k < 16u; k++) { db[k] = (b * p.Cout + min(co0 + k, p.Cout - 1u)) * p.plane; }
+  var acc: GAcc;
+  var u: GU;
+  var d: GD;
+  for (var g = g0; g < g1; g += 8u) {
+    u[0] = grid4(ub[0], g); u[1] = grid4(ub[0], g + 4u); u[2] = grid4(ub[1], g); u[3] = grid4(ub[1], g + 4u);
+    u[4] = grid4(ub[2], g); u[5] = grid4(ub[2], g + 4u); u[6] = grid4(ub[3], g); u[7] = grid4(ub[3], g + 4u);
+    if (!HALF) {
+      u[8] = grid4(ub[4], g); u[9] = grid4(ub[4], g + 4u); u[10] = grid4(ub[5], g); u[11] = grid4(ub[5], g + 4u);
+      u[12] = grid4(ub[6], g); u[13] = grid4(ub[6], g + 4u); u[14] = grid4(ub[7], g); u[15] = grid4(ub[7], g + 4u);
+    }
+    d[0] = dy_quad(db[0], g); d[1] = dy_quad(db[0], g + 4u); d[2] = dy_quad(db[1], g); d[3] = dy_quad(db[1], g + 4u);
+    d[4] = dy_quad(db[2], g); d[5] = dy_quad(db[2], g + 4u); d[6] = dy_quad(db[3], g); d[7] = dy_quad(db[3], g + 4u);
+    d[8] = dy_quad(db[4], g); d[9] = dy_quad(db[4], g + 4u); d[10] = dy_quad(db[5], g); d[11] = dy_quad(db[5], g + 4u);
+    d[12] = dy_quad(db[6], g); d[13] = dy_quad(db[6], g + 4u); d[14] = dy_quad(db[7], g); d[15] = dy_quad(db[7], g + 4u);
+    d[16] = dy_quad(db[8], g); d[17] = dy_quad(db[8], g + 4u); d[18] = dy_quad(db[9], g); d[19] = dy_quad(db[9], g + 4u);
+    d[20] = dy_quad(db[10], g); d[21] = dy_quad(db[10], g + 4u); d[22] = dy_quad(db[11], g); d[23] = dy_quad(db[11], g + 4u);
+    d[24] = dy_quad(db[12], g); d[25] = dy_quad(db[12], g + 4u); d[26] = dy_quad(db[13], g); d[27] = dy_quad(db[13], g + 4u);
+    d[28] = dy_quad(db[14], g); d[29] = dy_quad(db[14], g + 4u); d[30] = dy_quad(db[15], g); d[31] = dy_quad(db[15], g + 4u);
+    row8(&acc, &u, &d, 0u); row8(&acc, &u, &d, 1u); row8(&acc, &u, &d, 2u); row8(&acc, &u, &d, 3u);
+    row8(&acc, &u, &d, 4u); row8(&acc, &u, &d, 5u); row8(&acc, &u, &d, 6u); row8(&acc, &u, &d, 7u);
+    row8(&acc, &u, &d, 8u); row8(&acc, &u, &d, 9u); row8(&acc, &u, &d, 10u); row8(&acc, &u, &d, 11u);
+    row8(&acc, &u, &d, 12u); row8(&acc, &u, &d, 13u); row8(&acc, &u, &d, 14u); row8(&acc, &u, &d, 15u);
+  }
+  let qb = wid.y * 4u;
+  put_channel(&acc, chunk, ci0, 0u, qb); put_channel(&acc, chunk, ci0, 1u, qb);
+  put_channel(&acc, chunk, ci0, 2u, qb); put_channel(&acc, chunk, ci0, 3u, qb);
+  if (!HALF) {
+    put_channel(&acc, chunk, ci0, 4u, qb); put_channel(&acc, chunk, ci0, 5u, qb);
+    put_channel(&acc, chunk, ci0, 6u, qb); put_channel(&acc, chunk, ci0, 7u, qb);
+  }
+}

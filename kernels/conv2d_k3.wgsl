@@ -1,0 +1,480 @@
+// 3x3 convolution (zero padding 1, stride 1) for the "cpu" kernel profile (llvmpipe, lavapipe),
+// forward and grad-weight. Grad-input is `conv3_forward` run on dy with the flipped, transposed weights
+// (see src/ops/conv2d.ts), so one register block serves both.
+//
+// Why it looks like this: on a software rasteriser every storage load is a loop over the 8 SIMD lanes
+// (~30 cycles, whether or not the address is uniform) while an 8-wide FMA costs about one cycle. So
+// each thread computes a large register block and every loaded value feeds many FMAs. Register arrays
+// are indexed by constants only (helper functions called with literal arguments, never a loop): a
+// dynamic index sends an array to scratch memory, which is 5x slower and compiles for minutes.
+//
+// Tensors are NCHW float32. The convolution runs on a "grid" (Hc x Wc) read from a tensor (Hin x Win):
+//   plain:          grid = tensor
+//   up   (up = 1):  grid (y, x) reads tensor (y >> 1, x >> 1)            (nearest 2x up-sampling)
+//   pool (POOL):    grid (y, x) reads the sum of the 2x2 block at (2y, 2x)   (x inScale 0.25: the mean)
+// Output modes (conv3_forward, storeMode): 0 plain (+ bias), 1 sum of 2x2 grid pixels into one output
+// pixel (adjoint of nearest-up), 2 spread of each grid pixel over a 2x2 output block (adjoint of pooling;
+// outScale 0.25).
+//
+// conv3_forward: thread = 16 output channels x a tile of 4 rows x 8 columns of the grid.
+//   wt: weights as vec4 over output channels, [Cin][tap = ky*3+kx][coPad/4].
+//   Accumulators acc[(t*2 + j)*16 + co] hold pixels (row t, columns 4j..4j+3) of channel co.
+// conv3_grad_weight: thread = 8 output channels x 4 input channels x 9 taps, summed over a chunk of
+//   grid rows (tiles of 2 x 8 pixels); partial sums go to part[chunk][ci][tap][coPad/4] (vec4 over
+//   output channels) and kernels/conv2d.wgsl:grad_weight_reduce adds the chunks.
+
+struct Params {
+  B: u32,
+  Cin: u32,          // channels read
+  Cout: u32,         // channels written (forward) / output channels of the weight (grad-weight)
+  Hin: u32,
+  Win: u32,
+  Hc: u32,           // convolution grid
+  Wc: u32,
+  tilesX: u32,
+  tilesY: u32,
+  up: u32,
+  down: u32,         // 1 with POOL: grid offsets are doubled
+  coPad: u32,        // Cout rounded up to the channel block (weight / partial-sum stride)
+  hasBias: u32,
+  storeMode: u32,
+  Ho: u32,           // output tensor
+  Wo: u32,
+  inScale: u32,      // f32 bits
+  outScale: u32,     // f32 bits
+  chunks: u32,       // grad-weight: number of row chunks (= threads along x)
+  rowsPerChunk: u32, // grad-weight: tile rows (over B * tilesY) per chunk
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> dy: array<f32>;
+@group(0) @binding(6) var<storage, read_write> part: array<vec4<f32>>;
+
+override POOL: bool = false;
+// HALF: half the register block (forward: 2 rows instead of 4; grad-weight: 2 input channels instead
+// of 4), which halves the compile time. Used with POOL, whose four loads per value double the code.
+override HALF: bool = false;
+
+// ------------------------------------------------------------------ shared: reading the grid
+
+// A value of the read tensor at flat index i (the top-left of the 2x2 block when pooling).
+fn fetch(i: u32) -> f32 {
+  if (POOL) { return x[i] + x[i + 1u] + x[i + p.Win] + x[i + p.Win + 1u]; }
+  return x[i];
+}
+
+// Offset along one axis of grid coordinate c (clamped into the grid) in the read tensor.
+fn grid_offset(c: i32, n: u32) -> u32 {
+  let k = u32(clamp(c, 0, i32(n) - 1));
+  return (k >> p.up) << p.down;
+}
+
+fn inside(c: i32, n: u32) -> f32 {
+  return select(0.0, 1.0, c >= 0 && c < i32(n));
+}
+
+// ------------------------------------------------------------------ conv3_forward
+
+alias FTile = array<f32, 60>;        // 6 rows x 10 columns of one input channel (with the halo)
+alias FTaps = array<vec4<f32>, 36>;  // [tap][4 quads of output channels] of one input channel
+alias FAcc = array<vec4<f32>, 128>;  // [row 4][column quad 2][channel 16], vec4 over 4 columns
+
+struct FOffsets { row: array<u32, 6>, rowMask: array<f32, 6>, col: array<u32, 10>, colMask: array<f32, 10> }
+
+fn xrow4(tile: ptr<function, FTile>, r: u32, c: u32) -> vec4<f32> {
+  let i = r * 10u + c;
+  return vec4<f32>((*tile)[i], (*tile)[i + 1u], (*tile)[i + 2u], (*tile)[i + 3u]);
+}
+
+// The 9 taps of output channel co at pixels (t, 4j..4j+3).
+fn taps9(a: vec4<f32>, tile: ptr<function, FTile>, t: u32, j: u32, w: ptr<function, FTaps>, co: u32) -> vec4<f32> {
+  let q = co / 4u;
+  let e = co % 4u;
+  let c = 4u * j;
+  var s = a;
+  s = fma(xrow4(tile, t, c), vec4<f32>((*w)[q][e]), s);
+  s = fma(xrow4(tile, t, c + 1u), vec4<f32>((*w)[4u + q][e]), s);
+  s = fma(xrow4(tile, t, c + 2u), vec4<f32>((*w)[8u + q][e]), s);
+  s = fma(xrow4(tile, t + 1u, c), vec4<f32>((*w)[12u + q][e]), s);
+  s = fma(xrow4(tile, t + 1u, c + 1u), vec4<f32>((*w)[16u + q][e]), s);
+  s = fma(xrow4(tile, t + 1u, c + 2u), vec4<f32>((*w)[20u + q][e]), s);
+  s = fma(xrow4(tile, t + 2u, c), vec4<f32>((*w)[24u + q][e]), s);
+  s = fma(xrow4(tile, t + 2u, c + 1u), vec4<f32>((*w)[28u + q][e]), s);
+  s = fma(xrow4(tile, t + 2u, c + 2u), vec4<f32>((*w)[32u + q][e]), s);
+  return s;
+}
+
+// All 16 output channels at pixels (t, 4j..4j+3).
+fn block16(acc: ptr<function, FAcc>, tile: ptr<function, FTile>, w: ptr<function, FTaps>, t: u32, j: u32) {
+  let i = (t * 2u + j) * 16u;
+  (*acc)[i] = taps9((*acc)[i], tile, t, j, w, 0u);
+  (*acc)[i + 1u] = taps9((*acc)[i + 1u], tile, t, j, w, 1u);
+  (*acc)[i + 2u] = taps9((*acc)[i + 2u], tile, t, j, w, 2u);
+  (*acc)[i + 3u] = taps9((*acc)[i + 3u], tile, t, j, w, 3u);
+  (*acc)[i + 4u] = taps9((*acc)[i + 4u], tile, t, j, w, 4u);
+  (*acc)[i + 5u] = taps9((*acc)[i + 5u], tile, t, j, w, 5u);
+  (*acc)[i + 6u] = taps9((*acc)[i + 6u], tile, t, j, w, 6u);
+  (*acc)[i + 7u] = taps9((*acc)[i + 7u], tile, t, j, w, 7u);
+  (*acc)[i + 8u] = taps9((*acc)[i + 8u], tile, t, j, w, 8u);
+  (*acc)[i + 9u] = taps9((*acc)[i + 9u], tile, t, j, w, 9u);
+  (*acc)[i + 10u] = taps9((*acc)[i + 10u], tile, t, j, w, 10u);
+  (*acc)[i + 11u] = taps9((*acc)[i + 11u], tile, t, j, w, 11u);
+  (*acc)[i + 12u] = taps9((*acc)[i + 12u], tile, t, j, w, 12u);
+  (*acc)[i + 13u] = taps9((*acc)[i + 13u], tile, t, j, w, 13u);
+  (*acc)[i + 14u] = taps9((*acc)[i + 14u], tile, t, j, w, 14u);
+  (*acc)[i + 15u] = taps9((*acc)[i + 15u], tile, t, j, w, 15u);
+}
+
+fn load_row(tile: ptr<function, FTile>, o: ptr<function, FOffsets>, base: u32, r: u32) {
+  let b = base + (*o).row[r];
+  let m = (*o).rowMask[r];
+  let i = r * 10u;
+  (*tile)[i] = fetch(b + (*o).col[0]) * (m * (*o).colMask[0]);
+  (*tile)[i + 1u] = fetch(b + (*o).col[1]) * (m * (*o).colMask[1]);
+  (*tile)[i + 2u] = fetch(b + (*o).col[2]) * (m * (*o).colMask[2]);
+  (*tile)[i + 3u] = fetch(b + (*o).col[3]) * (m * (*o).colMask[3]);
+  (*tile)[i + 4u] = fetch(b + (*o).col[4]) * (m * (*o).colMask[4]);
+  (*tile)[i + 5u] = fetch(b + (*o).col[5]) * (m * (*o).colMask[5]);
+  (*tile)[i + 6u] = fetch(b + (*o).col[6]) * (m * (*o).colMask[6]);
+  (*tile)[i + 7u] = fetch(b + (*o).col[7]) * (m * (*o).colMask[7]);
+  (*tile)[i + 8u] = fetch(b + (*o).col[8]) * (m * (*o).colMask[8]);
+  (*tile)[i + 9u] = fetch(b + (*o).col[9]) * (m * (*o).colMask[9]);
+}
+
+fn load_tap(w: ptr<function, FTaps>, k: u32, at: u32) {
+  (*w)[k] = wt[at];
+  (*w)[k + 1u] = wt[at + 1u];
+  (*w)[k + 2u] = wt[at + 2u];
+  (*w)[k + 3u] = wt[at + 3u];
+}
+
+fn load_taps(w: ptr<function, FTaps>, base: u32, s: u32) {
+  load_tap(w, 0u, base); load_tap(w, 4u, base + s); load_tap(w, 8u, base + 2u * s);
+  load_tap(w, 12u, base + 3u * s); load_tap(w, 16u, base + 4u * s); load_tap(w, 20u, base + 5u * s);
+  load_tap(w, 24u, base + 6u * s); load_tap(w, 28u, base + 7u * s); load_tap(w, 32u, base + 8u * s);
+}
+
+fn forward_offsets(o: ptr<function, FOffsets>, oy0: i32, ox0: i32) {
+  let s = bitcast<f32>(p.inScale);
+  (*o).row[0] = grid_offset(oy0 - 1, p.Hc) * p.Win; (*o).rowMask[0] = s * inside(oy0 - 1, p.Hc);
+  (*o).row[1] = grid_offset(oy0, p.Hc) * p.Win; (*o).rowMask[1] = s * inside(oy0, p.Hc);
+  (*o).row[2] = grid_offset(oy0 + 1, p.Hc) * p.Win; (*o).rowMask[2] = s * inside(oy0 + 1, p.Hc);
+  (*o).row[3] = grid_offset(oy0 + 2, p.Hc) * p.Win; (*o).rowMask[3] = s * inside(oy0 + 2, p.Hc);
+  (*o).row[4] = grid_offset(oy0 + 3, p.Hc) * p.Win; (*o).rowMask[4] = s * inside(oy0 + 3, p.Hc);
+  (*o).row[5] = grid_offset(oy0 + 4, p.Hc) * p.Win; (*o).rowMask[5] = s * inside(oy0 + 4, p.Hc);
+  (*o).col[0] = grid_offset(ox0 - 1, p.Wc); (*o).colMask[0] = inside(ox0 - 1, p.Wc);
+  (*o).col[1] = grid_offset(ox0, p.Wc); (*o).colMask[1] = inside(ox0, p.Wc);
+  (*o).col[2] = grid_offset(ox0 + 1, p.Wc); (*o).colMask[2] = inside(ox0 + 1, p.Wc);
+  (*o).col[3] = grid_offset(ox0 + 2, p.Wc); (*o).colMask[3] = inside(ox0 + 2, p.Wc);
+  (*o).col[4] = grid_offset(ox0 + 3, p.Wc); (*o).colMask[4] = inside(ox0 + 3, p.Wc);
+  (*o).col[5] = grid_offset(ox0 + 4, p.Wc); (*o).colMask[5] = inside(ox0 + 4, p.Wc);
+  (*o).col[6] = grid_offset(ox0 + 5, p.Wc); (*o).colMask[6] = inside(ox0 + 5, p.Wc);
+  (*o).col[7] = grid_offset(ox0 + 6, p.Wc); (*o).colMask[7] = inside(ox0 + 6, p.Wc);
+  (*o).col[8] = grid_offset(ox0 + 7, p.Wc); (*o).colMask[8] = inside(ox0 + 7, p.Wc);
+  (*o).col[9] = grid_offset(ox0 + 8, p.Wc); (*o).colMask[9] = inside(ox0 + 8, p.Wc);
+}
+
+// storeMode 1: rows (2t', 2t'+1) and column pairs of the tile summed into coarse row t', columns 0..3
+// of slot (t', 0), so that the plain store loop below writes them.
+fn sum_pairs(acc: ptr<function, FAcc>, t: u32, co: u32) {
+  let a = (*acc)[(2u * t * 2u) * 16u + co] + (*acc)[((2u * t + 1u) * 2u) * 16u + co];
+  let b = (*acc)[(2u * t * 2u + 1u) * 16u + co] + (*acc)[((2u * t + 1u) * 2u + 1u) * 16u + co];
+  (*acc)[(t * 2u) * 16u + co] = vec4<f32>(a.x + a.y, a.z + a.w, b.x + b.y, b.z + b.w);
+}
+
+fn sum_pairs_all(acc: ptr<function, FAcc>, t: u32) {
+  sum_pairs(acc, t, 0u); sum_pairs(acc, t, 1u); sum_pairs(acc, t, 2u); sum_pairs(acc, t, 3u);
+  sum_pairs(acc, t, 4u); sum_pairs(acc, t, 5u); sum_pairs(acc, t, 6u); sum_pairs(acc, t, 7u);
+  sum_pairs(acc, t, 8u); sum_pairs(acc, t, 9u); sum_pairs(acc, t, 10u); sum_pairs(acc, t, 11u);
+  sum_pairs(acc, t, 12u); sum_pairs(acc, t, 13u); sum_pairs(acc, t, 14u); sum_pairs(acc, t, 15u);
+}
+
+struct Store { b: u32, co0: u32, oy0: u32, ox0: u32, e: u32, sub: u32, scale: f32 }
+
+// Component e of the 16 channels at slot (t, j), plus the bias of each channel.
+fn put16(acc: ptr<function, FAcc>, s: ptr<function, Store>, bq: ptr<function, array<vec4<f32>, 4>>, t: u32, j: u32) {
+  var oy = (*s).oy0 + t;
+  var ox = (*s).ox0 + 4u * j + (*s).e;
+  var ok = oy < p.Hc && ox < p.Wc;  // the tile may overhang the grid
+  if (p.storeMode == 1u) {
+    // coarse tile of 2 x 4 pixels in slots (t < 2, j = 0)
+    oy = (*s).oy0 / 2u + t;
+    ox = (*s).ox0 / 2u + (*s).e;
+    ok = t < 2u && j == 0u;
+  } else if (p.storeMode == 2u) {
+    oy = 2u * oy + ((*s).sub >> 1u);
+    ox = 2u * ox + ((*s).sub & 1u);
+  }
+  ok = ok && oy < p.Ho && ox < p.Wo;
+  let plane = p.Ho * p.Wo;
+  let at = ((*s).b * p.Cout + (*s).co0) * plane + oy * p.Wo + ox;
+  let n = select(0u, p.Cout - (*s).co0, ok);  // channels to write
+  let i = (t * 2u + j) * 16u;
+  let e = (*s).e;
+  let f = (*s).scale;
+  if (n > 0u) { y[at] = f * ((*acc)[i][e] + (*bq)[0].x); }
+  if (n > 1u) { y[at + plane] = f * ((*acc)[i + 1u][e] + (*bq)[0].y); }
+  if (n > 2u) { y[at + 2u * plane] = f * ((*acc)[i + 2u][e] + (*bq)[0].z); }
+  if (n > 3u) { y[at + 3u * plane] = f * ((*acc)[i + 3u][e] + (*bq)[0].w); }
+  if (n > 4u) { y[at + 4u * plane] = f * ((*acc)[i + 4u][e] + (*bq)[1].x); }
+  if (n > 5u) { y[at + 5u * plane] = f * ((*acc)[i + 5u][e] + (*bq)[1].y); }
+  if (n > 6u) { y[at + 6u * plane] = f * ((*acc)[i + 6u][e] + (*bq)[1].z); }
+  if (n > 7u) { y[at + 7u * plane] = f * ((*acc)[i + 7u][e] + (*bq)[1].w); }
+  if (n > 8u) { y[at + 8u * plane] = f * ((*acc)[i + 8u][e] + (*bq)[2].x); }
+  if (n > 9u) { y[at + 9u * plane] = f * ((*acc)[i + 9u][e] + (*bq)[2].y); }
+  if (n > 10u) { y[at + 10u * plane] = f * ((*acc)[i + 10u][e] + (*bq)[2].z); }
+  if (n > 11u) { y[at + 11u * plane] = f * ((*acc)[i + 11u][e] + (*bq)[2].w); }
+  if (n > 12u) { y[at + 12u * plane] = f * ((*acc)[i + 12u][e] + (*bq)[3].x); }
+  if (n > 13u) { y[at + 13u * plane] = f * ((*acc)[i + 13u][e] + (*bq)[3].y); }
+  if (n > 14u) { y[at + 14u * plane] = f * ((*acc)[i + 14u][e] + (*bq)[3].z); }
+  if (n > 15u) { y[at + 15u * plane] = f * ((*acc)[i + 15u][e] + (*bq)[3].w); }
+}
+
+fn bias_at(c: u32) -> f32 {
+  return select(0.0, bias[min(c, p.Cout - 1u)], p.hasBias != 0u && c < p.Cout);
+}
+
+fn bias_quad(c: u32) -> vec4<f32> {
+  return vec4<f32>(bias_at(c), bias_at(c + 1u), bias_at(c + 2u), bias_at(c + 3u));
+}
+
+// grid: x = tile index (folded into z beyond the workgroup-count limit), y = 16-channel block.
+@compute @workgroup_size(8)
+fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tiles = p.tilesX * p.tilesY;
+  let tile = gid.x + wid.z * nwg.x * 8u;
+  if (tile >= tiles * p.B) { return; }
+  let b = tile / tiles;
+  let tt = tile % tiles;
+  let oy0 = (tt / p.tilesX) * select(4u, 2u, HALF);
+  let ox0 = (tt % p.tilesX) * 8u;
+  var o: FOffsets;
+  forward_offsets(&o, i32(oy0), i32(ox0));
+
+  var acc: FAcc;
+  var tile_v: FTile;
+  var w: FTaps;
+  let stride = p.coPad / 4u;
+  let plane = p.Hin * p.Win;
+  for (var ci = 0u; ci < p.Cin; ci++) {
+    let base = (b * p.Cin + ci) * plane;
+    load_row(&tile_v, &o, base, 0u); load_row(&tile_v, &o, base, 1u); load_row(&tile_v, &o, base, 2u);
+    load_row(&tile_v, &o, base, 3u);
+    if (!HALF) { load_row(&tile_v, &o, base, 4u); load_row(&tile_v, &o, base, 5u); }
+    load_taps(&w, ci * 9u * stride + wid.y * 4u, stride);
+    block16(&acc, &tile_v, &w, 0u, 0u); block16(&acc, &tile_v, &w, 0u, 1u);
+    block16(&acc, &tile_v, &w, 1u, 0u); block16(&acc, &tile_v, &w, 1u, 1u);
+    if (!HALF) {
+      block16(&acc, &tile_v, &w, 2u, 0u); block16(&acc, &tile_v, &w, 2u, 1u);
+      block16(&acc, &tile_v, &w, 3u, 0u); block16(&acc, &tile_v, &w, 3u, 1u);
+    }
+  }
+
+  if (p.storeMode == 1u) {
+    sum_pairs_all(&acc, 0u);
+    if (!HALF) { sum_pairs_all(&acc, 1u); }
+  }
+  let co0 = wid.y * 16u;
+  var bq: array<vec4<f32>, 4>;
+  bq[0] = bias_quad(co0); bq[1] = bias_quad(co0 + 4u); bq[2] = bias_quad(co0 + 8u); bq[3] = bias_quad(co0 + 12u);
+  var s = Store(b, co0, oy0, ox0, 0u, 0u, bitcast<f32>(p.outScale));
+  // One store per accumulator in the code; the loop runs over the vector component (and, when
+  // spreading, over the 2x2 sub-pixel), which only needs a cheap dynamic vector index.
+  let subs = select(1u, 4u, p.storeMode == 2u);
+  for (var k = 0u; k < 4u * subs; k++) {
+    s.e = k % 4u;
+    s.sub = k / 4u;
+    put16(&acc, &s, &bq, 0u, 0u); put16(&acc, &s, &bq, 0u, 1u);
+    put16(&acc, &s, &bq, 1u, 0u); put16(&acc, &s, &bq, 1u, 1u);
+    if (!HALF) {
+      put16(&acc, &s, &bq, 2u, 0u); put16(&acc, &s, &bq, 2u, 1u);
+      put16(&acc, &s, &bq, 3u, 0u); put16(&acc, &s, &bq, 3u, 1u);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ conv3_grad_weight
+
+alias GTile = array<f32, 160>;       // [input channel 4][row 4][column 10]
+alias GDy = array<vec4<f32>, 32>;    // [quad 2][row 2][column 8], vec4 over 4 output channels
+alias GAcc = array<vec4<f32>, 72>;   // [input channel 4][tap 9][quad 2], vec4 over 4 output channels
+
+struct GOffsets { row: array<u32, 4>, rowMask: array<f32, 4>, col: array<u32, 10>, colMask: array<f32, 10> }
+
+// Sum over the 16 pixels of the tile of dy (4 output channels of quad q) x u shifted by the tap.
+fn tap16(a: vec4<f32>, d: ptr<function, GDy>, q: u32, u: ptr<function, GTile>, ci: u32, ky: u32, kx: u32) -> vec4<f32> {
+  let di = q * 16u;
+  let ui = (ci * 4u + ky) * 10u + kx;
+  var s = a;
+  s = fma((*d)[di], vec4<f32>((*u)[ui]), s);
+  s = fma((*d)[di + 1u], vec4<f32>((*u)[ui + 1u]), s);
+  s = fma((*d)[di + 2u], vec4<f32>((*u)[ui + 2u]), s);
+  s = fma((*d)[di + 3u], vec4<f32>((*u)[ui + 3u]), s);
+  s = fma((*d)[di + 4u], vec4<f32>((*u)[ui + 4u]), s);
+  s = fma((*d)[di + 5u], vec4<f32>((*u)[ui + 5u]), s);
+  s = fma((*d)[di + 6u], vec4<f32>((*u)[ui + 6u]), s);
+  s = fma((*d)[di + 7u], vec4<f32>((*u)[ui + 7u]), s);
+  s = fma((*d)[di + 8u], vec4<f32>((*u)[ui + 10u]), s);
+  s = fma((*d)[di + 9u], vec4<f32>((*u)[ui + 11u]), s);
+  s = fma((*d)[di + 10u], vec4<f32>((*u)[ui + 12u]), s);
+  s = fma((*d)[di + 11u], vec4<f32>((*u)[ui + 13u]), s);
+  s = fma((*d)[di + 12u], vec4<f32>((*u)[ui + 14u]), s);
+  s = fma((*d)[di + 13u], vec4<f32>((*u)[ui + 15u]), s);
+  s = fma((*d)[di + 14u], vec4<f32>((*u)[ui + 16u]), s);
+  s = fma((*d)[di + 15u], vec4<f32>((*u)[ui + 17u]), s);
+  return s;
+}
+
+// The 9 taps x 2 quads of input channel c.
+fn channel18(acc: ptr<function, GAcc>, d: ptr<function, GDy>, u: ptr<function, GTile>, c: u32) {
+  let i = c * 18u;
+  (*acc)[i] = tap16((*acc)[i], d, 0u, u, c, 0u, 0u); (*acc)[i + 1u] = tap16((*acc)[i + 1u], d, 1u, u, c, 0u, 0u);
+  (*acc)[i + 2u] = tap16((*acc)[i + 2u], d, 0u, u, c, 0u, 1u); (*acc)[i + 3u] = tap16((*acc)[i + 3u], d, 1u, u, c, 0u, 1u);
+  (*acc)[i + 4u] = tap16((*acc)[i + 4u], d, 0u, u, c, 0u, 2u); (*acc)[i + 5u] = tap16((*acc)[i + 5u], d, 1u, u, c, 0u, 2u);
+  (*acc)[i + 6u] = tap16((*acc)[i + 6u], d, 0u, u, c, 1u, 0u); (*acc)[i + 7u] = tap16((*acc)[i + 7u], d, 1u, u, c, 1u, 0u);
+  (*acc)[i + 8u] = tap16((*acc)[i + 8u], d, 0u, u, c, 1u, 1u); (*acc)[i + 9u] = tap16((*acc)[i + 9u], d, 1u, u, c, 1u, 1u);
+  (*acc)[i + 10u] = tap16((*acc)[i + 10u], d, 0u, u, c, 1u, 2u); (*acc)[i + 11u] = tap16((*acc)[i + 11u], d, 1u, u, c, 1u, 2u);
+  (*acc)[i + 12u] = tap16((*acc)[i + 12u], d, 0u, u, c, 2u, 0u); (*acc)[i + 13u] = tap16((*acc)[i + 13u], d, 1u, u, c, 2u, 0u);
+  (*acc)[i + 14u] = tap16((*acc)[i + 14u], d, 0u, u, c, 2u, 1u); (*acc)[i + 15u] = tap16((*acc)[i + 15u], d, 1u, u, c, 2u, 1u);
+  (*acc)[i + 16u] = tap16((*acc)[i + 16u], d, 0u, u, c, 2u, 2u); (*acc)[i + 17u] = tap16((*acc)[i + 17u], d, 1u, u, c, 2u, 2u);
+}
+
+fn load_urow(u: ptr<function, GTile>, o: ptr<function, GOffsets>, base: u32, c: u32, r: u32) {
+  let b = base + (*o).row[r];
+  let m = (*o).rowMask[r];
+  let i = (c * 4u + r) * 10u;
+  (*u)[i] = fetch(b + (*o).col[0]) * (m * (*o).colMask[0]);
+  (*u)[i + 1u] = fetch(b + (*o).col[1]) * (m * (*o).colMask[1]);
+  (*u)[i + 2u] = fetch(b + (*o).col[2]) * (m * (*o).colMask[2]);
+  (*u)[i + 3u] = fetch(b + (*o).col[3]) * (m * (*o).colMask[3]);
+  (*u)[i + 4u] = fetch(b + (*o).col[4]) * (m * (*o).colMask[4]);
+  (*u)[i + 5u] = fetch(b + (*o).col[5]) * (m * (*o).colMask[5]);
+  (*u)[i + 6u] = fetch(b + (*o).col[6]) * (m * (*o).colMask[6]);
+  (*u)[i + 7u] = fetch(b + (*o).col[7]) * (m * (*o).colMask[7]);
+  (*u)[i + 8u] = fetch(b + (*o).col[8]) * (m * (*o).colMask[8]);
+  (*u)[i + 9u] = fetch(b + (*o).col[9]) * (m * (*o).colMask[9]);
+}
+
+fn load_uchannel(u: ptr<function, GTile>, o: ptr<function, GOffsets>, base: u32, c: u32) {
+  load_urow(u, o, base, c, 0u); load_urow(u, o, base, c, 1u); load_urow(u, o, base, c, 2u); load_urow(u, o, base, c, 3u);
+}
+
+// dy of 4 output channels (planes at `planes`) at column `at` of a row, masked.
+fn dy4(planes: vec4<u32>, at: u32, m: f32) -> vec4<f32> {
+  return vec4<f32>(dy[planes.x + at], dy[planes.y + at], dy[planes.z + at], dy[planes.w + at]) * m;
+}
+
+fn load_dyrow(d: ptr<function, GDy>, planes: vec4<u32>, row: u32, m: f32, q: u32, t: u32, cols: ptr<function, array<u32, 8>>,
+              cm: ptr<function, GOffsets>) {
+  let i = (q * 2u + t) * 8u;
+  (*d)[i] = dy4(planes, row + (*cols)[0], m * (*cm).colMask[1]);
+  (*d)[i + 1u] = dy4(planes, row + (*cols)[1], m * (*cm).colMask[2]);
+  (*d)[i + 2u] = dy4(planes, row + (*cols)[2], m * (*cm).colMask[3]);
+  (*d)[i + 3u] = dy4(planes, row + (*cols)[3], m * (*cm).colMask[4]);
+  (*d)[i + 4u] = dy4(planes, row + (*cols)[4], m * (*cm).colMask[5]);
+  (*d)[i + 5u] = dy4(planes, row + (*cols)[5], m * (*cm).colMask[6]);
+  (*d)[i + 6u] = dy4(planes, row + (*cols)[6], m * (*cm).colMask[7]);
+  (*d)[i + 7u] = dy4(planes, row + (*cols)[7], m * (*cm).colMask[8]);
+}
+
+fn put_channel(acc: ptr<function, GAcc>, chunk: u32, ci0: u32, c: u32, s: u32, qb: u32) {
+  let ci = ci0 + c;
+  if (ci >= p.Cin) { return; }
+  let base = (chunk * p.Cin + ci) * 9u * s + qb;
+  let i = c * 18u;
+  part[base] = (*acc)[i]; part[base + 1u] = (*acc)[i + 1u];
+  part[base + s] = (*acc)[i + 2u]; part[base + s + 1u] = (*acc)[i + 3u];
+  part[base + 2u * s] = (*acc)[i + 4u]; part[base + 2u * s + 1u] = (*acc)[i + 5u];
+  part[base + 3u * s] = (*acc)[i + 6u]; part[base + 3u * s + 1u] = (*acc)[i + 7u];
+  part[base + 4u * s] = (*acc)[i + 8u]; part[base + 4u * s + 1u] = (*acc)[i + 9u];
+  part[base + 5u * s] = (*acc)[i + 10u]; part[base + 5u * s + 1u] = (*acc)[i + 11u];
+  part[base + 6u * s] = (*acc)[i + 12u]; part[base + 6u * s + 1u] = (*acc)[i + 13u];
+  part[base + 7u * s] = (*acc)[i + 14u]; part[base + 7u * s + 1u] = (*acc)[i + 15u];
+  part[base + 8u * s] = (*acc)[i + 16u]; part[base + 8u * s + 1u] = (*acc)[i + 17u];
+}
+
+// grid: x = chunk, y = 8-channel output block, z = 4-channel input block.
+// dw[co][ci][ky][kx] = sum over b, grid pixels (gy, gx) of dy[b][co][gy][gx] * u[b][ci][gy + ky - 1][gx + kx - 1]
+// where u is the grid read from x; dy has the grid's size.
+@compute @workgroup_size(8)
+fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let chunk = gid.x;
+  if (chunk >= p.chunks) { return; }
+  let co0 = wid.y * 8u;
+  let ci0 = wid.z * select(4u, 2u, HALF);
+  // Channels past the end are clamped: their sums are computed but never stored.
+  let last = p.Cin - 1u;
+  let cis = vec4<u32>(min(ci0, last), min(ci0 + 1u, last), min(ci0 + 2u, last), min(ci0 + 3u, last));
+  let lo = p.Cout - 1u;
+  let q0 = vec4<u32>(min(co0, lo), min(co0 + 1u, lo), min(co0 + 2u, lo), min(co0 + 3u, lo));
+  let q1 = vec4<u32>(min(co0 + 4u, lo), min(co0 + 5u, lo), min(co0 + 6u, lo), min(co0 + 7u, lo));
+  let uplane = p.Hin * p.Win;
+  let dplane = p.Hc * p.Wc;
+  let inScale = bitcast<f32>(p.inScale);
+  var acc: GAcc;
+  var u: GTile;
+  var d: GDy;
+  var o: GOffsets;
+  var cols: array<u32, 8>;
+  let r0 = chunk * p.rowsPerChunk;
+  let r1 = min(r0 + p.rowsPerChunk, p.B * p.tilesY);
+  for (var R = r0; R < r1; R++) {
+    let b = R / p.tilesY;
+    let gy = i32((R % p.tilesY) * 2u);
+    o.row[0] = grid_offset(gy - 1, p.Hc) * p.Win; o.rowMask[0] = inScale * inside(gy - 1, p.Hc);
+    o.row[1] = grid_offset(gy, p.Hc) * p.Win; o.rowMask[1] = inScale * inside(gy, p.Hc);
+    o.row[2] = grid_offset(gy + 1, p.Hc) * p.Win; o.rowMask[2] = inScale * inside(gy + 1, p.Hc);
+    o.row[3] = grid_offset(gy + 2, p.Hc) * p.Win; o.rowMask[3] = inScale * inside(gy + 2, p.Hc);
+    let dm0 = inside(gy, p.Hc);
+    let dm1 = inside(gy + 1, p.Hc);
+    let drow0 = u32(min(gy, i32(p.Hc) - 1)) * p.Wc;
+    let drow1 = u32(min(gy + 1, i32(p.Hc) - 1)) * p.Wc;
+    let ub = b * p.Cin;
+    let db = b * p.Cout;
+    let planes0 = (vec4<u32>(db) + q0) * dplane;
+    let planes1 = (vec4<u32>(db) + q1) * dplane;
+    for (var tx = 0u; tx < p.tilesX; tx++) {
+      let gx = i32(tx * 8u);
+      o.col[0] = grid_offset(gx - 1, p.Wc); o.colMask[0] = inside(gx - 1, p.Wc);
+      o.col[1] = grid_offset(gx, p.Wc); o.colMask[1] = inside(gx, p.Wc);
+      o.col[2] = grid_offset(gx + 1, p.Wc); o.colMask[2] = inside(gx + 1, p.Wc);
+      o.col[3] = grid_offset(gx + 2, p.Wc); o.colMask[3] = inside(gx + 2, p.Wc);
+      o.col[4] = grid_offset(gx + 3, p.Wc); o.colMask[4] = inside(gx + 3, p.Wc);
+      o.col[5] = grid_offset(gx + 4, p.Wc); o.colMask[5] = inside(gx + 4, p.Wc);
+      o.col[6] = grid_offset(gx + 5, p.Wc); o.colMask[6] = inside(gx + 5, p.Wc);
+      o.col[7] = grid_offset(gx + 6, p.Wc); o.colMask[7] = inside(gx + 6, p.Wc);
+      o.col[8] = grid_offset(gx + 7, p.Wc); o.colMask[8] = inside(gx + 7, p.Wc);
+      o.col[9] = grid_offset(gx + 8, p.Wc); o.colMask[9] = inside(gx + 8, p.Wc);
+      let lastCol = i32(p.Wc) - 1;
+      cols[0] = u32(min(gx, lastCol)); cols[1] = u32(min(gx + 1, lastCol));
+      cols[2] = u32(min(gx + 2, lastCol)); cols[3] = u32(min(gx + 3, lastCol));
+      cols[4] = u32(min(gx + 4, lastCol)); cols[5] = u32(min(gx + 5, lastCol));
+      cols[6] = u32(min(gx + 6, lastCol)); cols[7] = u32(min(gx + 7, lastCol));
+      load_uchannel(&u, &o, (ub + cis.x) * uplane, 0u);
+      load_uchannel(&u, &o, (ub + cis.y) * uplane, 1u);
+      if (!HALF) {
+        load_uchannel(&u, &o, (ub + cis.z) * uplane, 2u);
+        load_uchannel(&u, &o, (ub + cis.w) * uplane, 3u);
+      }
+      load_dyrow(&d, planes0, drow0, dm0, 0u, 0u, &cols, &o);
+      load_dyrow(&d, planes0, drow1, dm1, 0u, 1u, &cols, &o);
+      load_dyrow(&d, planes1, drow0, dm0, 1u, 0u, &cols, &o);
+      load_dyrow(&d, planes1, drow1, dm1, 1u, 1u, &cols, &o);
+      channel18(&acc, &d, &u, 0u); channel18(&acc, &d, &u, 1u);
+      if (!HALF) { channel18(&acc, &d, &u, 2u); channel18(&acc, &d, &u, 3u); }
+    }
+  }
+  let s = p.coPad / 4u;
+  let qb = wid.y * 2u;
+  put_channel(&acc, chunk, ci0, 0u, s, qb);
+  put_channel(&acc, chunk, ci0, 1u, s, qb);
+  if (!HALF) {
+    put_channel(&acc, chunk, ci0, 2u, s, qb);
+    put_channel(&acc, chunk, ci0, 3u, s, qb);
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * conv2d: golden parity with the reference's Conv2d, finite-difference gradients, both kernel families
+ * (register-blocked "cpu", tiled "gpu") against a float64 host convolution on awkward shapes, and the
+ * shape errors.
+ */
+import { assert, assertThrows, worstRatio } from "../helpers/assert.ts";
+import { gradCheck, randn } from "../helpers/gradcheck.ts";
+import { GOLDEN_DIR } from "../helpers/shared.ts";
+import { initRuntime } from "../../src/gpu/runtime.ts";
+import type { KernelProfile } from "../../src/gpu/device.ts";
+import { valueAndGrad } from "../../src/gpu/autograd.ts";
+import { readSafetensors } from "../../src/io/safetensors.ts";
+import { conv2d, type Conv2dOptions } from "../../src/ops/conv2d.ts";
+
+type Mode = "plain" | "up" | "down";
+const resample = (mode: Mode): Conv2dOptions => ({ up: mode === "up", down: mode === "down" });
+
+// ------------------------------------------------------------------ float64 host reference
+
+interface Shape {
+  B: number;
+  Ci: number;
+  Co: number;
+  H: number;
+  W: number;
+  k: number;
+  mode: Mode;
+}
+
+function gridSize(s: Shape): [number, number] {
+  if (s.mode === "up") return [2 * s.H, 2 * s.W];
+  if (s.mode === "down") return [Math.floor(s.H / 2), Math.floor(s.W / 2)];
+  return [s.H, s.W];
+}
+
+/** The input as the convolution sees it: nearest-up or 2x2-mean pooled. */
+function resampled(s: Shape, x: Float32Array): Float64Array {
+  const [Hc, Wc] = gridSize(s);
+  const u = new Float64Array(s.B * s.Ci * Hc * Wc);
+  for (let bc = 0; bc < s.B * s.Ci; bc++) {
+    for (let i = 0; i < Hc; i++) {
+      for (let j = 0; j < Wc; j++) {
+        const at = (y: number, xx: number) => x[(bc * s.H + y) * s.W + xx];
+        u[(bc * Hc + i) * Wc + j] = s.mode === "up"
+          ? at(i >> 1, j >> 1)
+          : s.mode === "down"
+          ? 0.25 * (at(2 * i, 2 * j) + at(2 * i, 2 * j + 1) + at(2 * i + 1, 2 * j) + at(2 * i + 1, 2 * j + 1))
+          : at(i, j);
+      }
+    }
+  }
+  return u;
+}
+
+/** y = conv(resample(x)) + b, and the gradients of sum(y * g). */
+function hostConv(s: Shape, x: Float32Array, w: Float32Array, b: Float32Array, g: Float32Array) {
+  const [Hc, Wc] = gridSize(s);
+  const u = resampled(s, x);
+  const pad = s.k >> 1;
+  const y = new Float64Array(s.B * s.Co * Hc * Wc);
+  const du = new Float64Array(u.length);
+  const dw = new Float64Array(w.length);
+  const db = new Float64Array(s.Co);
+  for (let bi = 0; bi < s.B; bi++) {
+    for (let co = 0; co < s.Co; co++) {
+      for (let i = 0; i < Hc; i++) {
+        for (let j = 0; j < Wc; j++) {
+          const o = ((bi * s.Co + co) * Hc + i) * Wc + j;
+          let acc = b[co];
+          for (let ci = 0; ci < s.Ci; ci++) {
+            for (let ky = 0; ky < s.k; ky++) {
+              const yy = i + ky - pad;
+              if (yy < 0 || yy >= Hc) continue;
+              for (let kx = 0; kx < s.k; kx++) {
+                const xx = j + kx - pad;
+                if (xx < 0 || xx >= Wc) continue;
+                const ui = ((bi * s.Ci + ci) * Hc + yy) * Wc + xx;
+                const wi = ((co * s.Ci + ci) * s.k + ky) * s.k + kx;
+                acc += w[wi] * u[ui];
+                du[ui] += w[wi] * g[o];
+                dw[wi] += u[ui] * g[o];
+              }
+            }
+          }
+          y[o] = acc;
+          db[co] += g[o];
+        }
+      }
+    }
+  }
+  // adjoint of the resampling
+  const dx = new Float64Array(x.length);
+  for (let bc = 0; bc < s.B * s.Ci; bc++) {
+    for (let i = 0; i < s.H; i++) {
+      for (let j = 0; j < s.W; j++) {
+        const at = (yy: number, xx: number) => du[(bc * Hc + yy) * Wc + xx];
+        let v: number;
+        if (s.mode === "up") {
+          v = at(2 * i, 2 * j) + at(2 * i, 2 * j + 1) + at(2 * i + 1, 2 * j) + at(2 * i + 1, 2 * j + 1);
+        } else if (s.mode === "down") v = (i >> 1) < Hc && (j >> 1) < Wc ? 0.25 * at(i >> 1, j >> 1) : 0;
+        else v = at(i, j);
+        dx[(bc * s.H + i) * s.W + j] = v;
+      }
+    }
+  }
+  return { y, dx, dw, db };
+}
+
+/** Largest |a - e| relative to the largest |e| (the scale of a sum of many products). */
+function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
+  assert(a.length === e.length, `length ${a.length} vs ${e.length}`);
+  let d = 0, m = 0;
+  for (let i = 0; i < e.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - e[i]));
+    m = Math.max(m, Math.abs(e[i]));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
+// ------------------------------------------------------------------ golden parity
+
+Deno.test("conv2d matches the reference Conv2d golden cases (3x3, 1x1, up, down)", async () => {
+  const r = await initRuntime();
+  const st = readSafetensors(`${GOLDEN_DIR}/layers.safetensors`).tensors;
+  const manifest = JSON.parse(Deno.readTextFileSync(`${GOLDEN_DIR}/manifest.json`));
+  const cases: [string, Conv2dOptions][] = [
+    ["conv3", {}],
+    ["conv3_down", { down: true }],
+    ["conv3_up", { up: true }],
+    ["conv1_down", { down: true }],
+    ["conv1_up", { up: true }],
+  ];
+  for (const [name, opts] of cases) {
+    const get = (key: string) => {
+      const t = st.get(`${name}.${key}`);
+      if (!t) throw new Error(`layers.safetensors has no ${name}.${key}`);
+      return r.upload(t.data as Float32Array, t.shape);
+    };
+    const tol = manifest.files.layers.cases[name].tolerance[`${name}.out`];
+    const [x, w, b] = [get("x"), get("weight"), get("bias")];
+    const y = conv2d(x, w, b, opts);
+    const golden = st.get(`${name}.out`)!;
+    assert(y.shape.join() === golden.shape.join(), `${name}: shape [${y.shape}] vs golden [${golden.shape}]`);
+    const ratio = worstRatio(await y.read(), golden.data as Float32Array, tol.atol, tol.rtol);
+    assert(ratio <= 1, `${name}: worst error / tolerance ${ratio.toFixed(3)}`);
+    for (const t of [x, w, b, y]) t.release();
+  }
+});
+
+// ------------------------------------------------------------------ finite differences
+
+for (const k of [1, 3]) {
+  for (const mode of ["plain", "up", "down"] as const) {
+    Deno.test(`conv2d gradients (x, weight, bias) match finite differences: k=${k}, ${mode}`, async () => {
+      const [B, Ci, Co, H, W] = [2, 3, 5, 6, 10];
+      const worst = await gradCheck(([x, w, b]) => conv2d(x, w, b, resample(mode)), [
+        { data: randn(B * Ci * H * W, 11 + k), shape: [B, Ci, H, W] },
+        { data: randn(Co * Ci * k * k, 12 + k), shape: [Co, Ci, k, k] },
+        { data: randn(Co, 13 + k), shape: [Co] },
+      ], { samples: 8 });
+      assert(worst <= 1);
+    });
+  }
+}
+
+// ------------------------------------------------------------------ kernel families vs the host
+
+// Shapes chosen to hit every kernel variant and edge: channel counts that are not multiples of the
+// blocks (4, 8, 16), tiles overhanging odd grids, batch 1, pooling of odd sizes, 1x1 planes with and
+// without vec4 alignment, several grad-weight chunks.
+const SHAPES: Shape[] = [
+  { B: 1, Ci: 13, Co: 6, H: 24, W: 40, k: 3, mode: "plain" },
+  { B: 2, Ci: 3, Co: 17, H: 6, W: 10, k: 3, mode: "up" },
+  { B: 1, Ci: 5, Co: 9, H: 7, W: 9, k: 3, mode: "down" },
+  { B: 3, Ci: 18, Co: 20, H: 16, W: 12, k: 3, mode: "plain" },
+  { B: 2, Ci: 16, Co: 24, H: 8, W: 12, k: 1, mode: "plain" },
+  { B: 1, Ci: 7, Co: 5, H: 5, W: 7, k: 1, mode: "plain" },
+  { B: 2, Ci: 6, Co: 9, H: 5, W: 6, k: 1, mode: "up" },
+  { B: 1, Ci: 11, Co: 3, H: 9, W: 11, k: 1, mode: "down" },
+];
+
+async function runDevice(
+  s: Shape,
+  profile: KernelProfile,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  g: Float32Array,
+) {
+  const r = await initRuntime();
+  const [Hc, Wc] = gridSize(s);
+  const xt = r.upload(x, [s.B, s.Ci, s.H, s.W]);
+  const wt = r.upload(w, [s.Co, s.Ci, s.k, s.k]);
+  const bt = r.upload(b, [s.Co]);
+  const gt = r.upload(g, [s.B, s.Co, Hc, Wc]);
+  for (const t of [xt, wt, bt]) t.requiresGrad = true;
+  const { value, grads } = valueAndGrad(() => conv2d(xt, wt, bt, { ...resample(s.mode), profile }), () => gt);
+  const out = {
+    y: await value.read(),
+    dx: await grads.get(xt)!.read(),
+    dw: await grads.get(wt)!.read(),
+    db: await grads.get(bt)!.read(),
+  };
+  for (const t of [xt, wt, bt, gt, value, ...grads.values()]) t.release();
+  return out;
+}
+
+Deno.test("both kernel families agree with a float64 host convolution, forward and backward", async () => {
+  for (const [i, s] of SHAPES.entries()) {
+    const [Hc, Wc] = gridSize(s);
+    const x = randn(s.B * s.Ci * s.H * s.W, 100 + i);
+    const w = randn(s.Co * s.Ci * s.k * s.k, 200 + i);
+    const b = randn(s.Co, 300 + i);
+    const g = randn(s.B * s.Co * Hc * Wc, 400 + i);
+    const want = hostConv(s, x, w, b, g);
+    const got: Record<string, Awaited<ReturnType<typeof runDevice>>> = {};
+    for (const profile of ["cpu", "gpu"] as const) {
+      got[profile] = await runDevice(s, profile, x, w, b, g);
+      for (const key of ["y", "dx", "dw", "db"] as const) {
+        const e = relErr(got[profile][key], want[key]);
+        assert(e < 2e-6, `${profile} ${JSON.stringify(s)} ${key}: relative error ${e.toExponential(2)}`);
+      }
+    }
+    for (const key of ["y", "dx", "dw", "db"] as const) {
+      const e = relErr(got.cpu[key], got.gpu[key]);
+      assert(e < 2e-6, `cpu vs gpu ${JSON.stringify(s)} ${key}: relative difference ${e.toExponential(2)}`);
+    }
+  }
+});
+
+// ------------------------------------------------------------------ errors
+
+Deno.test("conv2d rejects mismatched shapes with messages that name them", async () => {
+  const r = await initRuntime();
+  const x = r.upload(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+  const w = r.upload(new Float32Array(5 * 4 * 9), [5, 4, 3, 3]);
+  const w5 = r.upload(new Float32Array(5 * 3 * 25), [5, 3, 5, 5]);
+  const w3 = r.upload(new Float32Array(5 * 3 * 9), [5, 3, 3, 3]);
+  const b = r.upload(new Float32Array(4), [4]);
+  assertThrows(() => conv2d(x, w, null), Error, "weight [5,4,3,3] does not fit input [2,3,4,4]");
+  assertThrows(() => conv2d(x, w5, null), Error, "k = 1 or 3");
+  assertThrows(() => conv2d(x, w3, b), Error, "bias [4]");
+  assertThrows(() => conv2d(x, w3, null, { up: true, down: true }), Error, "up and down");
+  assertThrows(() => conv2d(x.reshape([6, 4, 4]), w3, null), Error, "[6,4,4]");
+  for (const t of [x, w, w5, w3, b]) t.release();
+});
