@@ -7,18 +7,20 @@
 //   dw[co][ci]  = sum_b,p dy[b][co][p] * u[b][ci][p]       (conv1_grad_weight)
 // where u is the grid read from the tensor x (Hin x Win):
 //   plain:   u(y, x) = x(y, x)
-//   up:      u(y, x) = x(y >> 1, x >> 1), zero where (y >> 1, x >> 1) falls outside x (the odd last
-//            row or column of a grid twice the size of x plus one: the adjoint of floor pooling)
+//   up:      u(y, x) = x(y >> 1, x >> 1), zero where (y >> 1, x >> 1) falls outside x (an odd-sized
+//            grid read from a pooled tensor: the adjoint of floor pooling gives that row zero)
 //   POOL:    u(y, x) = sum of the 2x2 block of x at (2y, 2x)
 // times inScale. Because the convolution is per pixel, the adjoints of the resamplings are resamplings
 // of dy: grad-input of an up-sampled 1x1 conv is a POOL read (sum) of dy, of a pooled one an up read
 // of dy with inScale 0.25.
 // VEC4 (plain grids whose plane size is a multiple of 4) reads x and dy as vec4: fewer, cheaper loads.
+// HALF halves the register block (forward: 16 pixels; grad-weight: 4 input channels), and with it the
+// compile time; used with POOL, whose four loads per value double the code.
 //
-// conv1_forward: thread = 16 output channels x 32 consecutive grid pixels; acc[j*16 + co] holds
-//   pixels 4j..4j+3 of channel co. wt: [Cin][coPad/4] vec4 over output channels.
-// conv1_grad_weight: thread = 16 output channels x 8 input channels, over a run of pixel groups of
-//   8 in one image; acc[co*8 + ci] is a vec4 over 4 pixels, summed at the end into
+// conv1_forward: thread = 16 output channels x 32 (HALF: 16) consecutive grid pixels; acc[j*16 + co]
+//   holds pixels 4j..4j+3 of channel co. wt: [Cin][coPad/4] vec4 over output channels.
+// conv1_grad_weight: thread = 16 output channels x 8 (HALF: 4) input channels, over a run of pixel
+//   groups of 8 in one image; acc[co*8 + ci] is a vec4 over 4 pixels, summed at the end into
 //   part[chunk][ci][coPad/4] (vec4 over output channels).
 
 struct Params {
@@ -30,7 +32,7 @@ struct Params {
   Hc: u32,
   Wc: u32,
   plane: u32,          // Hc * Wc
-  tiles: u32,          // forward: ceil(plane / 32)
+  tiles: u32,          // forward: ceil(plane / 32), or / 16 with HALF
   up: u32,
   down: u32,
   coPad: u32,
@@ -52,8 +54,6 @@ struct Params {
 
 override POOL: bool = false;
 override VEC4: bool = false;
-// HALF: half the register block (forward: 16 pixels instead of 32; grad-weight: 4 input channels
-// instead of 8), half the compile time. Used with POOL, whose four loads per value double the code.
 override HALF: bool = false;
 
 // ------------------------------------------------------------------ reading the grid
@@ -182,7 +182,8 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   let co0 = wid.y * 16u;
   var bq: array<vec4<f32>, 4>;
   for (var k = 0u; k < 4u; k++) {
-    bq[k] = vec4<f32>(bias_at(co0 + 4u * k), bias_at(co0 + 4u * k + 1u), bias_at(co0 + 4u * k + 2u), bias_at(co0 + 4u * k + 3u));
+    let c = co0 + 4u * k;
+    bq[k] = vec4<f32>(bias_at(c), bias_at(c + 1u), bias_at(c + 2u), bias_at(c + 3u));
   }
   // one store per accumulator in the code, the loop runs over the vector component
   for (var e = 0u; e < 4u; e++) {

@@ -6,7 +6,9 @@
 // (~30 cycles, whether or not the address is uniform) while an 8-wide FMA costs about one cycle. So
 // each thread computes a large register block and every loaded value feeds many FMAs. Register arrays
 // are indexed by constants only (helper functions called with literal arguments, never a loop): a
-// dynamic index sends an array to scratch memory, which is 5x slower and compiles for minutes.
+// dynamic index sends an array to scratch memory, which is 5x slower and compiles for minutes. The
+// block size is a compromise with compile time (a few seconds per pipeline, roughly linear in the FMAs
+// written out); HALF halves it for the pooled variants, whose four loads per value double the code.
 //
 // Tensors are NCHW float32. The convolution runs on a "grid" (Hc x Wc) read from a tensor (Hin x Win):
 //   plain:          grid = tensor
@@ -16,12 +18,12 @@
 // pixel (adjoint of nearest-up), 2 spread of each grid pixel over a 2x2 output block (adjoint of pooling;
 // outScale 0.25).
 //
-// conv3_forward: thread = 16 output channels x a tile of 4 rows x 8 columns of the grid.
+// conv3_forward: thread = 16 output channels x a tile of 4 (HALF: 2) rows x 8 columns of the grid.
 //   wt: weights as vec4 over output channels, [Cin][tap = ky*3+kx][coPad/4].
 //   Accumulators acc[(t*2 + j)*16 + co] hold pixels (row t, columns 4j..4j+3) of channel co.
-// conv3_grad_weight: thread = 8 output channels x 4 input channels x 9 taps, summed over a chunk of
-//   grid rows (tiles of 2 x 8 pixels); partial sums go to part[chunk][ci][tap][coPad/4] (vec4 over
-//   output channels) and kernels/conv2d.wgsl:grad_weight_reduce adds the chunks.
+// conv3_grad_weight: thread = 8 output channels x 4 (HALF: 2) input channels x 9 taps, summed over a
+//   chunk of grid rows (tiles of 2 x 8 pixels); partial sums go to part[chunk][ci][tap][coPad/4] (vec4
+//   over output channels) and kernels/conv2d.wgsl:grad_weight_reduce adds the chunks.
 
 struct Params {
   B: u32,
@@ -55,8 +57,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> part: array<vec4<f32>>;
 
 override POOL: bool = false;
-// HALF: half the register block (forward: 2 rows instead of 4; grad-weight: 2 input channels instead
-// of 4), which halves the compile time. Used with POOL, whose four loads per value double the code.
 override HALF: bool = false;
 
 // ------------------------------------------------------------------ shared: reading the grid
