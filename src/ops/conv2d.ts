@@ -14,9 +14,9 @@
  * llvmpipe), kernels/conv2d_gpu.wgsl (workgroup-memory tiles, for real GPUs), kernels/conv2d.wgsl
  * (weight layout, chunk reduction). The adapter's profile picks the family; `opts.profile` forces one.
  */
-import { f32bits, rt } from "../gpu/runtime.ts";
+import { f32bits, rt, type Runtime } from "../gpu/runtime.ts";
 import type { KernelProfile } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { Tensor } from "../gpu/tensor.ts";
 import { sumLeading, sumRows, zeros } from "./elementwise.ts";
 
 /** Resampling fused before the convolution (not both), and an optional kernel-family override. */
@@ -46,6 +46,10 @@ interface Store {
   outScale: number;
 }
 
+/** conv3_forward: output channels per weight block, floats per uniform buffer, input channels per buffer. */
+const K3_BLOCK = 16;
+const K3_UNIFORM_FLOATS = 16384;
+const K3_CHANNELS_PER_UNIFORM = Math.floor(K3_UNIFORM_FLOATS / (9 * K3_BLOCK));
 const GPU_WG_INVOCATIONS = 256;
 const GPU_WG_BYTES = 792 * 4;
 /** Grad-weight partial sums are limited to this many floats (64 MiB) by using fewer chunks. */
@@ -67,7 +71,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   const profile = chooseProfile(opts.profile);
   const grid = readGrid(H, W, opts);
   const y = r.scope(() => {
-    const wt = layoutWeights(weight, false, profile, k);
+    const wt = layoutWeights(weight, false, k, weightBlock(profile, k, Cout));
     return apply(profile, k, { src: x, Cr: Cin, Cw: Cout, grid, store: plainStore(grid) }, wt, bias);
   });
   if (r.tape?.wants(x, weight, bias)) {
@@ -135,18 +139,13 @@ function plainStore(g: Grid): Store {
   return { mode: 0, Ho: g.Hc, Wo: g.Wc, outScale: 1 };
 }
 
-/** Channel block of the written channels in each kernel family (the weight layout pads to it). */
-function writeBlock(profile: KernelProfile): number {
-  return profile === "gpu" ? 8 : 16;
-}
-
-/** weight [Cout, Cin, k, k] → [read channel][tap][written channel, padded], flipped for grad-input. */
-function layoutWeights(weight: Tensor, transposed: boolean, profile: KernelProfile, k: number): Tensor {
+/** weight [Cout, Cin, k, k] → [written-channel block][read channel][tap][channel in block], flipped for grad-input. */
+function layoutWeights(weight: Tensor, transposed: boolean, k: number, block: number): Tensor {
   const r = rt();
   const [Cout, Cin] = weight.shape;
   const read = transposed ? Cout : Cin;
-  const pad = roundUp(transposed ? Cin : Cout, writeBlock(profile));
-  const wt = r.empty([read, k * k, pad]);
+  const pad = roundUp(transposed ? Cin : Cout, block);
+  const wt = r.empty([pad / block, read, k * k, block]);
   const params = words({
     n: wt.size,
     Cout,
@@ -155,10 +154,34 @@ function layoutWeights(weight: Tensor, transposed: boolean, profile: KernelProfi
     pad,
     transposed: transposed ? 1 : 0,
     chunks: 0,
-    unused: 0,
+    block,
   });
   r.dispatch(r.kernel("conv2d", "weight_layout"), params, [weight, wt], r.grid(wt.size, 64));
   return wt;
+}
+
+/** Written-channel block of each kernel's weight layout. */
+function weightBlock(profile: KernelProfile, k: number, Cw: number): number {
+  if (profile === "gpu") return roundUp(Cw, 8); // one block, padded to the 8-channel workgroup slice
+  return k === 3 ? K3_BLOCK : roundUp(Cw, 16); // 3x3: blocks copied to uniform buffers; 1x1: one block
+}
+
+/** The 64 KiB uniform buffers conv3_forward reads its weights from, reused by every call. */
+const uniformWeights = new WeakMap<Runtime, Tensor[]>();
+
+function uniformWeightBuffer(i: number): Tensor {
+  const r = rt();
+  let list = uniformWeights.get(r);
+  if (!list) uniformWeights.set(r, list = []);
+  while (list.length <= i) {
+    const buffer = r.device.createBuffer({
+      label: `conv2d weights ${list.length}`,
+      size: K3_UNIFORM_FLOATS * 4,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    list.push(new Tensor(r, [K3_UNIFORM_FLOATS], buffer).keep());
+  }
+  return list[i];
 }
 
 /** A convolution call: src [B, Cr, Hin, Win] read through `grid`, written as [B, Cw, store.Ho, store.Wo]. */
@@ -191,7 +214,7 @@ function apply(
   const [B, , Hin, Win] = c.src.shape;
   const { grid: g, store: s } = c;
   const y = out ?? r.empty([B, c.Cw, s.Ho, s.Wo]);
-  const coPad = wt.shape[2];
+  const coPad = wt.shape[0] * wt.shape[3];
   const hasBias = bias ? 1 : 0;
   const inScale = f32bits(g.inScale);
   const outScale = f32bits(s.outScale);
@@ -228,24 +251,39 @@ function apply(
     const tilesX = Math.ceil(g.Wc / 8);
     const tilesY = Math.ceil(g.Hc / (pool ? 2 : 4));
     const [gx, gz] = r.grid(B * tilesX * tilesY, 8);
-    const params = words({
-      ...common,
-      tilesX,
-      tilesY,
-      up: g.up,
-      down: g.down,
-      coPad,
-      hasBias,
-      storeMode: s.mode,
-      Ho: s.Ho,
-      Wo: s.Wo,
-      inScale,
-      outScale,
-      chunks: 0,
-      rowsPerChunk: 0,
-    });
     const kernel = r.kernel("conv2d_k3", "conv3_forward", { POOL: pool, HALF: pool });
-    r.dispatch(kernel, params, [c.src, wt, bias ?? wt, y], [gx, coPad / 16, gz]);
+    // one dispatch per 16-channel block and chunk of input channels, each with its weights copied
+    // into a uniform buffer; chunks after the first add to y
+    let u = 0;
+    for (let coBlock = 0; coBlock < wt.shape[0]; coBlock++) {
+      for (let ci0 = 0; ci0 < c.Cr; ci0 += K3_CHANNELS_PER_UNIFORM, u++) {
+        const n = Math.min(K3_CHANNELS_PER_UNIFORM, c.Cr - ci0);
+        const weights = uniformWeightBuffer(u);
+        r.copy(wt, (coBlock * c.Cr + ci0) * 9 * K3_BLOCK, weights, 0, n * 9 * K3_BLOCK);
+        const params = words({
+          ...common,
+          Cin: n,
+          tilesX,
+          tilesY,
+          up: g.up,
+          down: g.down,
+          coPad: 0,
+          hasBias: ci0 === 0 ? hasBias : 0,
+          storeMode: s.mode,
+          Ho: s.Ho,
+          Wo: s.Wo,
+          inScale,
+          outScale,
+          chunks: 0,
+          rowsPerChunk: 0,
+          coBlock,
+          ci0,
+          CinTotal: c.Cr,
+          accumulate: ci0 === 0 ? 0 : 1,
+        });
+        r.dispatch(kernel, params, [c.src, null, bias ?? c.src, y, null, null, weights], [gx, 1, gz]);
+      }
+    }
     return y;
   }
   if (s.mode !== 0) throw new Error("conv2d: internal error, 1x1 convolutions store plainly");
@@ -288,7 +326,7 @@ function gradInput(
   const [Cout] = weight.shape;
   const [B, , Hy, Wy] = gy.shape;
   return r.scope(() => {
-    const wt = layoutWeights(weight, true, profile, k);
+    const wt = layoutWeights(weight, true, k, weightBlock(profile, k, Cin));
     const call = (grid: Grid, store: Store): Call => ({ src: gy, Cr: Cout, Cw: Cin, grid, store });
     const plain: Store = { mode: 0, Ho: H, Wo: W, outScale: 1 };
     if (!o.up && !o.down) return apply(profile, k, call(plainGrid(H, W), plain), wt, null);
@@ -344,7 +382,7 @@ function gradWeight(
       ? partials3(x, gy, Cout, grid)
       : partials1(x, gy, Cout, grid);
     const gw = r.empty([Cout, Cin, k, k]);
-    const params = words({ n: gw.size, Cout, Cin, taps, pad: coPad, transposed: 0, chunks, unused: 0 });
+    const params = words({ n: gw.size, Cout, Cin, taps, pad: coPad, transposed: 0, chunks, block: 0 });
     r.dispatch(r.kernel("conv2d", "grad_weight_reduce"), params, [part, gw], r.grid(gw.size, 64));
     return gw;
   });
@@ -418,6 +456,10 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
     outScale: 0,
     chunks,
     rowsPerChunk,
+    coBlock: 0,
+    ci0: 0,
+    CinTotal: Cin,
+    accumulate: 0,
   });
   const kernel = r.kernel("conv2d_k3", "conv3_grad_weight", { POOL: pool, HALF: pool });
   const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 8, Math.ceil(Cin / ciBlock)];

@@ -167,12 +167,14 @@ for (const k of [1, 3]) {
 
 // Shapes chosen to hit every kernel variant and edge: channel counts that are not multiples of the
 // blocks (4, 8, 16), tiles overhanging odd grids, batch 1, pooling of odd sizes, 1x1 planes with and
-// without vec4 alignment, several grad-weight chunks.
+// without vec4 alignment, several grad-weight chunks, read channels split over two weight buffers
+// (120 in the forward pass, 116 in grad-input).
 const SHAPES: Shape[] = [
   { B: 1, Ci: 13, Co: 6, H: 24, W: 40, k: 3, mode: "plain" },
   { B: 2, Ci: 3, Co: 17, H: 6, W: 10, k: 3, mode: "up" },
   { B: 1, Ci: 5, Co: 9, H: 7, W: 9, k: 3, mode: "down" },
   { B: 3, Ci: 18, Co: 20, H: 16, W: 12, k: 3, mode: "plain" },
+  { B: 1, Ci: 120, Co: 116, H: 4, W: 6, k: 3, mode: "up" }, // more channels than one weight buffer holds
   { B: 2, Ci: 16, Co: 24, H: 8, W: 12, k: 1, mode: "plain" },
   { B: 1, Ci: 7, Co: 5, H: 5, W: 7, k: 1, mode: "plain" },
   { B: 2, Ci: 6, Co: 9, H: 5, W: 6, k: 1, mode: "up" },
