@@ -29,8 +29,7 @@ export function networkSource(ctx: CaseContext): { file: string; spec: NetworkSp
 export async function loadGoldenNetwork(ctx: CaseContext, source: { file: string; spec: NetworkSpec }, cls?: string): Promise<Network> {
   await initRuntime();
   const net = buildNetwork({ class: cls ?? source.spec.class, kwargs: source.spec.kwargs });
-  const ps = net instanceof SongUNet ? net.ps : net.ps;
-  ps.load(ctx.golden.file(source.file), { strict: false });
+  net.ps.load(ctx.golden.file(source.file), { strict: false });
   return net;
 }
 

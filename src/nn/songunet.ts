@@ -193,9 +193,7 @@ export class SongUNet {
   /** The noise-level embedding [B or 1, emb] (zeros for embedding_type "zero"). */
   #embedding(noiseLabels: Float32Array, o: UNetForwardOptions): Tensor {
     if (!this.mapLayer0 || !this.mapLayer1 || !this.noiseFreqs) {
-      const r = rt();
-      const z = r.upload(new Float32Array(noiseLabels.length * this.embChannels), [noiseLabels.length, this.embChannels]);
-      return z;
+      return rt().upload(new Float32Array(noiseLabels.length * this.embChannels), [noiseLabels.length, this.embChannels]);
     }
     const kind = this.embeddingType === "fourier" ? "fourier" : "positional";
     const e = noiseEmbedding(noiseLabels, this.noiseFreqs, kind, o.noiseLabelTensor);
