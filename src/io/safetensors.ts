@@ -103,13 +103,35 @@ export function encodeSafetensors(
   return out;
 }
 
-/** Writes a safetensors file under a temporary name, then renames it, so a crash never leaves half a file. */
+/**
+ * Writes a safetensors file under a temporary name, flushes it to disk, then renames it, so a crash
+ * (or a SIGKILL) never leaves half a file under the final name.
+ */
 export function writeSafetensors(
   path: string,
   tensors: Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>,
   metadata?: Record<string, string>,
 ): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** Writes bytes to `<path>.tmp-<pid>`, fsyncs, renames onto `path`; removes the temporary on failure. */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.tmp-${Deno.pid}`;
-  Deno.writeFileSync(tmp, encodeSafetensors(tensors, metadata));
-  Deno.renameSync(tmp, path);
+  try {
+    const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+    try {
+      let off = 0;
+      while (off < bytes.byteLength) off += f.writeSync(bytes.subarray(off));
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* already gone */ }
+    throw e;
+  }
 }
