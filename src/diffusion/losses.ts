@@ -39,6 +39,11 @@ export interface ResidualLossOptions {
   patching?: { plan: Patching; imgLrHost: { data: Float32Array; shape: readonly number[] } };
   /** Network modes (the regression net always runs in eval mode). */
   mode: Mode;
+  /**
+   * The regression mean of this batch, when already computed (train.py's patch-gradient
+   * accumulation reuses it across patch chunks); computed here otherwise.
+   */
+  yMean?: Tensor;
 }
 
 /**
@@ -61,7 +66,7 @@ export function residualLoss(
   r.tape = null;
   let yMean: Tensor;
   try {
-    yMean = regressionNet.forward(zeros(imgClean.shape), imgLr, { train: false });
+    yMean = o.yMean ?? regressionNet.forward(zeros(imgClean.shape), imgLr, { train: false });
   } finally {
     r.tape = tape;
   }

@@ -31,6 +31,56 @@ const INSTALL_HINT = "No WebGPU adapter was found. On a Linux machine without a 
   "drivers: `apt-get install -y mesa-vulkan-drivers` (Vulkan lavapipe) or libgl1-mesa-dri (OpenGL llvmpipe); " +
   "select one with DENO_WEBGPU_BACKEND=vulkan|gl.";
 
+/** Thrown when no WebGPU adapter can be had; its message is one line naming what to install. */
+export class NoGpuError extends Error {
+  override name = "NoGpuError";
+  constructor() {
+    super(INSTALL_HINT);
+  }
+}
+
+/**
+ * For command-line entry points: prints a {@link NoGpuError} as one line (not a stack trace) and exits
+ * with status 1; rethrows anything else. Use as `await initRuntime().catch(exitIfNoGpu)`.
+ */
+export function exitIfNoGpu(e: unknown): never {
+  if (!(e instanceof NoGpuError)) throw e;
+  console.error(`error: ${e.message}`);
+  Deno.exit(1);
+}
+
+/**
+ * Gives the process a private XDG_RUNTIME_DIR when it has none. Mesa's Vulkan drivers load libwayland
+ * while probing window systems at adapter request time, and libwayland prints "error: XDG_RUNTIME_DIR
+ * is invalid or not set in the environment." twice when the variable is unset or not absolute (the
+ * usual case in containers and over ssh). Compute needs no display, so an empty directory of our own,
+ * mode 0700 as the XDG spec requires, silences it. Best effort: without env/write permission nothing
+ * changes.
+ */
+function ensureRuntimeDir(): void {
+  if (Deno.build.os === "windows" || Deno.build.os === "darwin") return;
+  try {
+    if (Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) return;
+    const uid = Deno.uid();
+    const base = `${Deno.env.get("TMPDIR") || "/tmp"}/corrdiff-runtime-${uid}`;
+    let dir = base;
+    try {
+      Deno.mkdirSync(base, { mode: 0o700 });
+      Deno.chmodSync(base, 0o700); // whatever the umask
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    // Another user may own a directory of that name in a shared /tmp: then take a fresh one.
+    const st = Deno.lstatSync(base);
+    if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o777) !== 0o700) {
+      dir = Deno.makeTempDirSync({ prefix: "corrdiff-runtime-" });
+    }
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // No permission to read/set the environment or to create the directory: keep the warning.
+  }
+}
+
 function profileOf(info: GPUAdapterInfo | undefined, fallback: boolean): KernelProfile {
   const forced = Deno.env.get("CORRDIFF_KERNEL_PROFILE");
   if (forced === "cpu" || forced === "gpu") return forced;
@@ -40,9 +90,10 @@ function profileOf(info: GPUAdapterInfo | undefined, fallback: boolean): KernelP
 }
 
 async function acquire(): Promise<Gpu> {
-  if (!("gpu" in navigator) || !navigator.gpu) throw new Error(INSTALL_HINT);
+  if (!("gpu" in navigator) || !navigator.gpu) throw new NoGpuError();
+  ensureRuntimeDir();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new Error(INSTALL_HINT);
+  if (!adapter) throw new NoGpuError();
   // Ask for the adapter's own maxima: the defaults (128 MiB bindings, 256 MiB buffers) are far below
   // what real GPUs, and even llvmpipe, can do.
   const want: Record<string, number> = {};

@@ -101,7 +101,7 @@ export class Runtime {
   write(t: Tensor, data: Float32Array): void {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values for ${t}`);
     this.flush(); // recorded-but-unsubmitted work must see the old contents
-    this.device.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>, 0, t.size);
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset, data as Float32Array<ArrayBuffer>, 0, t.size);
   }
 
   /** Reads a tensor back to the host. Submits pending work and waits for it. */
@@ -112,7 +112,7 @@ export class Runtime {
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     this.#endPass();
-    this.#enc().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.#enc().copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);
@@ -217,7 +217,13 @@ export class Runtime {
       entries.push({ binding: 0, resource: { buffer: this.#ring, offset: offset * 4, size: this.#slotWords * 4 } });
     }
     buffers.forEach((b, i) => {
-      if (b) entries.push({ binding: i + 1, resource: { buffer: b instanceof Tensor ? b.buffer : b } });
+      if (!b) return;
+      const resource = !(b instanceof Tensor)
+        ? { buffer: b }
+        : b.isSlice
+        ? { buffer: b.buffer, offset: b.byteOffset, size: Math.max(4, b.bytes) }
+        : { buffer: b.buffer };
+      entries.push({ binding: i + 1, resource });
     });
     const bindGroup = this.device.createBindGroup({
       label: k.label,
@@ -255,7 +261,26 @@ export class Runtime {
   copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, count: number): void {
     if (count === 0) return;
     this.#endPass();
-    this.#enc().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, count * 4);
+    this.#enc().copyBufferToBuffer(
+      src.buffer,
+      src.byteOffset + srcOffset * 4,
+      dst.buffer,
+      dst.byteOffset + dstOffset * 4,
+      count * 4,
+    );
+  }
+
+  /** Records a raw buffer-to-buffer copy in bytes (arenas). */
+  copyBytes(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.#endPass();
+    this.#enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Records zeroing `bytes` of a buffer from `offset` (the whole buffer by default). */
+  clear(buffer: GPUBuffer, offset = 0, bytes?: number): void {
+    this.#endPass();
+    this.#enc().clearBuffer(buffer, offset, bytes);
   }
 
   /** Submits everything recorded so far (no wait). */

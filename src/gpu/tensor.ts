@@ -12,6 +12,9 @@ export class Tensor {
   readonly id = nextId++;
   readonly size: number;
   #buffer: GPUBuffer | null;
+  #byteOffset = 0;
+  /** True when the buffer belongs to someone else (an arena): release() must not pool it. */
+  #borrowed = false;
   /** Parameters and other long-lived tensors survive scopes. */
   persistent = false;
   /** Leaf tensors whose gradient `backward` should return. */
@@ -41,6 +44,29 @@ export class Tensor {
     return this.#buffer;
   }
 
+  /** Byte offset of this tensor's data in its buffer (non-zero only for arena slices). */
+  get byteOffset(): number {
+    return this.base ? this.base.byteOffset : this.#byteOffset;
+  }
+
+  /** True for tensors that are slices of a larger buffer: bindings must name their range. */
+  get isSlice(): boolean {
+    return this.base ? this.base.isSlice : this.#borrowed;
+  }
+
+  /**
+   * Moves the tensor's storage to `byteOffset` of a buffer owned elsewhere (a parameter arena),
+   * handing its own buffer back to the pool. The caller copies the contents across first. The
+   * same object keeps serving every layer that holds it.
+   */
+  rebind(buffer: GPUBuffer, byteOffset: number): void {
+    if (this.base) throw new Error(`cannot rebind a view (${this})`);
+    if (this.#buffer && !this.#borrowed) this.rt.pool.release(this.#buffer);
+    this.#buffer = buffer;
+    this.#byteOffset = byteOffset;
+    this.#borrowed = true;
+  }
+
   get released(): boolean {
     return this.base ? this.base.released : this.#buffer === null;
   }
@@ -52,7 +78,7 @@ export class Tensor {
   /** Returns the buffer to the pool. Idempotent; a no-op on views (the base owns the buffer). */
   release(): void {
     if (this.#buffer) {
-      this.rt.pool.release(this.#buffer);
+      if (!this.#borrowed) this.rt.pool.release(this.#buffer);
       this.#buffer = null;
     }
   }

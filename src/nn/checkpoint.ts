@@ -3,9 +3,13 @@
  * to rebuild it (the reference's `args.json`: class name, module and constructor arguments).
  *
  * Our own format is one safetensors file whose metadata holds `__name__`, `__module__` and
- * `__args__` (JSON), so a file is enough to rebuild the network it came from.
+ * `__args__` (JSON), so a file is enough to rebuild the network it came from. PhysicsNeMo's own
+ * `.mdlus` files (zip or legacy tar) load too, and so does a training directory (its newest
+ * `<Class>.0.<N>.mdlus|safetensors`). Every failure is one line that names the file.
  */
-import { readSafetensors, type StFile, writeSafetensors } from "../io/safetensors.ts";
+import { parseSafetensors, type StFile, type StTensor, writeSafetensors } from "../io/safetensors.ts";
+import { isTar, type MdlusFile, parseMdlus } from "../io/mdlus.ts";
+import { isZip } from "../io/zip.ts";
 import { buildNetwork, CorrDiffRegressionUNet, EDMPrecondSuperResolution, type Network } from "./wrappers.ts";
 import { SongUNet } from "./songunet.ts";
 
@@ -28,10 +32,16 @@ export function networkClass(net: Network): { name: string; module: string } {
 /** A checkpoint read from disk: the rebuilt network with its weights, and where it came from. */
 export interface LoadedNetwork {
   net: Network;
+  /** The class that was built (deprecated names mapped: `UNet` → `CorrDiffRegressionUNet`). */
   className: string;
+  /** Its constructor arguments as saved, after the reference's compatibility mapping. */
   args: Record<string, unknown>;
-  /** The file the weights were read from. */
+  /** The file the weights were read from (the chosen file when a directory was given). */
   path: string;
+  /** Which kind of file it was. */
+  format: "safetensors" | "mdlus-zip" | "mdlus-tar";
+  /** A `.mdlus`'s metadata.json (versions), or our safetensors metadata. */
+  metadata: Record<string, unknown>;
 }
 
 /** Writes a network (weights + constructor arguments) as safetensors: temporary name, fsync, rename. */
@@ -46,6 +56,29 @@ export async function saveNetwork(net: Network, path: string, extraMetadata: Rec
   });
 }
 
+/** Builds a network for a checkpoint, naming the file in the error if the class or an argument is unsupported. */
+function build(spec: { class: string; kwargs: Record<string, unknown> }, path: string): Network {
+  try {
+    return buildNetwork(spec);
+  } catch (e) {
+    throw new Error(`${path}: ${oneLine(e)}`);
+  }
+}
+
+function oneLine(e: unknown): string {
+  return ((e as Error).message ?? String(e)).split("\n")[0];
+}
+
+/** Loads a state dict into a freshly built network; on failure frees it and names the file. */
+function loadState(net: Network, file: StFile, path: string): void {
+  try {
+    net.ps.load(file);
+  } catch (e) {
+    net.ps.dispose();
+    throw new Error(`${path}: ${oneLine(e).replace(/^state dict: /, "")}`);
+  }
+}
+
 /** Rebuilds a network from a parsed safetensors file written by {@link saveNetwork}. */
 export function networkFromSafetensors(file: StFile, path: string): LoadedNetwork {
   const name = file.metadata.__name__;
@@ -57,19 +90,109 @@ export function networkFromSafetensors(file: StFile, path: string): LoadedNetwor
   try {
     args = JSON.parse(rawArgs);
   } catch (e) {
-    throw new Error(`${path}: __args__ metadata is not valid JSON (${(e as Error).message})`);
+    throw new Error(`${path}: __args__ metadata is not valid JSON (${oneLine(e)})`);
   }
-  const net = buildNetwork({ class: name, kwargs: args });
-  try {
-    net.ps.load(file);
-  } catch (e) {
-    net.ps.dispose();
-    throw new Error(`${path}: ${(e as Error).message.replace(/^state dict: /, "")}`);
-  }
-  return { net, className: name, args, path };
+  const net = build({ class: name, kwargs: args }, path);
+  loadState(net, file, path);
+  return { net, className: name, args, path, format: "safetensors", metadata: file.metadata };
 }
 
-/** Loads a network checkpoint file written by {@link saveNetwork}. */
+/**
+ * Constructor arguments of a saved network as our builders take them: runtime-only switches that
+ * change nothing in float32 are dropped (`use_fp16`: the port computes in float32 and upcasts the
+ * weights, as `Module.from_checkpoint` does into a float32 network), and the lead-time arguments
+ * are accepted only at their inactive defaults.
+ */
+function buildKwargs(kwargs: Record<string, unknown>, path: string): Record<string, unknown> {
+  const kw = { ...kwargs };
+  delete kw.use_fp16;
+  if (kw.act !== undefined && kw.act !== "silu") throw new Error(`${path}: activation act=${kw.act} is not supported (only silu)`);
+  if (kw.lead_time_mode || kw.lead_time_channels || (Array.isArray(kw.prob_channels) && kw.prob_channels.length)) {
+    throw new Error(`${path}: lead-time networks (SongUNetPosLtEmbd) are not supported`);
+  }
+  for (const k of ["lead_time_mode", "lead_time_channels", "lead_time_steps", "prob_channels"]) delete kw[k];
+  return kw;
+}
+
+/** Rebuilds a network from a parsed PhysicsNeMo `.mdlus` (see {@link parseMdlus}). */
+export function networkFromMdlus(file: MdlusFile): LoadedNetwork {
+  const { path } = file;
+  const net = build({ class: file.network.class, kwargs: buildKwargs(file.network.kwargs, path) }, path);
+  const tensors = new Map<string, StTensor>();
+  for (const [k, t] of file.tensors) tensors.set(k, { dtype: "F32", shape: t.shape, data: t.data });
+  // Old checkpoints lack the noise embedding's frequencies; the reference recomputes them on load.
+  for (const [k, b] of net.ps.buffers) {
+    if (!tensors.has(k) && k.endsWith("map_noise.freqs")) tensors.set(k, { dtype: "F32", shape: b.shape, data: b.data });
+  }
+  loadState(net, { tensors, metadata: {} }, path);
+  return {
+    net,
+    className: file.network.class,
+    // After the reference's compatibility mapping (e.g. UNet's unused sigma_* dropped), as its constructor sees them.
+    args: file.network.kwargs,
+    path,
+    format: file.format === "tar" ? "mdlus-tar" : "mdlus-zip",
+    metadata: file.metadata,
+  };
+}
+
+/** Checks a safetensors file's extent before parsing, so a cut-off file gets a plain message. */
+function checkSafetensorsExtent(bytes: Uint8Array, path: string): void {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (8 + n > bytes.length) throw new Error(`${path}: truncated safetensors file (header needs ${8 + n} bytes, the file has ${bytes.length})`);
+  let header: Record<string, { data_offsets?: [number, number] }>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    throw new Error(`${path}: damaged safetensors header (${oneLine(e)})`);
+  }
+  let end = 0;
+  for (const [k, v] of Object.entries(header)) if (k !== "__metadata__") end = Math.max(end, v.data_offsets?.[1] ?? 0);
+  if (8 + n + end > bytes.length) throw new Error(`${path}: truncated safetensors file (data needs ${8 + n + end} bytes, the file has ${bytes.length})`);
+}
+
+/**
+ * The newest network checkpoint in a training directory: `<Class>.0.<N>.mdlus` or
+ * `<Class>.0.<N>.safetensors` with the largest N (rank 0; the `checkpoint.0.<N>.*` training-state
+ * files beside them are skipped). On equal N a `.safetensors` (ours) wins over a `.mdlus`.
+ */
+export function findLatestCheckpoint(dir: string): string {
+  let best: { name: string; n: number; own: boolean } | null = null;
+  for (const e of Deno.readDirSync(dir)) {
+    const m = e.name.match(/^([A-Za-z_][A-Za-z0-9_]*)\.0\.(\d+)\.(mdlus|safetensors)$/);
+    if (!m || !e.isFile || m[1] === "checkpoint") continue;
+    const cand = { name: e.name, n: Number(m[2]), own: m[3] === "safetensors" };
+    if (!best || cand.n > best.n || (cand.n === best.n && cand.own && !best.own)) best = cand;
+  }
+  if (!best) throw new Error(`${dir}: no <Class>.0.<N>.mdlus or <Class>.0.<N>.safetensors network checkpoint in this directory`);
+  return `${dir.replace(/\/+$/, "")}/${best.name}`;
+}
+
+/**
+ * Loads a network checkpoint: our safetensors (from {@link saveNetwork}), a PhysicsNeMo `.mdlus`
+ * (zip or legacy tar), or a directory (its newest `<Class>.0.<N>` checkpoint). The file type is
+ * taken from the content, not the name. Needs the GPU runtime (`initRuntime`) to be started.
+ * Throws a one-line error naming the file on any problem.
+ */
 export function loadNetwork(path: string): LoadedNetwork {
-  return networkFromSafetensors(readSafetensors(path), path);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (e) {
+    throw new Error(`${path}: ${e instanceof Deno.errors.NotFound ? "no such file or directory" : oneLine(e)}`);
+  }
+  if (info.isDirectory) return loadNetwork(findLatestCheckpoint(path));
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${oneLine(e)})`);
+  }
+  // The reference's order: tar first, then zip (a tar .mdlus contains a zip).
+  if (isTar(bytes) || isZip(bytes)) return networkFromMdlus(parseMdlus(bytes, path));
+  if (bytes.length >= 9 && bytes[8] === 0x7b) {
+    checkSafetensorsExtent(bytes, path);
+    return networkFromSafetensors(parseSafetensors(bytes, path), path);
+  }
+  throw new Error(`${path}: not a network checkpoint (neither safetensors nor a .mdlus zip/tar archive)`);
 }

@@ -278,3 +278,21 @@ export function patternCorrelation(a: ArrayLike<number>, b: ArrayLike<number>): 
   }
   return cab / Math.sqrt(caa * cbb);
 }
+
+/**
+ * Training curves: loss (log scale) against samples seen, one line per series (training loss,
+ * validation loss, ...).
+ */
+export function lossCurveChart(series: readonly LineSeries[], options: LineChartOptions = {}): object {
+  const values = lineValues(series, (_x, y) => y > 0);
+  const layer = lineLayer(series, "linear", options.xTitle ?? "samples seen", options.yTitle ?? "loss");
+  layer.encoding.y.scale = { type: "log" };
+  return {
+    $schema: SCHEMA,
+    title: options.title ?? "Training",
+    width: options.width ?? 480,
+    height: options.height ?? 280,
+    data: { values },
+    ...layer,
+  };
+}

@@ -20,6 +20,21 @@ export class Rng {
     if (!this.#s.some((v) => v !== 0)) this.#s[0] = 1;
   }
 
+  /** The generator's state (four u32 words), to save with a checkpoint. */
+  getState(): number[] {
+    return [...this.#s];
+  }
+
+  /** Restores a state from {@link getState}: the stream continues exactly where it was saved. */
+  setState(state: readonly number[]): this {
+    if (state.length !== 4 || !state.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
+      throw new Error(`Rng: invalid state [${state}]`);
+    }
+    if (state.every((v) => v === 0)) throw new Error("Rng: the all-zero state is invalid");
+    this.#s.set(state);
+    return this;
+  }
+
   /** A uniform u32. */
   nextU32(): number {
     const s = this.#s;

@@ -1,0 +1,256 @@
+/**
+ * The training program (reference: examples/weather/corrdiff/train.py): datasets and networks from
+ * a resolved config, auto-resume from the newest checkpoint, then steps until `training_duration`
+ * samples, with progress, validation, metrics and checkpoints on the reference's schedule.
+ */
+import { isAbsolute, resolve } from "node:path";
+import type { Config } from "../config/mod.ts";
+import { createTrainValidDatasets, type DownscalingDataset } from "../data/dataset.ts";
+import { initRuntime, rt } from "../gpu/runtime.ts";
+import { loadNetwork, networkClass } from "../nn/checkpoint.ts";
+import type { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
+import { Progress } from "../util/progress.ts";
+import { Rng } from "../util/rng.ts";
+import { Adam } from "./adam.ts";
+import { ParamArena } from "./arena.ts";
+import { type HostBatch, loadBatch } from "./batch.ts";
+import { listCheckpoints, loadTrainState, removeStaleTemporaries, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { MetricsLog } from "./metrics.ts";
+import { buildTrainee, loadRegressionNet, networkArgs } from "./models.ts";
+import { InfiniteSampler } from "./sampler.ts";
+import { learningRate, scheduleWarning } from "./schedule.ts";
+import { isTimeFor, readTrainSettings, type TrainSettings } from "./settings.ts";
+import { recordStep, type StepContext } from "./step.ts";
+import { validate } from "./validate.ts";
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** The resolved config (see `resolveConfig` / `loadConfigFromArgs`). */
+  config: Config;
+  /** Directory relative paths in the config resolve against (default: the working directory). */
+  baseDir?: string;
+  /** Where messages go (default: console.log). */
+  log?: (line: string) => void;
+  /** Progress display: a bar on a terminal, lines otherwise (default), or none. */
+  progress?: boolean;
+  /** Stop after this many steps of this session, as if interrupted (tests, notebooks). */
+  maxSteps?: number;
+}
+
+/** What a finished (or stopped) run reports. */
+export interface TrainSummary {
+  samples: number;
+  steps: number;
+  /** Wall time of this session. */
+  seconds: number;
+  lastLoss: number | null;
+  bestValidation: number | null;
+  lastValidation: { loss: number; rmse: Record<string, number> } | null;
+  checkpointDir: string;
+  lastCheckpoint: string | null;
+  resumedFrom: number;
+  numParameters: number;
+}
+
+function shapeOf(ds: DownscalingDataset) {
+  const [H, W] = ds.imageShape();
+  return { cOut: ds.outputChannels().length, cLr: ds.inputChannels().length, H, W };
+}
+
+/** Differences between two constructor-argument sets, as `key: a vs b`. */
+function argDiff(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+    .map((k) => `${k}: checkpoint ${JSON.stringify(a[k])}, config ${JSON.stringify(b[k])}`);
+}
+
+/** Trains the model a config describes; resumes from the newest checkpoint in its directory. */
+export async function train(o: TrainOptions): Promise<TrainSummary> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const cfg = o.config as Record<string, unknown>;
+  const base = o.baseDir ?? Deno.cwd();
+  await initRuntime();
+  const r = rt();
+
+  const dsCfg = { ...(cfg.dataset as Record<string, unknown>) };
+  if (cfg.validation && typeof cfg.validation === "object") dsCfg.validation = cfg.validation;
+  const { train: ds, valid } = await createTrainValidDatasets(dsCfg, { baseDir: base });
+  const s: TrainSettings = readTrainSettings(o.config, ds.imageShape());
+  const shape = shapeOf(ds);
+  for (const k of s.perf.ignored) log(`note: training.perf.${k} does not apply on WebGPU and is ignored`);
+  const warn = scheduleWarning(s.hp);
+  if (warn) log(`warning: ${warn}`);
+
+  const ckDir = resolve(base, s.io.checkpoint_dir, `checkpoints_${s.model.name}`);
+  const args = networkArgs(s, ds);
+  let net: CorrDiffRegressionUNet | EDMPrecondSuperResolution;
+  let resumed: ReturnType<typeof loadTrainState> | null = null;
+  for (const f of removeStaleTemporaries(ckDir)) log(`removed ${f}, left by a run killed while saving`);
+  const newest = listCheckpoints(ckDir).at(-1);
+  if (newest) {
+    resumed = loadTrainState(newest.state);
+    const loaded = await loadNetwork(newest.network);
+    const wantClass = s.model.name === "regression" ? "CorrDiffRegressionUNet" : "EDMPrecondSuperResolution";
+    if (loaded.className !== wantClass) {
+      loaded.net.ps.dispose();
+      throw new Error(`${newest.network}: holds a ${loaded.className}, but model.name=${s.model.name} trains a ${wantClass}`);
+    }
+    const diff = argDiff(loaded.args, args as Record<string, unknown>);
+    if (diff.length) {
+      loaded.net.ps.dispose();
+      throw new Error(`${newest.network} does not match the config (${diff.join("; ")}); use another training.io.checkpoint_dir`);
+    }
+    net = loaded.net as typeof net;
+  } else {
+    net = buildTrainee(s, args, s.seed);
+  }
+  let regressionNet: CorrDiffRegressionUNet | null = null;
+  if (s.model.name !== "regression") {
+    if (!s.io.regression_checkpoint_path) {
+      throw new Error("config: training.io.regression_checkpoint_path is required to train a diffusion model");
+    }
+    const p = s.io.regression_checkpoint_path;
+    regressionNet = await loadRegressionNet(isAbsolute(p) ? p : resolve(base, p), ds);
+  }
+
+  net.ps.setRequiresGrad(true);
+  const arena = new ParamArena(net.ps.params);
+  const adam = new Adam(arena);
+  const sampler = new InfiniteSampler(ds.length, { seed: s.seed });
+  const rng = new Rng(s.seed + 1);
+  const state: TrainState = {
+    curNimg: 0, step: 0, lr: s.hp.lr, sampler: sampler.getState(), rng: rng.getState(),
+    nonFiniteGrads: 0, bestValidation: null, wallSeconds: 0,
+  };
+  if (resumed && newest) {
+    Object.assign(state, resumed.state);
+    const missing = [...net.ps.params.keys()].filter((k) => !resumed!.expAvg.has(k) || !resumed!.expAvgSq.has(k));
+    if (missing.length) throw new Error(`${newest.state}: no Adam moments for ${missing.slice(0, 3).join(", ")}`);
+    arena.write("expAvg", resumed.expAvg);
+    arena.write("expAvgSq", resumed.expAvgSq);
+    adam.step = state.step;
+    adam.setCounters(state.nonFiniteGrads);
+    sampler.setState(state.sampler);
+    rng.setState(state.rng);
+    log(`resuming from ${newest.state} (${state.curNimg} samples, step ${state.step})`);
+  }
+  const resumedFrom = state.curNimg;
+  const wallBefore = state.wallSeconds;
+  const metrics = new MetricsLog(ckDir, resumedFrom);
+  const ctx: StepContext = { settings: s, net, regressionNet, arena, adam, rng, shape };
+  const cls = networkClass(net).name;
+  log(
+    `training ${cls} (${arena.numParameters.toLocaleString("en")} parameters) on ${ds.length} samples of ` +
+      `${shape.H}x${shape.W}, ${shape.cLr} -> ${shape.cOut} channels; batch ${s.hp.total_batch_size} ` +
+      `(${s.hp.rounds} x ${s.hp.batch_size_per_gpu})${s.hp.patch ? `, ${s.hp.patch.num} patches of ${s.hp.patch.Hp}x${s.hp.patch.Wp}` : ""}; ` +
+      `${s.hp.training_duration} samples; checkpoints in ${ckDir}`,
+  );
+
+  const progress = o.progress === false ? null : new Progress(s.hp.training_duration, { unit: "samples", start: state.curNimg });
+  const say = (l: string) => progress ? progress.log(l) : log(l);
+  const total = s.hp.total_batch_size;
+  let steps = 0, lastLoss: number | null = null, stepsSinceRead = 0;
+  let lastValidation: TrainSummary["lastValidation"] = null;
+  let lastCheckpoint: string | null = newest?.state ?? null;
+  let inFlight: Promise<void> | null = null;
+  const t0 = performance.now();
+  let done = state.curNimg >= s.hp.training_duration;
+  const extra = () => `loss ${lastLoss === null ? "--" : lastLoss.toPrecision(4)} | lr ${state.lr.toExponential(2)}`;
+
+  while (!done && (o.maxSteps === undefined || steps < o.maxSteps)) {
+    const batches: HostBatch[] = [];
+    for (let k = 0; k < s.hp.rounds; k++) {
+      const idx = Array.from({ length: s.hp.batch_size_per_gpu }, () => sampler.next());
+      batches.push(await loadBatch(ds, idx));
+    }
+    state.lr = learningRate(state.lr, state.curNimg, s.hp);
+    recordStep(ctx, batches, state.lr, adam.step + 1);
+    r.flush();
+    // At most two steps in flight: waiting for the previous one overlaps the current one's work.
+    const prev = inFlight;
+    inFlight = r.device.queue.onSubmittedWorkDone();
+    if (prev) await prev;
+    steps++;
+    stepsSinceRead++;
+    state.step = adam.step;
+    state.curNimg += total;
+    done = state.curNimg >= s.hp.training_duration;
+
+    if (isTimeFor(state.curNimg, s.io.print_progress_freq, total, done)) {
+      const st = await adam.readStats();
+      if (st.firstBadLossStep > 0) {
+        throw new Error(
+          `the training loss became non-finite at step ${st.firstBadLossStep}; ` +
+            (lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : "no checkpoint was written yet"),
+        );
+      }
+      lastLoss = st.lossSum / stepsSinceRead;
+      stepsSinceRead = 0;
+      state.nonFiniteGrads = st.nonFiniteGrads;
+      metrics.add({
+        kind: "train", samples: state.curNimg, step: state.step, loss: lastLoss, lr: state.lr,
+        grad_norm: st.gradNorm, nonfinite_grads: st.nonFiniteGrads, seconds: (performance.now() - t0) / 1000,
+      });
+      if (!progress || !Deno.stdout.isTerminal()) {
+        progress?.update(state.curNimg, extra() + ` | grad norm ${st.gradNorm.toPrecision(3)}` +
+          (st.nonFiniteGrads ? ` | non-finite grads ${st.nonFiniteGrads}` : ""), true);
+        if (!progress) log(`${state.curNimg} samples | ${extra()}`);
+      }
+    }
+    progress?.update(state.curNimg, extra());
+
+    if (valid && s.io.validation_steps > 0 && isTimeFor(state.curNimg, s.io.validation_freq, total, done)) {
+      const v = await validate(ctx, valid, s.io.validation_steps);
+      lastValidation = { loss: v.loss, rmse: v.rmse };
+      if (state.bestValidation === null || v.loss < state.bestValidation) state.bestValidation = v.loss;
+      metrics.add({ kind: "validation", samples: state.curNimg, step: state.step, loss: v.loss, rmse: v.rmse });
+      const rm = Object.entries(v.rmse).map(([k, x]) => `${k} RMSE ${x.toPrecision(4)}`).join(", ");
+      say(`validation at ${state.curNimg} samples: loss ${v.loss.toPrecision(4)}${rm ? ` (${rm})` : ""}`);
+    }
+
+    if (isTimeFor(state.curNimg, s.io.save_checkpoint_freq, total, done)) {
+      state.sampler = sampler.getState();
+      state.rng = rng.getState();
+      state.wallSeconds = wallBefore + (performance.now() - t0) / 1000;
+      const [expAvg, expAvgSq] = [await arena.read("expAvg"), await arena.read("expAvgSq")];
+      const files = await saveCheckpoint(ckDir, net, cls, { expAvg, expAvgSq }, state, o.config, s.io.save_n_recent_checkpoints);
+      lastCheckpoint = files.state;
+      await metrics.plot(`${cls} on ${ds.length} samples`).catch((e) => say(`loss curve not drawn: ${(e as Error).message}`));
+    }
+  }
+  if (inFlight) await inFlight;
+  progress?.done();
+  const summary: TrainSummary = {
+    samples: state.curNimg,
+    steps,
+    seconds: (performance.now() - t0) / 1000,
+    lastLoss,
+    bestValidation: state.bestValidation,
+    lastValidation,
+    checkpointDir: ckDir,
+    lastCheckpoint,
+    resumedFrom,
+    numParameters: arena.numParameters,
+  };
+  adam.dispose();
+  arena.dispose();
+  regressionNet?.ps.dispose();
+  ds.close?.();
+  valid?.close?.();
+  return summary;
+}
+
+/** The summary as the lines printed at the end of `deno task train`. */
+export function formatSummary(sm: TrainSummary): string[] {
+  const lines = [
+    `done: ${sm.samples} samples (${sm.steps} steps this session${sm.resumedFrom ? `, resumed at ${sm.resumedFrom}` : ""}) ` +
+    `in ${sm.seconds.toFixed(1)} s`,
+    `last training loss ${sm.lastLoss?.toPrecision(4) ?? "--"}; best validation loss ${sm.bestValidation?.toPrecision(4) ?? "-- (no validation section)"}`,
+  ];
+  if (sm.lastValidation && Object.keys(sm.lastValidation.rmse).length) {
+    lines.push(`last validation RMSE: ${Object.entries(sm.lastValidation.rmse).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(", ")}`);
+  }
+  lines.push(`checkpoints, metrics.jsonl and loss_curve.svg/png in ${sm.checkpointDir}`);
+  if (sm.lastCheckpoint) lines.push(`last checkpoint: ${sm.lastCheckpoint}`);
+  return lines;
+}

@@ -1,0 +1,81 @@
+/**
+ * Validation: the training loss on held-out samples (the config's top-level `validation:` section),
+ * every `validation_freq` samples over `validation_steps` batches.
+ *
+ * Unlike train.py, which leaves the network in train mode (dropout on), validation runs in eval mode
+ * on the same evenly spread samples with the same noise draws each time, so that successive values
+ * differ only because the weights did. For each output channel the RMSE is also given in the
+ * dataset's physical units (a regression model's skill; for diffusion models, of the denoiser).
+ */
+import type { DownscalingDataset } from "../data/dataset.ts";
+import { rt } from "../gpu/runtime.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { add, scale, sumAll, sumLeading, sumRows } from "../ops/elementwise.ts";
+import { Rng } from "../util/rng.ts";
+import { loadBatch, uploadBatch } from "./batch.ts";
+import { batchLoss, regressionMean, type StepContext } from "./step.ts";
+import { CorrDiffRegressionUNet } from "../nn/wrappers.ts";
+
+/** One validation result. */
+export interface ValidationResult {
+  /** Mean over batches of sum(loss) / batch size, as the training loss. */
+  loss: number;
+  /** Per output channel: RMSE in physical units (regression: of the mean; diffusion: of the denoised residual). */
+  rmse: Record<string, number>;
+  samples: number;
+}
+
+/** Sample indices of a validation pass: `steps` batches of `B` spread evenly over the dataset. */
+export function validationIndices(length: number, steps: number, B: number): number[][] {
+  const n = Math.min(length, steps * B);
+  const idx = Array.from({ length: n }, (_, k) => Math.floor((k * length) / n));
+  const out: number[][] = [];
+  for (let i = 0; i < idx.length; i += B) out.push(idx.slice(i, i + B));
+  return out;
+}
+
+/** Runs a validation pass (one read-back at the end). */
+export async function validate(ctx: StepContext, ds: DownscalingDataset, steps: number): Promise<ValidationResult> {
+  const r = rt();
+  const { cOut, cLr, H, W } = ctx.shape;
+  const batches = validationIndices(ds.length, steps, ctx.settings.hp.batch_size_per_gpu);
+  const rng = new Rng(0x5eed);
+  let lossAcc: Tensor | null = null, perChannel: Tensor | null = null;
+  let samples = 0;
+  for (const indices of batches) {
+    const host = await loadBatch(ds, indices, "validation");
+    const B = indices.length;
+    samples += B;
+    const patches = ctx.settings.hp.patch?.num ?? 1;
+    const previous = [lossAcc, perChannel];
+    [lossAcc, perChannel] = r.scope(() => {
+      const { target, input } = uploadBatch(host, cOut, cLr, H, W);
+      const yMean = regressionMean(ctx, target, input);
+      const loss = batchLoss(ctx, target, input, host.input, { train: false }, rng, patches, yMean);
+      const L = scale(sumAll(loss), 1 / B);
+      const Bp = loss.shape[0];
+      // Per channel: sum over pixels, then over (patched) samples.
+      const ch = sumLeading(sumRows(loss, Bp * cOut), Bp);
+      const a = lossAcc ? add(lossAcc, L) : L;
+      const c = perChannel ? add(perChannel, ch) : ch;
+      return [a, c];
+    }) as [Tensor, Tensor];
+    for (const t of previous) t?.release();
+  }
+  if (!lossAcc || !perChannel) return { loss: NaN, rmse: {}, samples: 0 };
+  const [lossSum, chSum] = await Promise.all([lossAcc.read(), perChannel.read()]);
+  lossAcc.release();
+  perChannel.release();
+  const pixels = samples * (ctx.settings.hp.patch ? ctx.settings.hp.patch.num * ctx.settings.hp.patch.Hp * ctx.settings.hp.patch.Wp : H * W);
+  const rmse: Record<string, number> = {};
+  const names = ds.outputChannels().map((c) => c.name + c.level);
+  // The std of each output channel, from the dataset's own denormalisation: x(1) - x(0).
+  const one = ds.denormalizeOutput(new Float32Array(cOut).fill(1), 1);
+  const zero = ds.denormalizeOutput(new Float32Array(cOut).fill(0), 1);
+  const isRegression = ctx.net instanceof CorrDiffRegressionUNet;
+  names.forEach((name, c) => {
+    // The diffusion loss carries the EDM weight lambda(sigma): its per-channel value is not an MSE.
+    if (isRegression) rmse[name] = Math.sqrt(chSum[c] / pixels) * Math.abs(one[c] - zero[c]);
+  });
+  return { loss: lossSum[0] / batches.length, rmse, samples };
+}
