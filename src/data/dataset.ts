@@ -14,6 +14,7 @@ import { CwbDataset } from "./cwb.ts";
 import { HrrrMiniDataset } from "./hrrr_mini.ts";
 import { DatasetOptions } from "./options.ts";
 import { SyntheticDataset } from "./synthetic.ts";
+import { selectTimeRange } from "./subset.ts";
 
 /** Description of one channel (`ChannelMetadata`). Files name the channel `name + level`. */
 export interface ChannelMetadata {
@@ -116,12 +117,22 @@ const REQUIRED_METHODS = [
 
 /**
  * Builds the dataset described by a config's `dataset:` section. `type` selects the
- * implementation; `validation` is skipped (see {@link createTrainValidDatasets}); every other key
- * is passed on as an option.
+ * implementation; `validation` is skipped (see {@link createTrainValidDatasets}); `time_range:
+ * [first, last]`, understood for every type, keeps the samples of that time window; every other
+ * key is passed on as an option.
  */
 export async function createDataset(
   cfg: Record<string, unknown>,
   opts: CreateDatasetOptions = {},
+): Promise<DownscalingDataset> {
+  const { time_range, ...others } = cfg;
+  const ds = await createWholeDataset(others, opts);
+  return time_range === undefined || time_range === null ? ds : selectTimeRange(ds, time_range);
+}
+
+async function createWholeDataset(
+  cfg: Record<string, unknown>,
+  opts: CreateDatasetOptions,
 ): Promise<DownscalingDataset> {
   const { type, validation: _validation, ...rest } = cfg;
   if (typeof type !== "string" || type === "") {

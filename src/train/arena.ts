@@ -38,11 +38,14 @@ export class ParamArena {
   /** Trainable scalars (without padding). */
   readonly numParameters: number;
 
-  /** Moves `params` (state-dict order) into arenas; their current values are copied across. */
-  constructor(params: Map<string, Tensor>) {
+  /**
+   * Moves `params` (state-dict order) into arenas; their current values are copied across.
+   * `maxSegmentBytes` caps a segment below the adapter's largest binding (tests use it).
+   */
+  constructor(params: Map<string, Tensor>, o: { maxSegmentBytes?: number } = {}) {
     const r = rt();
     const align = Math.max(4, r.gpu.limits.minStorageBufferOffsetAlignment);
-    const maxBytes = Math.min(r.gpu.limits.maxStorageBufferBindingSize, r.gpu.limits.maxBufferSize);
+    const maxBytes = Math.min(r.gpu.limits.maxStorageBufferBindingSize, r.gpu.limits.maxBufferSize, o.maxSegmentBytes ?? Infinity);
     const plan: { key: string; tensor: Tensor; segment: number; byteOffset: number }[] = [];
     const sizes: number[] = [];
     let seg = 0, off = 0, n = 0;
@@ -115,14 +118,12 @@ export class ParamArena {
 
   /** Reads one kind of arena back into per-parameter arrays (state-dict order). */
   async read(kind: "param" | "grad" | "expAvg" | "expAvgSq"): Promise<Map<string, Float32Array>> {
-    const r = rt();
     const out = new Map<string, Float32Array>();
     const whole = await Promise.all(this.segments.map((s) => readBuffer(s[kind], s.length * 4)));
     for (const slot of this.slots) {
       const data = whole[slot.segment];
       out.set(slot.key, data.slice(slot.byteOffset / 4, slot.byteOffset / 4 + slot.tensor.size));
     }
-    void r;
     return out;
   }
 

@@ -11,11 +11,16 @@ import { regressionLoss, residualLoss } from "../diffusion/losses.ts";
 import { randomCorners, randomPatching } from "../diffusion/patching.ts";
 import type { Mode } from "../nn/layers.ts";
 import { CorrDiffRegressionUNet, type EDMPrecondSuperResolution } from "../nn/wrappers.ts";
-import type { Rng } from "../util/rng.ts";
 import type { Adam } from "./adam.ts";
 import type { ParamArena } from "./arena.ts";
 import { type HostBatch, uploadBatch } from "./batch.ts";
 import type { TrainSettings } from "./settings.ts";
+
+/** The random draws of a loss: standard normals and uniforms (an Rng, or recorded draws replayed). */
+export interface Draws {
+  normals(n: number): Float32Array;
+  uniform(): number;
+}
 
 /** What a step needs besides its batches. */
 export interface StepContext {
@@ -25,7 +30,7 @@ export interface StepContext {
   arena: ParamArena;
   adam: Adam;
   /** Noise levels, noise and patch corners. */
-  rng: Rng;
+  rng: Draws;
   shape: { cOut: number; cLr: number; H: number; W: number };
 }
 
@@ -39,7 +44,7 @@ export function batchLoss(
   input: Tensor,
   hostInput: Float32Array,
   mode: Mode,
-  rng: Rng,
+  rng: Draws,
   patches: number,
   yMean?: Tensor,
 ): Tensor {
