@@ -45,7 +45,7 @@ export interface TrainSummary {
   seconds: number;
   lastLoss: number | null;
   bestValidation: number | null;
-  lastValidation: { loss: number; rmse: Record<string, number> } | null;
+  lastValidation: { loss: number; rmse: Record<string, number>; inputRmse: Record<string, number> } | null;
   checkpointDir: string;
   lastCheckpoint: string | null;
   resumedFrom: number;
@@ -201,10 +201,12 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
 
     if (valid && s.io.validation_steps > 0 && isTimeFor(state.curNimg, s.io.validation_freq, total, done)) {
       const v = await validate(ctx, valid, s.io.validation_steps);
-      lastValidation = { loss: v.loss, rmse: v.rmse };
+      lastValidation = { loss: v.loss, rmse: v.rmse, inputRmse: v.inputRmse };
       if (state.bestValidation === null || v.loss < state.bestValidation) state.bestValidation = v.loss;
-      metrics.add({ kind: "validation", samples: state.curNimg, step: state.step, loss: v.loss, rmse: v.rmse });
-      const rm = Object.entries(v.rmse).map(([k, x]) => `${k} RMSE ${x.toPrecision(4)}`).join(", ");
+      metrics.add({ kind: "validation", samples: state.curNimg, step: state.step, loss: v.loss, rmse: v.rmse, input_rmse: v.inputRmse });
+      const rm = Object.entries(v.rmse).map(([k, x]) =>
+        `${k} RMSE ${x.toPrecision(4)}` + (k in v.inputRmse ? ` vs ${v.inputRmse[k].toPrecision(4)} for the upsampled input` : "")
+      ).join(", ");
       say(`validation at ${state.curNimg} samples: loss ${v.loss.toPrecision(4)}${rm ? ` (${rm})` : ""}`);
     }
 
@@ -248,7 +250,12 @@ export function formatSummary(sm: TrainSummary): string[] {
     `last training loss ${sm.lastLoss?.toPrecision(4) ?? "--"}; best validation loss ${sm.bestValidation?.toPrecision(4) ?? "-- (no validation section)"}`,
   ];
   if (sm.lastValidation && Object.keys(sm.lastValidation.rmse).length) {
-    lines.push(`last validation RMSE: ${Object.entries(sm.lastValidation.rmse).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(", ")}`);
+    const base = sm.lastValidation.inputRmse;
+    lines.push(
+      `last validation RMSE: ${
+        Object.entries(sm.lastValidation.rmse).map(([k, v]) => `${k} ${v.toPrecision(4)}` + (k in base ? ` (upsampled input: ${base[k].toPrecision(4)})` : "")).join(", ")
+      }`,
+    );
   }
   lines.push(`checkpoints, metrics.jsonl and loss_curve.svg/png in ${sm.checkpointDir}`);
   if (sm.lastCheckpoint) lines.push(`last checkpoint: ${sm.lastCheckpoint}`);

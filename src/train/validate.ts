@@ -20,8 +20,13 @@ import { CorrDiffRegressionUNet } from "../nn/wrappers.ts";
 export interface ValidationResult {
   /** Mean over batches of sum(loss) / batch size, as the training loss. */
   loss: number;
-  /** Per output channel: RMSE in physical units (regression: of the mean; diffusion: of the denoised residual). */
+  /** Regression models, per output channel: RMSE of the predicted mean in physical units. */
   rmse: Record<string, number>;
+  /**
+   * Per output channel that is also an input channel (same name): RMSE of that input, i.e. of the
+   * dataset's own upsampling of the coarse field (bilinear for hrrr_mini), on the same samples.
+   */
+  inputRmse: Record<string, number>;
   samples: number;
 }
 
@@ -42,10 +47,25 @@ export async function validate(ctx: StepContext, ds: DownscalingDataset, steps: 
   const rng = new Rng(0x5eed);
   let lossAcc: Tensor | null = null, perChannel: Tensor | null = null;
   let samples = 0;
+  const outNames = ds.outputChannels().map((c) => c.name + c.level);
+  const inNames = ds.inputChannels().map((c) => c.name + c.level);
+  const pairs = outNames.map((n, c) => [c, inNames.indexOf(n)]).filter(([, i]) => i >= 0);
+  const inputSq = new Float64Array(cOut);
   for (const indices of batches) {
     const host = await loadBatch(ds, indices, "validation");
     const B = indices.length;
     samples += B;
+    if (pairs.length) {
+      const t = ds.denormalizeOutput(host.target), x = ds.denormalizeInput(host.input), n = H * W;
+      for (let b = 0; b < B; b++) {
+        for (const [c, i] of pairs) {
+          for (let k = 0; k < n; k++) {
+            const d = x[(b * cLr + i) * n + k] - t[(b * cOut + c) * n + k];
+            inputSq[c] += d * d;
+          }
+        }
+      }
+    }
     const patches = ctx.settings.hp.patch?.num ?? 1;
     const previous = [lossAcc, perChannel];
     [lossAcc, perChannel] = r.scope(() => {
@@ -62,7 +82,7 @@ export async function validate(ctx: StepContext, ds: DownscalingDataset, steps: 
     }) as [Tensor, Tensor];
     for (const t of previous) t?.release();
   }
-  if (!lossAcc || !perChannel) return { loss: NaN, rmse: {}, samples: 0 };
+  if (!lossAcc || !perChannel) return { loss: NaN, rmse: {}, inputRmse: {}, samples: 0 };
   const [lossSum, chSum] = await Promise.all([lossAcc.read(), perChannel.read()]);
   lossAcc.release();
   perChannel.release();
@@ -77,5 +97,7 @@ export async function validate(ctx: StepContext, ds: DownscalingDataset, steps: 
     // The diffusion loss carries the EDM weight lambda(sigma): its per-channel value is not an MSE.
     if (isRegression) rmse[name] = Math.sqrt(chSum[c] / pixels) * Math.abs(one[c] - zero[c]);
   });
-  return { loss: lossSum[0] / batches.length, rmse, samples };
+  const inputRmse: Record<string, number> = {};
+  for (const [c] of pairs) inputRmse[outNames[c]] = Math.sqrt(inputSq[c] / (samples * H * W));
+  return { loss: lossSum[0] / batches.length, rmse, inputRmse, samples };
 }
