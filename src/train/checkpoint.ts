@@ -97,6 +97,7 @@ export async function saveCheckpoint(
     state: join(dir, `checkpoint.0.${state.curNimg}.safetensors`),
   };
   await saveNetwork(net, files.network, { cur_nimg: String(state.curNimg) });
+  failpoint(files.state, state.curNimg);
   const tensors = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>();
   for (const [key, m] of moments.expAvg) tensors.set(`exp_avg.${key}`, { shape: [m.length], data: m });
   for (const [key, v] of moments.expAvgSq) tensors.set(`exp_avg_sq.${key}`, { shape: [v.length], data: v });
@@ -115,6 +116,16 @@ export async function saveCheckpoint(
     }
   }
   return files;
+}
+
+/**
+ * Test hook: `CORRDIFF_FAILPOINT=kill-during-save:<nimg>` kills the process (SIGKILL) while the state
+ * file of that checkpoint is half written, as a power cut or an OOM killer would.
+ */
+function failpoint(statePath: string, nimg: number): void {
+  if (Deno.env.get("CORRDIFF_FAILPOINT") !== `kill-during-save:${nimg}`) return;
+  Deno.writeFileSync(`${statePath}.tmp-${Deno.pid}`, new Uint8Array(4096).fill(7));
+  Deno.kill(Deno.pid, "SIGKILL");
 }
 
 /** A checkpoint's training state, read back and checked. */

@@ -94,7 +94,14 @@ export class InfiniteSampler {
   readonly #window: number;
   #idx = 0;
 
-  constructor(readonly length: number, o: { seed?: number; windowSize?: number; rank?: number; world?: number } = {}) {
+  /**
+   * `startIdx` starts the walk there with a fresh order, as train.py does when it resumes (the
+   * reference's sampler does not replay the swaps of the samples before it).
+   */
+  constructor(
+    readonly length: number,
+    o: { seed?: number; windowSize?: number; rank?: number; world?: number; startIdx?: number } = {},
+  ) {
     if (!(length > 0)) throw new Error("InfiniteSampler: the dataset is empty");
     this.rank = o.rank ?? 0;
     this.world = o.world ?? 1;
@@ -102,6 +109,7 @@ export class InfiniteSampler {
     this.#order = this.#rng.permutation(length);
     // Python's round() (half to even) of window_size * N.
     this.#window = roundHalfEven((o.windowSize ?? 0.5) * length);
+    this.#idx = o.startIdx ?? 0;
   }
 
   readonly rank: number;

@@ -7,14 +7,15 @@ import { isAbsolute, resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
 import { createTrainValidDatasets, type DownscalingDataset } from "../data/dataset.ts";
 import { initRuntime, rt } from "../gpu/runtime.ts";
-import { loadNetwork, networkClass } from "../nn/checkpoint.ts";
+import { networkClass } from "../nn/checkpoint.ts";
 import type { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
 import { Progress } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
 import { Adam } from "./adam.ts";
 import { ParamArena } from "./arena.ts";
 import { type HostBatch, loadBatch } from "./batch.ts";
-import { listCheckpoints, loadTrainState, removeStaleTemporaries, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { removeStaleTemporaries, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { findResumePoint } from "./resume.ts";
 import { MetricsLog } from "./metrics.ts";
 import { buildTrainee, loadRegressionNet, networkArgs } from "./models.ts";
 import { InfiniteSampler } from "./sampler.ts";
@@ -64,6 +65,26 @@ function argDiff(a: Record<string, unknown>, b: Record<string, unknown>): string
     .map((k) => `${k}: checkpoint ${JSON.stringify(a[k])}, config ${JSON.stringify(b[k])}`);
 }
 
+/** Constructor arguments that change the network itself (runtime flags such as amp_mode do not). */
+const RUNTIME_ARGS = new Set(["use_fp16", "amp_mode", "checkpoint_level", "use_apex_gn", "profile_mode"]);
+
+/** Defaults the reference applies to arguments a checkpoint or a config may leave out. */
+const ARG_DEFAULTS: Record<string, unknown> = {
+  model_type: "SongUNetPosEmbd",
+  sigma_data: 0.5,
+  sigma_min: 0,
+  sigma_max: Infinity,
+};
+
+function architecture(args: Record<string, unknown>, diffusion: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries({ ...args })) if (!RUNTIME_ARGS.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(ARG_DEFAULTS)) {
+    if (!(k in out) && (diffusion || !k.startsWith("sigma"))) out[k] = v;
+  }
+  return out;
+}
+
 /** Trains the model a config describes; resumes from the newest checkpoint in its directory. */
 export async function train(o: TrainOptions): Promise<TrainSummary> {
   const log = o.log ?? ((l: string) => console.log(l));
@@ -84,21 +105,20 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const ckDir = resolve(base, s.io.checkpoint_dir, `checkpoints_${s.model.name}`);
   const args = networkArgs(s, ds);
   let net: CorrDiffRegressionUNet | EDMPrecondSuperResolution;
-  let resumed: ReturnType<typeof loadTrainState> | null = null;
   for (const f of removeStaleTemporaries(ckDir)) log(`removed ${f}, left by a run killed while saving`);
-  const newest = listCheckpoints(ckDir).at(-1);
-  if (newest) {
-    resumed = loadTrainState(newest.state);
-    const loaded = await loadNetwork(newest.network);
+  const resumed = findResumePoint(ckDir);
+  if (resumed) {
+    const { loaded } = resumed;
     const wantClass = s.model.name === "regression" ? "CorrDiffRegressionUNet" : "EDMPrecondSuperResolution";
     if (loaded.className !== wantClass) {
       loaded.net.ps.dispose();
-      throw new Error(`${newest.network}: holds a ${loaded.className}, but model.name=${s.model.name} trains a ${wantClass}`);
+      throw new Error(`${loaded.path}: holds a ${loaded.className}, but model.name=${s.model.name} trains a ${wantClass}`);
     }
-    const diff = argDiff(loaded.args, args as Record<string, unknown>);
+    const isDiff = s.model.name !== "regression";
+    const diff = argDiff(architecture(loaded.args, isDiff), architecture(args as Record<string, unknown>, isDiff));
     if (diff.length) {
       loaded.net.ps.dispose();
-      throw new Error(`${newest.network} does not match the config (${diff.join("; ")}); use another training.io.checkpoint_dir`);
+      throw new Error(`${loaded.path} does not match the config (${diff.join("; ")}); use another training.io.checkpoint_dir`);
     }
     net = loaded.net as typeof net;
   } else {
@@ -116,23 +136,29 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   net.ps.setRequiresGrad(true);
   const arena = new ParamArena(net.ps.params);
   const adam = new Adam(arena);
-  const sampler = new InfiniteSampler(ds.length, { seed: s.seed });
+  let sampler = new InfiniteSampler(ds.length, { seed: s.seed });
   const rng = new Rng(s.seed + 1);
   const state: TrainState = {
     curNimg: 0, step: 0, lr: s.hp.lr, sampler: sampler.getState(), rng: rng.getState(),
     nonFiniteGrads: 0, bestValidation: null, wallSeconds: 0,
   };
-  if (resumed && newest) {
+  if (resumed) {
+    const missing = [...net.ps.params.keys()].filter((k) => !resumed.expAvg.has(k) || !resumed.expAvgSq.has(k));
+    if (missing.length) throw new Error(`${resumed.statePath}: no Adam moments for ${missing.slice(0, 3).join(", ")}`);
     Object.assign(state, resumed.state);
-    const missing = [...net.ps.params.keys()].filter((k) => !resumed!.expAvg.has(k) || !resumed!.expAvgSq.has(k));
-    if (missing.length) throw new Error(`${newest.state}: no Adam moments for ${missing.slice(0, 3).join(", ")}`);
     arena.write("expAvg", resumed.expAvg);
     arena.write("expAvgSq", resumed.expAvgSq);
     adam.step = state.step;
     adam.setCounters(state.nonFiniteGrads);
-    sampler.setState(state.sampler);
-    rng.setState(state.rng);
-    log(`resuming from ${newest.state} (${state.curNimg} samples, step ${state.step})`);
+    if (resumed.origin === "ours") {
+      sampler.setState(state.sampler);
+      rng.setState(state.rng);
+    } else {
+      // As train.py resumes: a fresh data order entered at cur_nimg.
+      sampler = new InfiniteSampler(ds.length, { seed: s.seed, startIdx: state.curNimg });
+      state.sampler = sampler.getState();
+    }
+    log(`resuming from ${resumed.statePath} (${state.curNimg} samples, Adam step ${state.step})`);
   }
   const resumedFrom = state.curNimg;
   const wallBefore = state.wallSeconds;
@@ -151,7 +177,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const total = s.hp.total_batch_size;
   let steps = 0, lastLoss: number | null = null, stepsSinceRead = 0;
   let lastValidation: TrainSummary["lastValidation"] = null;
-  let lastCheckpoint: string | null = newest?.state ?? null;
+  let lastCheckpoint: string | null = resumed?.statePath ?? null;
   let inFlight: Promise<void> | null = null;
   const t0 = performance.now();
   let done = state.curNimg >= s.hp.training_duration;
