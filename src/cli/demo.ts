@@ -7,6 +7,7 @@
  * (untrained) error next to the bilinear-input baseline.
  */
 import { initRuntime } from "../gpu/runtime.ts";
+import { exitIfNoGpu } from "../gpu/device.ts";
 import { loadConfigFromArgs } from "../config/mod.ts";
 import { createDataset } from "../data/mod.ts";
 import { CorrDiffRegressionUNet } from "../nn/wrappers.ts";
@@ -26,7 +27,8 @@ console.log(
     `outputs [${ds.outputChannels().map((c) => c.name)}] (${(performance.now() - t0).toFixed(0)} ms)`,
 );
 
-const r = await initRuntime();
+// Without an adapter, one line naming what to install rather than a stack trace.
+const r = await initRuntime().catch(exitIfNoGpu);
 console.log(`WebGPU adapter: ${r.gpu.description} (kernel profile "${r.gpu.profile}")`);
 const gridChannels = (cfg.model.model_args.N_grid_channels as number | undefined) ?? 4;
 const net = new CorrDiffRegressionUNet({

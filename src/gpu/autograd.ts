@@ -6,11 +6,9 @@ import { Tape } from "./tape.ts";
 import type { Tensor } from "./tensor.ts";
 import { axpby, full } from "../ops/elementwise.ts";
 
-/** Starts recording ops (replacing no active tape). Dispose the tape when the gradients are used. */
-export function startTape(): Tape {
+function newTape(): Tape {
   const r = rt();
-  if (r.tape) throw new Error("a tape is already recording");
-  r.tape = new Tape((a, b) => {
+  return new Tape((a, b) => {
     const t = r.tape;
     r.tape = null; // accumulation is not itself differentiated
     try {
@@ -19,7 +17,75 @@ export function startTape(): Tape {
       r.tape = t;
     }
   });
+}
+
+/** Starts recording ops (replacing no active tape). Dispose the tape when the gradients are used. */
+export function startTape(): Tape {
+  const r = rt();
+  if (r.tape) throw new Error("a tape is already recording");
+  r.tape = newTape();
   return r.tape;
+}
+
+/**
+ * Gradient checkpointing: `fn(...inputs)` runs without keeping its intermediate activations; the
+ * backward pass runs it again under a tape of its own and back-propagates through that. Saves the
+ * memory of everything `fn` creates but its output, at the cost of a second forward. `fn` must be
+ * deterministic (draw dropout masks from a seed fixed before the call).
+ */
+export function checkpoint(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
+  const r = rt();
+  const outer = r.tape;
+  if (!outer) return fn(...inputs);
+  // A probe tape learns which parameters fn reads; what it saved is freed as soon as fn returns.
+  const probe = newTape();
+  r.tape = probe;
+  let out: Tensor;
+  try {
+    out = fn(...inputs);
+  } finally {
+    r.tape = outer;
+  }
+  const params = probe.leaves().filter((t) => !inputs.includes(t));
+  // The probe holds the inputs and the output too: keep those alive while it frees the rest.
+  const spared = [out, ...inputs].map((t) => t.base ?? t);
+  const flags = spared.map((t) => t.persistent);
+  for (const t of spared) t.persistent = true;
+  probe.dispose();
+  spared.forEach((t, i) => (t.persistent = flags[i]));
+  const tracked = inputs.filter((t) => outer.wants(t));
+  if (!tracked.length && !params.length) return out;
+  outer.record([...inputs, ...params], out, (g) => {
+    const copies = inputs.map((x) => {
+      const c = r.empty(x.shape);
+      r.copy(x, 0, c, 0, x.size);
+      c.requiresGrad = true;
+      return c;
+    });
+    const inner = newTape();
+    const saved = r.tape;
+    r.tape = inner;
+    let y: Tensor;
+    try {
+      y = fn(...copies);
+    } finally {
+      r.tape = saved;
+    }
+    r.tape = inner;
+    let grads: Map<Tensor, Tensor>;
+    try {
+      grads = inner.backward(y, g);
+    } finally {
+      r.tape = saved;
+    }
+    for (const t of grads.values()) t.persistent = true;
+    inner.dispose();
+    const result = [...copies.map((c) => grads.get(c) ?? null), ...params.map((p) => grads.get(p) ?? null)];
+    for (const t of grads.values()) t.persistent = false;
+    for (const c of copies) c.release();
+    return result;
+  }, inputs);
+  return out;
 }
 
 /** Stops recording (the tape keeps what it saved until disposed). */

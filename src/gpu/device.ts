@@ -66,15 +66,13 @@ function ensureRuntimeDir(): void {
     let dir = base;
     try {
       Deno.mkdirSync(base, { mode: 0o700 });
-      Deno.chmodSync(base, 0o700); // whatever the umask
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
     }
     // Another user may own a directory of that name in a shared /tmp: then take a fresh one.
     const st = Deno.lstatSync(base);
-    if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o777) !== 0o700) {
-      dir = Deno.makeTempDirSync({ prefix: "corrdiff-runtime-" });
-    }
+    if (!st.isDirectory || st.uid !== uid) dir = Deno.makeTempDirSync({ prefix: "corrdiff-runtime-" });
+    else if (((st.mode ?? 0) & 0o777) !== 0o700) Deno.chmodSync(base, 0o700); // whatever the umask gave
     Deno.env.set("XDG_RUNTIME_DIR", dir);
   } catch {
     // No permission to read/set the environment or to create the directory: keep the warning.

@@ -77,6 +77,13 @@ export class Tape {
     return out;
   }
 
+  /** The distinct `requiresGrad` leaves that recorded ops read (e.g. a block's parameters). */
+  leaves(): Tensor[] {
+    const out = new Set<Tensor>();
+    for (const n of this.#nodes) for (const t of n.inputs) if ((t.base ?? t).requiresGrad) out.add(t.base ?? t);
+    return [...out];
+  }
+
   /** Releases every saved tensor that is not persistent. */
   dispose(): void {
     for (const t of this.#held) if (!t.persistent) t.release();

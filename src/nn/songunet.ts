@@ -8,6 +8,7 @@
  * use the height only (`img_resolution[0] >> level`), also for non-square images.
  */
 import { rt } from "../gpu/runtime.ts";
+import { checkpoint } from "../gpu/autograd.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { silu } from "../ops/elementwise.ts";
 import { broadcastBatch, concatChannels, gatherPixels, tileBatch } from "../ops/tensor_ops.ts";
@@ -44,7 +45,7 @@ export interface SongUNetKwargs {
 
 /** Keyword arguments that only change speed or memory in the reference, accepted and ignored. */
 const IGNORED = new Set([
-  "checkpoint_level", "use_apex_gn", "profile_mode", "amp_mode", "act", "use_fp16", "label_dropout",
+  "use_apex_gn", "profile_mode", "amp_mode", "act", "use_fp16", "label_dropout",
 ]);
 
 /** Optional inputs of a forward pass. */
@@ -73,6 +74,11 @@ export class SongUNet {
   /** SongUNetPosEmbd's grid: fixed [N, H, W] (persistent tensor) or the learnable parameter. */
   readonly posEmbd: Tensor | null = null;
   readonly gridChannels: number;
+  /**
+   * Gradient checkpointing (`checkpoint_level`): blocks whose input has floor(sqrt(h w)) above
+   * (floor(sqrt(H W)) >> level) + 1 recompute their activations in the backward pass. 0: none.
+   */
+  checkpointLevel: number;
 
   /**
    * `posEmbd` selects SongUNetPosEmbd (grid channels appended after the input). `prefix` is the
@@ -103,6 +109,7 @@ export class SongUNet {
     if (k.additive_pos_embed) throw new Error("SongUNet: additive_pos_embed is not supported");
     if (k.label_dim || k.augment_dim) throw new Error("SongUNet: label_dim / augment_dim conditioning is not supported");
     this.levels = mult.length;
+    this.checkpointLevel = (k.checkpoint_level as number | undefined) ?? 0;
 
     const init: InitKind = { mode: "xavier_uniform" };
     const initZero: InitKind = { mode: "xavier_uniform", gain: 1e-5 };
@@ -200,6 +207,26 @@ export class SongUNet {
     return silu(this.mapLayer1.forward(silu(this.mapLayer0.forward(e))));
   }
 
+  /** Runs a block, checkpointed when its resolution is above the checkpoint level's threshold. */
+  #block(block: UNetBlock, x: Tensor, emb: Tensor, mode: Mode): Tensor {
+    const [, , h, w] = x.shape;
+    const level = this.checkpointLevel;
+    if (level <= 0 || !rt().tape || Math.floor(Math.sqrt(h * w)) <= (Math.floor(Math.sqrt(this.H * this.W)) >> level) + 1) {
+      return block.forward(x, emb, mode);
+    }
+    // The recomputation must draw the same dropout masks: both runs start from the same seed.
+    const start = mode.dropoutSeed?.next ?? 0;
+    let next = start;
+    const y = checkpoint((xi, ei) => {
+      const m: Mode = mode.dropoutSeed ? { ...mode, dropoutSeed: { next: start } } : mode;
+      const out = block.forward(xi, ei, m);
+      next = m.dropoutSeed?.next ?? start;
+      return out;
+    }, [x, emb]);
+    if (mode.dropoutSeed) mode.dropoutSeed.next = next;
+    return y;
+  }
+
   /** x [B, C, H, W] (without grid channels), noise labels [B] or [1]. Returns [B, out_channels, H, W]. */
   forward(x: Tensor, noiseLabels: Float32Array, o: UNetForwardOptions): Tensor {
     const [B, , H, W] = x.shape;
@@ -218,7 +245,7 @@ export class SongUNet {
     const emb = this.#embedding(noiseLabels, o);
     const skips: Tensor[] = [];
     for (const [, layer] of this.enc) {
-      x = layer instanceof Conv2d ? layer.forward(x) : layer.forward(x, emb, o.mode);
+      x = layer instanceof Conv2d ? layer.forward(x) : this.#block(layer, x, emb, o.mode);
       skips.push(x);
     }
     let aux: Tensor | null = null;
@@ -227,7 +254,7 @@ export class SongUNet {
       else if (layer instanceof Conv2d) aux = layer.forward(silu(aux!));
       else {
         if (name.startsWith("block")) x = concatChannels([x, skips.pop()!]);
-        x = layer.forward(x, emb, o.mode);
+        x = this.#block(layer, x, emb, o.mode);
       }
     }
     return aux!;
@@ -238,5 +265,5 @@ const KNOWN = new Set([
   "img_resolution", "in_channels", "out_channels", "model_channels", "channel_mult", "channel_mult_emb",
   "channel_mult_noise", "num_blocks", "attn_resolutions", "dropout", "embedding_type", "encoder_type",
   "decoder_type", "resample_filter", "bottleneck_attention", "additive_pos_embed", "label_dim", "augment_dim",
-  "gridtype", "N_grid_channels",
+  "gridtype", "N_grid_channels", "checkpoint_level",
 ]);

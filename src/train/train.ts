@@ -133,6 +133,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     regressionNet = await loadRegressionNet(isAbsolute(p) ? p : resolve(base, p), ds);
   }
 
+  net.model.checkpointLevel = s.perf.checkpointLevel;
   net.ps.setRequiresGrad(true);
   const arena = new ParamArena(net.ps.params);
   const adam = new Adam(arena);

@@ -1,13 +1,10 @@
 /**
  * Test fixtures for the data layer: small HRRR-mini files (NetCDF4 through the project's writer,
- * NetCDF3 through the hand-made encoder), statistics files, and shared-data paths.
+ * NetCDF3 through the hand-made encoder) and statistics files. Shared-data paths: ../helpers/shared.ts.
  */
 
 import { type NcGroupSpec, writeNetCDF4 } from "../../src/io/netcdf_write.ts";
 import { encodeNetCDF3, type Nc3Var } from "./nc3_fixture.ts";
-
-/** /work/shared (or $CORRDIFF_SHARED). */
-export const SHARED = Deno.env.get("CORRDIFF_SHARED") ?? new URL("../../../shared", import.meta.url).pathname;
 
 /** A small HRRR-mini dataset in memory. */
 export interface HrrrFixture {

@@ -3,7 +3,8 @@ import { openNetCDF } from "../../src/io/netcdf_read.ts";
 import { writeNetCDF4 } from "../../src/io/netcdf_write.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { encodeNetCDF3 } from "./nc3_fixture.ts";
-import { SHARED } from "./fixtures.ts";
+import { sharedDataTest } from "../helpers/shared.ts";
+import { NCC, NCC_T, writeNetcdfCFixture } from "./netcdf_c_fixture.ts";
 
 Deno.test("NetCDF4: groups, dimensions, variables, attributes and values round-trip", async () => {
   const dir = await Deno.makeTempDir();
@@ -175,8 +176,38 @@ Deno.test("openNetCDF: missing, foreign and truncated files give errors naming t
   }
 });
 
-Deno.test("NetCDF4 written by netCDF-C: the shared ERA5 file's structure", async () => {
-  const path = `${SHARED}/data/era5-uk-t2m/train.nc`;
+// The structure netCDF-C gives a file in the real sets' layout: checked on a small file written
+// here, and on the shared ERA5 file when it is present.
+Deno.test("NetCDF4 written by netCDF-C: an HRRR-mini file's structure (fixture)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { dataPath } = await writeNetcdfCFixture(dir);
+    const f = await openNetCDF(dataPath);
+    try {
+      const H = NCC.h * NCC.f, W = NCC.w * NCC.f;
+      assertEquals(f.group("").groups, ["input", "output", "invariant"]);
+      assertEquals(f.group("").variables, ["time", "coord"], "dimension-only scales are not variables");
+      assertEquals(f.variable("input/refc").dims, ["time", "y_lr", "x_lr"]);
+      assertEquals(f.variable("output/refc").shape, [NCC_T, H, W]);
+      assertEquals(f.variable("invariant/zero").shape, NCC.invShape);
+      assertEquals(f.variable("time").attrs.units, "minutes since 1970-01-01 00:00:00");
+      assertEquals(f.attrs.upsample_factor, NCC.f);
+      assertEquals(JSON.parse(f.attrs.window_offsets_ij as string), NCC.offsets);
+      assert(
+        !("_NCProperties" in f.attrs) && !("DIMENSION_LIST" in f.variable("input/refc").attrs),
+        "bookkeeping hidden",
+      );
+      const t = f.read("time") as BigInt64Array;
+      assertEquals([t[0], t[NCC_T - 1]].map(Number), [NCC.start, NCC.start + 5 * (NCC.frames - 1)]);
+    } finally {
+      f.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test(sharedDataTest("NetCDF4 written by netCDF-C: the shared ERA5 file's structure", "era5-uk-t2m/train.nc", async (path) => {
   const f = await openNetCDF(path);
   try {
     assertEquals(f.group("").groups, ["input", "output", "invariant"]);
@@ -195,4 +226,4 @@ Deno.test("NetCDF4 written by netCDF-C: the shared ERA5 file's structure", async
   } finally {
     f.close();
   }
-});
+}));

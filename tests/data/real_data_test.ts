@@ -1,14 +1,16 @@
 /**
  * The hrrr_mini reader on the real training sets in shared/data, checked against the figures of
- * their README: sample counts, shapes, times, statistics and the bilinear/bicubic baselines.
+ * their README: sample counts, shapes, times, statistics and the bilinear/bicubic baselines. Those
+ * tests run only where shared/data is present (otherwise they are ignored, saying so); what they
+ * check about the file layout (netCDF-C files, minute times, windows at `coord`, the zero placeholder
+ * invariant) is also checked on a small netCDF-C file written here, which always runs.
  */
 
 import { createDataset, HrrrMiniDataset, resizeCubic } from "../../src/data/mod.ts";
 import { openNetCDF } from "../../src/io/netcdf_read.ts";
 import { assert, assertAlmostEquals, assertEquals } from "../helpers/assert.ts";
-import { SHARED } from "./fixtures.ts";
-
-const DATA = `${SHARED}/data`;
+import { sharedDataTest } from "../helpers/shared.ts";
+import { NCC, NCC_T, nccElev, nccInput, nccOutput, writeNetcdfCFixture } from "./netcdf_c_fixture.ts";
 
 /** Pooled RMSE of a prediction of the (single-channel) target, over every sample and pixel. */
 function baselineRmse(ds: HrrrMiniDataset, predict: (t: number) => Float32Array): number {
@@ -29,11 +31,11 @@ function meanStd(values: ArrayLike<number>): [number, number] {
   return [m, Math.sqrt(ss / values.length)];
 }
 
-Deno.test("era5-uk-t2m: 528 hourly samples at 32x48, statistics and the 0.533 K bilinear baseline", async () => {
+Deno.test(sharedDataTest("era5-uk-t2m: 528 hourly samples at 32x48, statistics and the 0.533 K bilinear baseline", "era5-uk-t2m", async (dir) => {
   const ds = await createDataset({
     type: "hrrr_mini",
-    data_path: `${DATA}/era5-uk-t2m/train.nc`,
-    stats_path: `${DATA}/era5-uk-t2m/stats.json`,
+    data_path: `${dir}/train.nc`,
+    stats_path: `${dir}/stats.json`,
     input_variables: ["t2m"],
     output_variables: ["t2m"],
     invariant_variables: ["elev_mean", "lsm_mean"],
@@ -83,10 +85,10 @@ Deno.test("era5-uk-t2m: 528 hourly samples at 32x48, statistics and the 0.533 K 
   assertAlmostEquals(bilinear, 0.533, 5e-4);
   const bicubic = baselineRmse(ds, (t) => resizeCubic(ds.coarseInput(t), 1, 8, 12, 32, 48));
   assertAlmostEquals(bicubic, 0.491, 5e-4);
-});
+}));
 
-Deno.test("fmi-radar: 480 samples at 128x128 (x8), windows at coord, 5.17 dB bilinear baseline", async () => {
-  const data_path = `${DATA}/fmi-radar/train.nc`, stats_path = `${DATA}/fmi-radar/stats.json`;
+Deno.test(sharedDataTest("fmi-radar: 480 samples at 128x128 (x8), windows at coord, 5.17 dB bilinear baseline", "fmi-radar", async (dir) => {
+  const data_path = `${dir}/train.nc`, stats_path = `${dir}/stats.json`;
   const ds = await createDataset({
     type: "hrrr_mini",
     data_path,
@@ -138,4 +140,57 @@ Deno.test("fmi-radar: 480 samples at 128x128 (x8), windows at coord, 5.17 dB bil
   });
   const x = (await withZero.item(17)).input;
   assert(x.subarray(128 * 128).every((v) => v === 0), "zero channel");
+}));
+
+// The layout the two tests above rely on, on a small netCDF-C file: minute times, sample k = frame
+// k // windows at window k % windows, windows into a larger invariant grid at `coord`, zlib chunks,
+// and the all-zero placeholder invariant (std 1) that normalises to 0.
+Deno.test("hrrr_mini on a netCDF-C file in the real sets' layout (fixture): times, windows, values", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { dataPath, statsPath } = await writeNetcdfCFixture(dir);
+    const ds = await createDataset({
+      type: "hrrr_mini",
+      data_path: dataPath,
+      stats_path: statsPath,
+      invariant_variables: ["elev", "zero"],
+    }) as HrrrMiniDataset;
+    const { h, w, f } = NCC, H = h * f, W = w * f, nw = NCC.offsets.length;
+    assertEquals(ds.length, NCC_T);
+    assertEquals(ds.imageShape(), [H, W]);
+    assertEquals(ds.upsampleFactor, f);
+    assertEquals(ds.inputChannels().map((c) => `${c.name}:${c.auxiliary}`), ["refc:false", "elev:true", "zero:true"]);
+    assertEquals(ds.outputChannels().map((c) => `${c.name} [${c.units}]`), ["refc [dBZ]"]);
+    const times = ds.time();
+    assertEquals([times[0], times[nw - 1], times[nw]].map((d) => d.toISOString()), [
+      "2016-09-28T14:45:00.000Z",
+      "2016-09-28T14:45:00.000Z",
+      "2016-09-28T14:50:00.000Z",
+    ]);
+
+    const f0 = await openNetCDF(dataPath);
+    const offsets = JSON.parse(f0.attrs.window_offsets_ij as string) as [number, number][];
+    f0.close();
+    for (let t = 0; t < NCC_T; t++) {
+      const [i0, j0] = offsets[t % nw];
+      assertEquals(ds.windowOffset(t), [i0, j0]);
+      const coarse = ds.coarseInput(t), target = ds.rawTarget(t), input = ds.rawItem(t).input;
+      for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) assertEquals(coarse[r * w + c], Math.fround(nccInput(t, r, c)));
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          assertEquals(target[y * W + x], Math.fround(nccOutput(t, y, x)));
+          assertEquals(input[H * W + y * W + x], nccElev(i0 + y, j0 + x), `elev window at sample ${t}`);
+        }
+      }
+    }
+
+    // Normalised items use stats.json; the zero placeholder (mean 0, std 1) stays 0.
+    const item = await ds.item(4);
+    assert(item.input.subarray(2 * H * W).every((v) => v === 0), "zero channel");
+    const [i4, j4] = NCC.offsets[4 % nw];
+    assertAlmostEquals(item.input[H * W], (nccElev(i4, j4) - 5000) / 1000, 1e-6);
+    assertAlmostEquals(item.target[0], (nccOutput(4, 0, 0) - 8) / 16, 1e-6);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -2,13 +2,12 @@ import { readSafetensors } from "../../src/io/safetensors.ts";
 import { computeScores, SCORE_METRICS, scoreField, summarizeScores } from "../../src/metrics/scores.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { assert, assertAlmostEquals, assertClose, assertEquals, assertThrows } from "../helpers/assert.ts";
-
-const SHARED = Deno.env.get("CORRDIFF_SHARED") ?? new URL("../../../shared", import.meta.url).pathname;
+import { GOLDEN_DIR } from "../helpers/shared.ts";
 
 Deno.test("scores match the reference's score_samples.py golden case", () => {
-  const manifest = JSON.parse(Deno.readTextFileSync(`${SHARED}/golden/manifest.json`));
+  const manifest = JSON.parse(Deno.readTextFileSync(`${GOLDEN_DIR}/manifest.json`));
   const { atol, rtol } = manifest.files.scores.cases.scores.tolerance.default;
-  const st = readSafetensors(`${SHARED}/golden/scores.safetensors`);
+  const st = readSafetensors(`${GOLDEN_DIR}/scores.safetensors`);
   const t = (k: string) => st.tensors.get(k)!;
   const [nEns, nTime, nVar, ny, nx] = t("pred").shape;
   const s = computeScores(t("pred").data as Float32Array, t("truth").data as Float32Array, {

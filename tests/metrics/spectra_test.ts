@@ -13,8 +13,7 @@ import {
   swapLastAxes,
 } from "../../src/metrics/spectra.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../helpers/assert.ts";
-
-const SHARED = Deno.env.get("CORRDIFF_SHARED") ?? new URL("../../../shared", import.meta.url).pathname;
+import { GOLDEN_DIR } from "../helpers/shared.ts";
 
 /** Max |a - g| relative to max |g|: the manifest's tolerance rule for `spectra`. */
 function relativeToMax(actual: ArrayLike<number>, golden: ArrayLike<number>): number {
@@ -28,9 +27,9 @@ function relativeToMax(actual: ArrayLike<number>, golden: ArrayLike<number>): nu
 }
 
 Deno.test("spectra helpers match the reference golden file", () => {
-  const manifest = JSON.parse(Deno.readTextFileSync(`${SHARED}/golden/manifest.json`));
+  const manifest = JSON.parse(Deno.readTextFileSync(`${GOLDEN_DIR}/manifest.json`));
   const { rtol } = manifest.files.spectra.cases.spectra.tolerance.default;
-  const golden = readSafetensors(`${SHARED}/golden/spectra.safetensors`).tensors;
+  const golden = readSafetensors(`${GOLDEN_DIR}/spectra.safetensors`).tensors;
   const g = (name: string) => {
     const t = golden.get(name);
     if (!t) throw new Error(`golden tensor ${name} missing`);

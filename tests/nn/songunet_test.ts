@@ -7,26 +7,28 @@ import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../helpe
 import { initRuntime } from "../../src/gpu/runtime.ts";
 import { GoldenSet } from "../../src/golden/manifest.ts";
 import { buildNetwork, CorrDiffRegressionUNet } from "../../src/nn/wrappers.ts";
-import { GOLDEN_DIR } from "../helpers/shared.ts";
+import { GOLDEN_SETS } from "../helpers/shared.ts";
 import { Rng } from "../../src/util/rng.ts";
 
-const golden = new GoldenSet(GOLDEN_DIR);
-const withNetworks = Object.entries(golden.manifest.files).filter(([, f]) => f.networks?.["<unprefixed>"]);
-
-Deno.test("every golden network builds with the reference's parameter count and state-dict keys", async () => {
-  await initRuntime();
-  assert(withNetworks.length >= 5, "expected several networks in the manifest");
-  for (const [name, f] of withNetworks) {
-    const spec = f.networks!["<unprefixed>"] as unknown as { class: string; kwargs: Record<string, unknown>; num_parameters: number; num_state_tensors: number };
-    const net = buildNetwork(spec);
-    assertEquals(net.ps.numParameters, spec.num_parameters, `${name} parameters`);
-    assertEquals(net.ps.params.size + net.ps.buffers.size, spec.num_state_tensors, `${name} state tensors`);
-    // Every key we hold exists in the golden file with the same shape.
-    const file = golden.file(name);
-    for (const [k, t] of net.ps.params) assertEquals(file.tensors.get(k)?.shape, [...t.shape], `${name} ${k}`);
-    net.ps.dispose();
-  }
-});
+for (const { label, dir } of GOLDEN_SETS) {
+  Deno.test(`every golden network (${label}) builds with the reference's parameter count and state-dict keys`, async () => {
+    await initRuntime();
+    const golden = new GoldenSet(dir);
+    const withNetworks = Object.entries(golden.manifest.files).filter(([, f]) => f.networks?.["<unprefixed>"]);
+    // The fixtures hold three (SongUNet, the regression and the EDM wrappers), the full set seven.
+    assert(withNetworks.length >= 3, "expected several networks in the manifest");
+    for (const [name, f] of withNetworks) {
+      const spec = f.networks!["<unprefixed>"] as unknown as { class: string; kwargs: Record<string, unknown>; num_parameters: number; num_state_tensors: number };
+      const net = buildNetwork(spec);
+      assertEquals(net.ps.numParameters, spec.num_parameters, `${name} parameters`);
+      assertEquals(net.ps.params.size + net.ps.buffers.size, spec.num_state_tensors, `${name} state tensors`);
+      // Every key we hold exists in the golden file with the same shape.
+      const file = golden.file(name);
+      for (const [k, t] of net.ps.params) assertEquals(file.tensors.get(k)?.shape, [...t.shape], `${name} ${k}`);
+      net.ps.dispose();
+    }
+  });
+}
 
 Deno.test("weights round-trip through safetensors and give identical outputs", async () => {
   const r = await initRuntime();

@@ -5,8 +5,8 @@ import type { Tensor } from "../../src/gpu/tensor.ts";
 import { valueAndGrad } from "../../src/gpu/autograd.ts";
 import { readSafetensors } from "../../src/io/safetensors.ts";
 import { attention, type AttentionOptions } from "../../src/ops/attention.ts";
+import { GOLDEN_DIR } from "../helpers/shared.ts";
 
-const SHARED = Deno.env.get("CORRDIFF_SHARED") ?? new URL("../../../shared", import.meta.url).pathname;
 const VARIANTS = ["cpu", "gpu"] as const;
 
 /** Shape of one attention problem: qkv is [B, 3C, H, W], c = C / heads. */
@@ -174,8 +174,8 @@ Deno.test("attention gradient w.r.t. qkv matches finite differences (heads 1 and
 
 Deno.test("UNetAttention golden case: GroupNorm, qkv and proj in float64 around the GPU attention", async () => {
   const r = await initRuntime();
-  const st = readSafetensors(`${SHARED}/golden/layers.safetensors`).tensors;
-  const manifest = JSON.parse(Deno.readTextFileSync(`${SHARED}/golden/manifest.json`));
+  const st = readSafetensors(`${GOLDEN_DIR}/layers.safetensors`).tensors;
+  const manifest = JSON.parse(Deno.readTextFileSync(`${GOLDEN_DIR}/manifest.json`));
   const tol = manifest.files.layers.cases.attention.tolerance["attention.out"];
   const get = (name: string) => {
     const t = st.get(`attention.${name}`);

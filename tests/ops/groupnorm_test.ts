@@ -4,8 +4,8 @@ import { initRuntime } from "../../src/gpu/runtime.ts";
 import type { KernelProfile } from "../../src/gpu/device.ts";
 import { readSafetensors } from "../../src/io/safetensors.ts";
 import { groupCount, groupNorm } from "../../src/ops/groupnorm.ts";
+import { GOLDEN_DIR } from "../helpers/shared.ts";
 
-const SHARED = Deno.env.get("CORRDIFF_SHARED") ?? new URL("../../../shared", import.meta.url).pathname;
 const PROFILES: KernelProfile[] = ["cpu", "gpu"];
 
 /** Float64 GroupNorm on the host: mean, then mean of squared deviations with the given divisor. */
@@ -48,8 +48,8 @@ Deno.test("groupCount follows min(32, ceil(C/4)) and rejects indivisible channel
 
 Deno.test("groupNorm matches the reference's golden outputs in eval (N-1) and train (N) mode", async () => {
   const r = await initRuntime();
-  const file = readSafetensors(`${SHARED}/golden/layers.safetensors`);
-  const manifest = JSON.parse(Deno.readTextFileSync(`${SHARED}/golden/manifest.json`));
+  const file = readSafetensors(`${GOLDEN_DIR}/layers.safetensors`);
+  const manifest = JSON.parse(Deno.readTextFileSync(`${GOLDEN_DIR}/manifest.json`));
   const get = (k: string) => {
     const t = file.tensors.get(k);
     if (!t) throw new Error(`layers.safetensors has no ${k}`);

@@ -3,8 +3,7 @@ import { gradCheck, randn } from "../helpers/gradcheck.ts";
 import { initRuntime } from "../../src/gpu/runtime.ts";
 import { readSafetensors } from "../../src/io/safetensors.ts";
 import { linear } from "../../src/ops/linear.ts";
-
-const SHARED = Deno.env.get("CORRDIFF_SHARED") ?? new URL("../../../shared", import.meta.url).pathname;
+import { GOLDEN_DIR } from "../helpers/shared.ts";
 
 /** x W^T + b in float64 on the host. */
 function reference(
@@ -28,8 +27,8 @@ function reference(
 
 Deno.test("linear matches the reference's golden output", async () => {
   const r = await initRuntime();
-  const file = readSafetensors(`${SHARED}/golden/layers.safetensors`);
-  const tol = JSON.parse(Deno.readTextFileSync(`${SHARED}/golden/manifest.json`)).files.layers.cases.linear
+  const file = readSafetensors(`${GOLDEN_DIR}/layers.safetensors`);
+  const tol = JSON.parse(Deno.readTextFileSync(`${GOLDEN_DIR}/manifest.json`)).files.layers.cases.linear
     .tolerance["linear.out"];
   const up = (k: string) => {
     const t = file.tensors.get(k);
