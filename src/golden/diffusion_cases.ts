@@ -6,8 +6,8 @@ import { initRuntime, rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { broadcastBatch } from "../ops/tensor_ops.ts";
 import { DevicePatching } from "../ops/patching.ts";
-import { regressionLoss, residualLoss } from "../diffusion/losses.ts";
-import { applyPatching, gridPatching, randomPatching } from "../diffusion/patching.ts";
+import { batchLoss, type Draws } from "../train/step.ts";
+import { applyPatching, gridPatching } from "../diffusion/patching.ts";
 import { deterministicSampler, stochasticSampler } from "../diffusion/samplers.ts";
 import { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
 import { registerHandler } from "./handlers.ts";
@@ -48,7 +48,11 @@ async function runRegressionLoss(ctx: CaseContext): Promise<Outputs> {
   const own = ctx.golden.manifest.files[ctx.file].networks!["<unprefixed>"];
   const net = await loadGoldenNetwork(ctx, { file: ctx.file, spec: own }) as CorrDiffRegressionUNet;
   try {
-    const loss = r.scope(() => regressionLoss(net, upload(ctx, "img_clean"), upload(ctx, "img_lr"), { train: ctx.spec.mode !== "eval" }));
+    const loss = r.scope(() => {
+      const lr = host(ctx, "img_lr");
+      const setup = { net, regressionNet: null, P_mean: 0, P_std: 1.2, hrMeanConditioning: false, patch: null };
+      return batchLoss(setup, upload(ctx, "img_clean"), rt().upload(lr.data, lr.shape), lr.data, { train: ctx.spec.mode !== "eval" }, new Replay([]), 1);
+    });
     return await readAll([[`${ctx.caseName}.loss`, loss]]);
   } finally {
     net.ps.dispose();
@@ -71,28 +75,44 @@ async function runResidualLoss(ctx: CaseContext): Promise<Outputs> {
   try {
     const loss = r.scope(() => {
       const clean = host(ctx, "img_clean"), lr = host(ctx, "img_lr");
-      let patching;
-      if (hasPatches) {
-        const corners = host(ctx, "patch_indices");
-        const dn = host(ctx, "draw1_noise_normal").shape;
-        patching = { plan: randomPatching(clean.shape[2], clean.shape[3], dn[2], dn[3], corners.data), imgLrHost: lr };
-      }
-      return residualLoss(net, reg, rt().upload(clean.data, clean.shape), rt().upload(lr.data, lr.shape), {
-        sigmaNormal: host(ctx, "draw0_sigma_normal").data,
-        noise: upload(ctx, "draw1_noise_normal"),
-      }, {
+      const noise = host(ctx, "draw1_noise_normal");
+      const corners = hasPatches ? host(ctx, "patch_indices").data : undefined;
+      const setup = {
+        net,
+        regressionNet: reg,
         P_mean: num("P_mean", 0),
         P_std: num("P_std", 1.2),
-        sigmaData: num("sigma_data", 0.5),
         hrMeanConditioning: !/hr_mean_conditioning=False/.test(desc),
-        patching,
-        mode: { train: true },
-      }).loss;
+        patch: hasPatches ? { Hp: noise.shape[2], Wp: noise.shape[3] } : null,
+      };
+      if (num("sigma_data", 0.5) !== net.sigmaData) throw new Error(`golden ${ctx.caseName}: sigma_data differs from the network's`);
+      const P = corners ? corners.length / 2 : 1;
+      const draws = new Replay([host(ctx, "draw0_sigma_normal").data, noise.data], corners);
+      // Through the training code path (src/train/step.ts), with the recorded draws.
+      return batchLoss(setup, rt().upload(clean.data, clean.shape), rt().upload(lr.data, lr.shape), lr.data, { train: true }, draws, P);
     });
     return await readAll([[`${ctx.caseName}.loss`, loss]]);
   } finally {
     net.ps.dispose();
     reg.ps.dispose();
+  }
+}
+
+/** Recorded draws replayed in order, and recorded patch corners, in place of a generator. */
+class Replay implements Draws {
+  #i = 0;
+  constructor(readonly seq: Float32Array[], readonly corners?: ArrayLike<number>) {}
+  normals(n: number): Float32Array {
+    const d = this.seq[this.#i++];
+    if (!d || d.length !== n) throw new Error(`golden draws: draw ${this.#i - 1} has ${d?.length ?? 0} values, the loss asks for ${n}`);
+    return d;
+  }
+  uniform(): number {
+    throw new Error("golden draws: no uniform draws were recorded");
+  }
+  patchCorners(): ArrayLike<number> {
+    if (!this.corners) throw new Error("golden draws: no patch corners were recorded");
+    return this.corners;
   }
 }
 

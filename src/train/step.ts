@@ -16,15 +16,32 @@ import type { ParamArena } from "./arena.ts";
 import { type HostBatch, uploadBatch } from "./batch.ts";
 import type { TrainSettings } from "./settings.ts";
 
-/** The random draws of a loss: standard normals and uniforms (an Rng, or recorded draws replayed). */
+/**
+ * The random draws of a loss: standard normals and uniforms (an Rng), or recorded draws replayed
+ * (golden cases), which may also dictate the patch corners.
+ */
 export interface Draws {
   normals(n: number): Float32Array;
   uniform(): number;
+  patchCorners?(H: number, W: number, Hp: number, Wp: number, P: number): ArrayLike<number>;
+}
+
+/** The loss of a model: which networks, EDM's noise distribution, conditioning and patching. */
+export interface LossSetup {
+  net: CorrDiffRegressionUNet | EDMPrecondSuperResolution;
+  /** The frozen regression net (diffusion models). */
+  regressionNet: CorrDiffRegressionUNet | null;
+  P_mean: number;
+  P_std: number;
+  hrMeanConditioning: boolean;
+  /** Random patches of this size (patched diffusion), or null for the whole image. */
+  patch: { Hp: number; Wp: number } | null;
 }
 
 /** What a step needs besides its batches. */
 export interface StepContext {
   settings: TrainSettings;
+  loss: LossSetup;
   net: CorrDiffRegressionUNet | EDMPrecondSuperResolution;
   regressionNet: CorrDiffRegressionUNet | null;
   arena: ParamArena;
@@ -34,42 +51,55 @@ export interface StepContext {
   shape: { cOut: number; cLr: number; H: number; W: number };
 }
 
+/** The loss setup a training config describes. */
+export function lossSetup(
+  s: TrainSettings,
+  net: CorrDiffRegressionUNet | EDMPrecondSuperResolution,
+  regressionNet: CorrDiffRegressionUNet | null,
+): LossSetup {
+  return {
+    net,
+    regressionNet,
+    P_mean: s.hp.P_mean,
+    P_std: s.hp.P_std,
+    hrMeanConditioning: s.model.hrMeanConditioning,
+    patch: s.hp.patch,
+  };
+}
+
 /**
- * The per-element loss of one batch (or patch chunk) for the model being trained. `rng` supplies
- * the noise level and noise draws (and the patch corners for patched models).
+ * The per-element loss of a batch (or patch chunk): RegressionLoss, or ResidualLoss at noise
+ * levels sigma = exp(P_std z + P_mean) on `patches` random patches per sample (patched models).
+ * `hostInput` is the batch's input on the host (the patches' whole-domain view is resized from it).
  */
 export function batchLoss(
-  ctx: StepContext,
+  o: LossSetup,
   target: Tensor,
   input: Tensor,
   hostInput: Float32Array,
   mode: Mode,
-  rng: Draws,
+  draws: Draws,
   patches: number,
   yMean?: Tensor,
 ): Tensor {
-  const { settings: s, net } = ctx;
+  const net = o.net;
   if (net instanceof CorrDiffRegressionUNet) return regressionLoss(net, target, input, mode);
-  const { H, W, cLr } = ctx.shape;
-  const B = target.shape[0];
-  const patch = s.hp.patch;
+  const [B, cOut, H, W] = target.shape;
   let patching;
-  if (patch) {
-    const corners = randomCorners(H, W, patch.Hp, patch.Wp, patches, () => rng.uniform());
-    const plan = randomPatching(H, W, patch.Hp, patch.Wp, corners);
-    patching = { plan, imgLrHost: { data: hostInput, shape: [B, cLr, H, W] } };
+  if (o.patch) {
+    const { Hp, Wp } = o.patch;
+    const corners = draws.patchCorners?.(H, W, Hp, Wp, patches) ?? randomCorners(H, W, Hp, Wp, patches, () => draws.uniform());
+    patching = { plan: randomPatching(H, W, Hp, Wp, corners), imgLrHost: { data: hostInput, shape: input.shape } };
   }
-  const Bp = patch ? B * patches : B;
-  const [Hp, Wp] = patch ? [patch.Hp, patch.Wp] : [H, W];
-  const draws = {
-    sigmaNormal: rng.normals(Bp),
-    noise: rt().upload(rng.normals(Bp * ctx.shape.cOut * Hp * Wp), [Bp, ctx.shape.cOut, Hp, Wp]),
-  };
-  return residualLoss(net, ctx.regressionNet!, target, input, draws, {
-    P_mean: s.hp.P_mean,
-    P_std: s.hp.P_std,
+  const Bp = o.patch ? B * patches : B;
+  const [Hp, Wp] = o.patch ? [Math.min(o.patch.Hp, H), Math.min(o.patch.Wp, W)] : [H, W];
+  const sigmaNormal = draws.normals(Bp);
+  const noise = rt().upload(draws.normals(Bp * cOut * Hp * Wp), [Bp, cOut, Hp, Wp]);
+  return residualLoss(net, o.regressionNet!, target, input, { sigmaNormal, noise }, {
+    P_mean: o.P_mean,
+    P_std: o.P_std,
     sigmaData: net.sigmaData,
-    hrMeanConditioning: s.model.hrMeanConditioning,
+    hrMeanConditioning: o.hrMeanConditioning,
     patching,
     mode,
     yMean,
@@ -109,7 +139,7 @@ export function recordStep(ctx: StepContext, batches: HostBatch[], lr: number, s
           // A distinct dropout stream for every step, round and chunk, so a resumed run draws the same masks.
           const mode: Mode = { train: true, dropoutSeed: { next: ((step * batches.length + round) * chunks.length + c) * 65536 } };
           const { value, grads } = valueAndGrad(
-            () => sumAll(batchLoss(ctx, target, input, batch.input, mode, ctx.rng, patches, yMean)),
+            () => sumAll(batchLoss(ctx.loss, target, input, batch.input, mode, ctx.rng, patches, yMean)),
             () => full([1], perSample),
           );
           adam.accumulateLoss(value, perSample / batches.length / chunks.length, step);

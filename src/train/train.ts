@@ -21,7 +21,7 @@ import { buildTrainee, loadRegressionNet, networkArgs } from "./models.ts";
 import { InfiniteSampler } from "./sampler.ts";
 import { learningRate, scheduleWarning } from "./schedule.ts";
 import { isTimeFor, readTrainSettings, type TrainSettings } from "./settings.ts";
-import { recordStep, type StepContext } from "./step.ts";
+import { lossSetup, recordStep, type StepContext } from "./step.ts";
 import { validate } from "./validate.ts";
 
 /** Options of {@link train}. */
@@ -164,7 +164,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const resumedFrom = state.curNimg;
   const wallBefore = state.wallSeconds;
   const metrics = new MetricsLog(ckDir, resumedFrom);
-  const ctx: StepContext = { settings: s, net, regressionNet, arena, adam, rng, shape };
+  const ctx: StepContext = { settings: s, loss: lossSetup(s, net, regressionNet), net, regressionNet, arena, adam, rng, shape };
   const cls = networkClass(net).name;
   log(
     `training ${cls} (${arena.numParameters.toLocaleString("en")} parameters) on ${ds.length} samples of ` +

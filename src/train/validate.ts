@@ -71,7 +71,7 @@ export async function validate(ctx: StepContext, ds: DownscalingDataset, steps: 
     [lossAcc, perChannel] = r.scope(() => {
       const { target, input } = uploadBatch(host, cOut, cLr, H, W);
       const yMean = regressionMean(ctx, target, input);
-      const loss = batchLoss(ctx, target, input, host.input, { train: false }, rng, patches, yMean);
+      const loss = batchLoss(ctx.loss, target, input, host.input, { train: false }, rng, patches, yMean);
       const L = scale(sumAll(loss), 1 / B);
       const Bp = loss.shape[0];
       // Per channel: sum over pixels, then over (patched) samples.
