@@ -143,6 +143,11 @@ async function createWholeDataset(
   const builtin = BUILTIN[type];
   if (builtin) return await builtin(new DatasetOptions(rest, `dataset (${type})`, opts.baseDir));
   if (type.includes("::")) return await createCustomDataset(type, rest, opts);
+  if (type === "gefs_hrrr") {
+    throw new Error(
+      "dataset: type 'gefs_hrrr' (the reference's GEFS-HRRR lead-time dataset) is not supported by this port yet",
+    );
+  }
   throw new Error(
     `dataset: unknown type '${type}' (built in: ${
       BUILTIN_DATASET_TYPES.join(", ")
