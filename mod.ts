@@ -59,3 +59,46 @@ export * from "./src/plot/mod.ts";
 export { type CaseResult, formatResult, runCase, runGolden } from "./src/golden/runner.ts";
 export { GoldenSet } from "./src/golden/manifest.ts";
 export { Rng } from "./src/util/rng.ts";
+
+// Training: `train()` and its pieces (Adam on parameter arenas, data order, schedule, checkpoints).
+export * from "./src/train/mod.ts";
+export { checkpoint } from "./src/gpu/autograd.ts";
+export { formatDuration, Progress, type ProgressOptions } from "./src/util/progress.ts";
+export { selectTimeRange, subset } from "./src/data/subset.ts";
+
+// Checkpoints: our safetensors, PhysicsNeMo .mdlus (zip / legacy tar), torch.save files and Adam state.
+export {
+  findLatestCheckpoint,
+  type LoadedNetwork,
+  loadNetwork,
+  networkClass,
+  networkFromMdlus,
+  networkFromSafetensors,
+  saveNetwork,
+} from "./src/nn/checkpoint.ts";
+export {
+  isTar,
+  type MdlusFile,
+  type MdlusTensor,
+  networkSpecFromArgs,
+  parseMdlus,
+  parsePythonJson,
+  readMdlus,
+  readTar,
+  renameLegacyKeys,
+} from "./src/io/mdlus.ts";
+export {
+  halfToFloat,
+  PyGlobal,
+  PyObject,
+  type PyValue,
+  readTorchFile,
+  readTorchZip,
+  type TorchDtype,
+  TorchStorage,
+  TorchTensor,
+  type TorchZip,
+  unpickle,
+} from "./src/io/torch_pickle.ts";
+export { adamStateByParam, type ParamAdamState, readTorchOptimizerState, type TorchAdamState } from "./src/io/torch_optimizer.ts";
+export { crc32, isZip, ZipArchive, type ZipEntry } from "./src/io/zip.ts";

@@ -107,7 +107,7 @@ export function batchLoss(
 }
 
 /** The regression mean of a batch (no gradient), reused across its patch chunks. */
-export function regressionMean(ctx: StepContext, target: Tensor, input: Tensor): Tensor | undefined {
+export function frozenRegressionMean(ctx: StepContext, target: Tensor, input: Tensor): Tensor | undefined {
   if (!ctx.regressionNet) return undefined;
   const r = rt();
   const tape = r.tape;
@@ -133,7 +133,7 @@ export function recordStep(ctx: StepContext, batches: HostBatch[], lr: number, s
   batches.forEach((batch, round) => {
     r.scope(() => {
       const { target, input } = uploadBatch(batch, cOut, cLr, H, W);
-      const yMean = regressionMean(ctx, target, input);
+      const yMean = frozenRegressionMean(ctx, target, input);
       chunks.forEach((patches, c) => {
         r.scope(() => {
           // A distinct dropout stream for every step, round and chunk, so a resumed run draws the same masks.

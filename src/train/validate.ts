@@ -13,7 +13,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { add, scale, sumAll, sumLeading, sumRows } from "../ops/elementwise.ts";
 import { Rng } from "../util/rng.ts";
 import { loadBatch, uploadBatch } from "./batch.ts";
-import { batchLoss, regressionMean, type StepContext } from "./step.ts";
+import { batchLoss, frozenRegressionMean, type StepContext } from "./step.ts";
 import { CorrDiffRegressionUNet } from "../nn/wrappers.ts";
 
 /** One validation result. */
@@ -70,7 +70,7 @@ export async function validate(ctx: StepContext, ds: DownscalingDataset, steps: 
     const previous = [lossAcc, perChannel];
     [lossAcc, perChannel] = r.scope(() => {
       const { target, input } = uploadBatch(host, cOut, cLr, H, W);
-      const yMean = regressionMean(ctx, target, input);
+      const yMean = frozenRegressionMean(ctx, target, input);
       const loss = batchLoss(ctx.loss, target, input, host.input, { train: false }, rng, patches, yMean);
       const L = scale(sumAll(loss), 1 / B);
       const Bp = loss.shape[0];
