@@ -22,6 +22,20 @@ const WG: u32 = 256u;
 var<workgroup> red: array<f32, 256>;
 var<workgroup> redn: array<f32, 256>;
 
+// Sums (a, b) over the workgroup in a fixed order into red[0], redn[0].
+fn tree_sum(l: u32, a: f32, b: f32) {
+  red[l] = a;
+  redn[l] = b;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (l < w) {
+      red[l] += red[l + w];
+      redn[l] += redn[l + w];
+    }
+    workgroupBarrier();
+  }
+}
+
 // ---------------------------------------------------------------- gradient sanitising and norm
 
 @group(0) @binding(1) var<storage, read_write> grad: array<f32>;
@@ -45,16 +59,7 @@ fn sanitize_partials(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoca
     }
     s += g * g;
   }
-  red[lid.x] = s;
-  redn[lid.x] = bad;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w /= 2u) {
-    if (lid.x < w) {
-      red[lid.x] += red[lid.x + w];
-      redn[lid.x] += redn[lid.x + w];
-    }
-    workgroupBarrier();
-  }
+  tree_sum(lid.x, s, bad);
   if (lid.x == 0u) {
     partial[2u * (p.slot + wg.x)] = red[0];
     partial[2u * (p.slot + wg.x) + 1u] = redn[0];
@@ -76,16 +81,7 @@ fn finalize_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
     s += partial[2u * i];
     bad += partial[2u * i + 1u];
   }
-  red[lid.x] = s;
-  redn[lid.x] = bad;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w /= 2u) {
-    if (lid.x < w) {
-      red[lid.x] += red[lid.x + w];
-      redn[lid.x] += redn[lid.x + w];
-    }
-    workgroupBarrier();
-  }
+  tree_sum(lid.x, s, bad);
   if (lid.x == 0u) {
     let norm = sqrt(red[0]);
     let max_norm = bitcast<f32>(p.max_norm);

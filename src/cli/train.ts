@@ -19,7 +19,9 @@ if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
 
 try {
   const { config, rest } = loadConfigFromArgs(Deno.args, "config_training_synthetic_regression");
-  if (rest.length) throw new Error(`unexpected arguments: ${rest.join(" ")} (overrides look like key=value or ++key=value)`);
+  if (rest.length) {
+    throw new Error(`unexpected arguments: ${rest.join(" ")} (overrides look like key=value or ++key=value)`);
+  }
   const summary = await train({ config });
   for (const line of formatSummary(summary)) console.log(line);
 } catch (e) {

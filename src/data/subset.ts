@@ -7,12 +7,18 @@ import type { DownscalingDataset, DownscalingItem, SampleTime } from "./dataset.
 
 function parseTime(v: unknown, where: string): number {
   const d = typeof v === "string" ? new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : v + "Z") : null;
-  if (!d || Number.isNaN(d.getTime())) throw new Error(`${where}: ${JSON.stringify(v)} is not a time like "2019-03-20T00:00:00"`);
+  if (!d || Number.isNaN(d.getTime())) {
+    throw new Error(`${where}: ${JSON.stringify(v)} is not a time like "2019-03-20T00:00:00"`);
+  }
   return d.getTime();
 }
 
 /** The samples of `ds` whose time lies in `[first, last]`; an error if none does. */
-export function selectTimeRange(ds: DownscalingDataset, range: unknown, where = "dataset.time_range"): DownscalingDataset {
+export function selectTimeRange(
+  ds: DownscalingDataset,
+  range: unknown,
+  where = "dataset.time_range",
+): DownscalingDataset {
   if (!Array.isArray(range) || range.length !== 2) {
     throw new Error(`${where} must be [first, last] (two ISO times), got ${JSON.stringify(range)}`);
   }
@@ -28,7 +34,9 @@ export function selectTimeRange(ds: DownscalingDataset, range: unknown, where = 
   if (!keep.length) {
     const fmt = (t: SampleTime) => (t instanceof Date ? t.toISOString() : t);
     throw new Error(
-      `${where}: no sample between ${range[0]} and ${range[1]} (the data cover ${fmt(times[0])} to ${fmt(times[times.length - 1])})`,
+      `${where}: no sample between ${range[0]} and ${range[1]} (the data cover ${fmt(times[0])} to ${
+        fmt(times[times.length - 1])
+      })`,
     );
   }
   return subset(ds, keep);

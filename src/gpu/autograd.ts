@@ -19,6 +19,18 @@ function newTape(): Tape {
   });
 }
 
+/** Runs `fn` with `tape` as the active tape (null: no recording), restoring the previous one after. */
+export function withTape<T>(tape: Tape | null, fn: () => T): T {
+  const r = rt();
+  const saved = r.tape;
+  r.tape = tape;
+  try {
+    return fn();
+  } finally {
+    r.tape = saved;
+  }
+}
+
 /** Starts recording ops (replacing no active tape). Dispose the tape when the gradients are used. */
 export function startTape(): Tape {
   const r = rt();
@@ -39,13 +51,7 @@ export function checkpoint(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): T
   if (!outer) return fn(...inputs);
   // A probe tape learns which parameters fn reads; what it saved is freed as soon as fn returns.
   const probe = newTape();
-  r.tape = probe;
-  let out: Tensor;
-  try {
-    out = fn(...inputs);
-  } finally {
-    r.tape = outer;
-  }
+  const out = withTape(probe, () => fn(...inputs));
   const params = probe.leaves().filter((t) => !inputs.includes(t));
   // The probe holds the inputs and the output too: keep those alive while it frees the rest.
   const spared = [out, ...inputs].map((t) => t.base ?? t);
@@ -63,21 +69,7 @@ export function checkpoint(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): T
       return c;
     });
     const inner = newTape();
-    const saved = r.tape;
-    r.tape = inner;
-    let y: Tensor;
-    try {
-      y = fn(...copies);
-    } finally {
-      r.tape = saved;
-    }
-    r.tape = inner;
-    let grads: Map<Tensor, Tensor>;
-    try {
-      grads = inner.backward(y, g);
-    } finally {
-      r.tape = saved;
-    }
+    const grads = withTape(inner, () => inner.backward(fn(...copies), g));
     for (const t of grads.values()) t.persistent = true;
     inner.dispose();
     const result = [...copies.map((c) => grads.get(c) ?? null), ...params.map((p) => grads.get(p) ?? null)];
@@ -103,22 +95,12 @@ export function valueAndGrad(
   gradOut?: (out: Tensor) => Tensor,
 ): { value: Tensor; grads: Map<Tensor, Tensor> } {
   const r = rt();
-  const tape = startTape();
-  let value: Tensor;
-  try {
-    value = fn();
-  } finally {
-    stopTape();
-  }
+  if (r.tape) throw new Error("a tape is already recording");
+  const tape = newTape();
+  const value = withTape(tape, fn);
   value.persistent = true; // survives tape disposal; caller owns it
   const seed = gradOut ? gradOut(value) : full(value.shape, 1);
-  r.tape = tape;
-  let grads: Map<Tensor, Tensor>;
-  try {
-    grads = tape.backward(value, seed);
-  } finally {
-    r.tape = null;
-  }
+  const grads = withTape(tape, () => tape.backward(value, seed));
   for (const g of grads.values()) g.persistent = true;
   tape.dispose();
   value.persistent = false;

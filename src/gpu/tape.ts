@@ -37,7 +37,12 @@ export class Tape {
   }
 
   /** Records an op. `saved` are tensors its backward reads (besides the gradient). */
-  record(inputs: readonly Tensor[], output: Tensor, backward: (gradOut: Tensor) => Grad[], saved: Tensor[] = []) {
+  record(
+    inputs: readonly Tensor[],
+    output: Tensor,
+    backward: (gradOut: Tensor) => Grad[],
+    saved: Tensor[] = [],
+  ) {
     (output.base ?? output).tracked = true;
     for (const t of saved) this.#held.add(t.base ?? t);
     for (const t of inputs) this.#held.add(t.base ?? t);
@@ -58,7 +63,9 @@ export class Tape {
       const g = grads.get(idOf(node.output));
       if (!g) continue;
       grads.delete(idOf(node.output));
-      const gin = node.backward(g.shape.join() === node.output.shape.join() ? g : g.reshape(node.output.shape));
+      const gin = node.backward(
+        g.shape.join() === node.output.shape.join() ? g : g.reshape(node.output.shape),
+      );
       if (gin.length !== node.inputs.length) throw new Error("autograd: backward returned the wrong arity");
       node.inputs.forEach((inp, j) => {
         const gi = gin[j];
@@ -80,7 +87,9 @@ export class Tape {
   /** The distinct `requiresGrad` leaves that recorded ops read (e.g. a block's parameters). */
   leaves(): Tensor[] {
     const out = new Set<Tensor>();
-    for (const n of this.#nodes) for (const t of n.inputs) if ((t.base ?? t).requiresGrad) out.add(t.base ?? t);
+    for (const n of this.#nodes) {
+      for (const t of n.inputs) if ((t.base ?? t).requiresGrad) out.add(t.base ?? t);
+    }
     return [...out];
   }
 

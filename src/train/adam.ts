@@ -47,14 +47,26 @@ export class Adam {
     const r = rt();
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.#stats = r.device.createBuffer({ size: STATS * 4, usage, label: "optimiser stats" });
-    this.#partials = r.device.createBuffer({ size: 2 * 4 * PARTIALS * arena.segments.length, usage, label: "norm partials" });
+    this.#partials = r.device.createBuffer({
+      size: 2 * 4 * PARTIALS * arena.segments.length,
+      usage,
+      label: "norm partials",
+    });
     r.clear(this.#stats);
   }
 
   /** Adds the gradient-accumulation scratch of a segment into its gradient arena. */
   accumulate = (s: Segment): void => {
     const r = rt();
-    r.dispatch(r.kernel("optim", "accumulate"), this.#params({ n: s.length }), [s.grad, null, null, null, null, null, s.scratch], r.grid(s.length, WG));
+    r.dispatch(r.kernel("optim", "accumulate"), this.#params({ n: s.length }), [
+      s.grad,
+      null,
+      null,
+      null,
+      null,
+      null,
+      s.scratch,
+    ], r.grid(s.length, WG));
   };
 
   /**
@@ -121,7 +133,18 @@ export class Adam {
     this.#partials.destroy();
   }
 
-  #params(o: { n?: number; chunk?: number; slot?: number; step?: number; lrStep?: number; bc2Sqrt?: number; maxNorm?: number; factor?: number }): number[] {
+  #params(
+    o: {
+      n?: number;
+      chunk?: number;
+      slot?: number;
+      step?: number;
+      lrStep?: number;
+      bc2Sqrt?: number;
+      maxNorm?: number;
+      factor?: number;
+    },
+  ): number[] {
     // Field order of `Params` in kernels/optim.wgsl.
     return [
       o.n ?? 0,

@@ -45,13 +45,19 @@ export class ParamArena {
   constructor(params: Map<string, Tensor>, o: { maxSegmentBytes?: number } = {}) {
     const r = rt();
     const align = Math.max(4, r.gpu.limits.minStorageBufferOffsetAlignment);
-    const maxBytes = Math.min(r.gpu.limits.maxStorageBufferBindingSize, r.gpu.limits.maxBufferSize, o.maxSegmentBytes ?? Infinity);
+    const maxBytes = Math.min(
+      r.gpu.limits.maxStorageBufferBindingSize,
+      r.gpu.limits.maxBufferSize,
+      o.maxSegmentBytes ?? Infinity,
+    );
     const plan: { key: string; tensor: Tensor; segment: number; byteOffset: number }[] = [];
     const sizes: number[] = [];
     let seg = 0, off = 0, n = 0;
     for (const [key, tensor] of params) {
       const bytes = tensor.bytes;
-      if (bytes > maxBytes) throw new Error(`parameter ${key} [${tensor.shape}] exceeds the adapter's largest binding`);
+      if (bytes > maxBytes) {
+        throw new Error(`parameter ${key} [${tensor.shape}] exceeds the adapter's largest binding`);
+      }
       const padded = Math.ceil(bytes / align) * align;
       if (off > 0 && off + padded > maxBytes) {
         sizes.push(off);
@@ -111,9 +117,15 @@ export class ParamArena {
       const g = grads.get(slot.tensor);
       if (!g) continue;
       const s = this.segments[slot.segment];
-      r.copyBytes(g.buffer, g.byteOffset, firstRound ? s.grad : s.scratch!, slot.byteOffset, slot.tensor.bytes);
+      r.copyBytes(
+        g.buffer,
+        g.byteOffset,
+        firstRound ? s.grad : s.scratch!,
+        slot.byteOffset,
+        slot.tensor.bytes,
+      );
     }
-    if (!firstRound) for (const s of this.segments) accumulate(s);
+    if (!firstRound) { for (const s of this.segments) accumulate(s); }
   }
 
   /** Reads one kind of arena back into per-parameter arrays (state-dict order). */
@@ -137,21 +149,30 @@ export class ParamArena {
       if (v.length !== slot.tensor.size) {
         throw new Error(`${kind} of ${slot.key}: ${v.length} values for [${slot.tensor.shape}]`);
       }
-      r.device.queue.writeBuffer(this.segments[slot.segment][kind], slot.byteOffset, v as Float32Array<ArrayBuffer>);
+      r.device.queue.writeBuffer(
+        this.segments[slot.segment][kind],
+        slot.byteOffset,
+        v as Float32Array<ArrayBuffer>,
+      );
     }
   }
 
   /** Destroys the arenas; the parameter tensors become unusable. */
   dispose(): void {
     for (const slot of this.slots) slot.tensor.release();
-    for (const s of this.segments) for (const b of [s.param, s.grad, s.expAvg, s.expAvgSq, s.scratch]) b?.destroy();
+    for (const s of this.segments) {
+      for (const b of [s.param, s.grad, s.expAvg, s.expAvgSq, s.scratch]) b?.destroy();
+    }
   }
 }
 
 /** Reads `bytes` of a raw buffer (submits pending work and waits). */
 export async function readBuffer(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
   const r = rt();
-  const staging = r.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const staging = r.device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
   r.copyBytes(buffer, 0, staging, 0, bytes);
   r.flush();
   await staging.mapAsync(GPUMapMode.READ);

@@ -30,7 +30,11 @@ function timeLabel(ds: DownscalingDataset, index: number): string {
 }
 
 /** Reads the samples `indices` into one host batch; non-finite values are an error naming the sample. */
-export async function loadBatch(ds: DownscalingDataset, indices: number[], what = "training"): Promise<HostBatch> {
+export async function loadBatch(
+  ds: DownscalingDataset,
+  indices: number[],
+  what = "training",
+): Promise<HostBatch> {
   const items = await Promise.all(indices.map((i) => ds.item(i)));
   const B = indices.length;
   const tLen = items[0].target.length, iLen = items[0].input.length;
@@ -52,7 +56,13 @@ export async function loadBatch(ds: DownscalingDataset, indices: number[], what 
 }
 
 /** Uploads a host batch as [B, C_out, H, W] and [B, C_lr, H, W] tensors. */
-export function uploadBatch(b: HostBatch, cOut: number, cLr: number, H: number, W: number): { target: Tensor; input: Tensor } {
+export function uploadBatch(
+  b: HostBatch,
+  cOut: number,
+  cLr: number,
+  H: number,
+  W: number,
+): { target: Tensor; input: Tensor } {
   const r = rt();
   return { target: r.upload(b.target, [b.B, cOut, H, W]), input: r.upload(b.input, [b.B, cLr, H, W]) };
 }

@@ -35,7 +35,9 @@ export async function benchTrainStep(
     model: { name: kind, hr_mean_conditioning: kind === "diffusion", model_args: unet },
     training: { hp: { total_batch_size: B, batch_size_per_gpu: B, training_duration: 1e9 } },
   }, [H, W]);
-  const regressionNet = kind === "diffusion" ? new CorrDiffRegressionUNet({ ...base, img_in_channels: cLr + grid }, 3) : null;
+  const regressionNet = kind === "diffusion"
+    ? new CorrDiffRegressionUNet({ ...base, img_in_channels: cLr + grid }, 3)
+    : null;
   const net = kind === "regression"
     ? new CorrDiffRegressionUNet({ ...base, img_in_channels: cLr + grid }, 1)
     : new EDMPrecondSuperResolution({ ...base, img_in_channels: cLr + cOut + grid }, 2);
@@ -44,7 +46,13 @@ export async function benchTrainStep(
   const adam = new Adam(arena);
   const rng = new Rng(4);
   const ctx: StepContext = {
-    settings, loss: lossSetup(settings, net, regressionNet), net, regressionNet, arena, adam, rng,
+    settings,
+    loss: lossSetup(settings, net, regressionNet),
+    net,
+    regressionNet,
+    arena,
+    adam,
+    rng,
     shape: { cOut, cLr, H, W },
   };
   const batch: HostBatch = {

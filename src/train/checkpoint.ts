@@ -42,14 +42,18 @@ export interface CheckpointFiles {
 const STATE_RE = /^checkpoint\.0\.(\d+)\.safetensors$/;
 const NET_RE = /^([A-Za-z_][A-Za-z0-9_]*)\.0\.(\d+)\.safetensors$/;
 
-/** Complete checkpoints of a directory (a state file with its network file), oldest first. */
-export function listCheckpoints(dir: string): CheckpointFiles[] {
-  let entries: string[];
+/** Names of the files of `dir` ([] when it does not exist). */
+export function fileNames(dir: string): string[] {
   try {
-    entries = [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name);
+    return [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name);
   } catch {
     return [];
   }
+}
+
+/** Complete checkpoints of a directory (a state file with its network file), oldest first. */
+export function listCheckpoints(dir: string): CheckpointFiles[] {
+  const entries = fileNames(dir);
   const nets = new Map<number, string>();
   for (const name of entries) {
     const m = NET_RE.exec(name);
@@ -101,7 +105,10 @@ export async function saveCheckpoint(
   const tensors = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>();
   for (const [key, m] of moments.expAvg) tensors.set(`exp_avg.${key}`, { shape: [m.length], data: m });
   for (const [key, v] of moments.expAvgSq) tensors.set(`exp_avg_sq.${key}`, { shape: [v.length], data: v });
-  tensors.set("data_order", { shape: [state.sampler.order.length], data: BigInt64Array.from(state.sampler.order, BigInt) });
+  tensors.set("data_order", {
+    shape: [state.sampler.order.length],
+    data: BigInt64Array.from(state.sampler.order, BigInt),
+  });
   tensors.set("data_rng_key", { shape: [624], data: BigInt64Array.from(state.sampler.rng.key, BigInt) });
   const { sampler, ...rest } = state;
   writeSafetensors(files.state, tensors, {
@@ -142,7 +149,9 @@ export function loadTrainState(path: string): LoadedState {
   try {
     file = readSafetensors(path);
   } catch (e) {
-    throw new Error(`checkpoint ${path} is unreadable or damaged: ${(e as Error).message.replace(`${path}: `, "")}`);
+    throw new Error(
+      `checkpoint ${path} is unreadable or damaged: ${(e as Error).message.replace(`${path}: `, "")}`,
+    );
   }
   if (file.metadata.format !== "corrdiff-webgpu training state 1") {
     throw new Error(`${path}: not a training-state checkpoint of this program`);

@@ -50,7 +50,11 @@ export class MetricsLog {
   async plot(title: string): Promise<string> {
     const series = (["train", "validation"] as const).map((kind) => {
       const recs = this.records.filter((r) => r.kind === kind && typeof r.loss === "number");
-      return { name: kind === "train" ? "training loss" : "validation loss", x: recs.map((r) => r.samples), y: recs.map((r) => r.loss as number) };
+      return {
+        name: kind === "train" ? "training loss" : "validation loss",
+        x: recs.map((r) => r.samples),
+        y: recs.map((r) => r.loss as number),
+      };
     }).filter((s) => s.x.length > 0);
     const base = join(this.dir, "loss_curve");
     if (series.length) await writeChart(lossCurveChart(series, { title }), base);

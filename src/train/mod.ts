@@ -17,13 +17,21 @@ export { ParamArena, readBuffer, type Segment, type Slot } from "./arena.ts";
 export { InfiniteSampler, MT19937, type SamplerState } from "./sampler.ts";
 export { learningRate, type LrSchedule, scheduleWarning } from "./schedule.ts";
 export { isTimeFor, type ModelName, readTrainSettings, type TrainSettings } from "./settings.ts";
-export { batchLoss, type Draws, lossSetup, type LossSetup, recordStep, frozenRegressionMean, type StepContext } from "./step.ts";
-export { validate, type ValidationResult, validationIndices } from "./validate.ts";
+export {
+  batchLoss,
+  type Draws,
+  frozenRegressionMean,
+  type LossSetup,
+  lossSetup,
+  recordStep,
+  type StepContext,
+} from "./step.ts";
+export { validate, validationIndices, type ValidationResult } from "./validate.ts";
 export {
   type CheckpointFiles,
   listCheckpoints,
-  loadTrainState,
   type LoadedState,
+  loadTrainState,
   saveCheckpoint,
   type TrainState,
 } from "./checkpoint.ts";

@@ -33,14 +33,19 @@ export function buildTrainee(
   args: WrapperKwargs,
   seed: number,
 ): CorrDiffRegressionUNet | EDMPrecondSuperResolution {
-  return s.model.name === "regression" ? new CorrDiffRegressionUNet(args, seed) : new EDMPrecondSuperResolution(args, seed);
+  return s.model.name === "regression"
+    ? new CorrDiffRegressionUNet(args, seed)
+    : new EDMPrecondSuperResolution(args, seed);
 }
 
 /**
  * The frozen regression net of a diffusion run (`training.io.regression_checkpoint_path`: a file or
  * a checkpoint directory), checked against the dataset.
  */
-export async function loadRegressionNet(path: string, ds: DownscalingDataset): Promise<CorrDiffRegressionUNet> {
+export async function loadRegressionNet(
+  path: string,
+  ds: DownscalingDataset,
+): Promise<CorrDiffRegressionUNet> {
   const loaded = await loadNetwork(path);
   const { net, className } = loaded;
   if (!(net instanceof CorrDiffRegressionUNet)) {
@@ -56,12 +61,20 @@ export async function loadRegressionNet(path: string, ds: DownscalingDataset): P
   const grid = (k.N_grid_channels as number | undefined) ?? 4;
   const res = Array.isArray(k.img_resolution) ? k.img_resolution : [k.img_resolution, k.img_resolution];
   const problems: string[] = [];
-  if (k.img_out_channels !== cOut) problems.push(`${k.img_out_channels} output channels, the dataset has ${cOut}`);
-  if (k.img_in_channels !== cLr + grid) problems.push(`${k.img_in_channels - grid} input channels, the dataset has ${cLr}`);
+  if (k.img_out_channels !== cOut) {
+    problems.push(`${k.img_out_channels} output channels, the dataset has ${cOut}`);
+  }
+  if (k.img_in_channels !== cLr + grid) {
+    problems.push(`${k.img_in_channels - grid} input channels, the dataset has ${cLr}`);
+  }
   if (res[0] !== H || res[1] !== W) problems.push(`image ${res[0]}x${res[1]}, the dataset's is ${H}x${W}`);
   if (problems.length) {
     net.ps.dispose();
-    throw new Error(`training.io.regression_checkpoint_path: ${loaded.path} does not fit the dataset: ${problems.join("; ")}`);
+    throw new Error(
+      `training.io.regression_checkpoint_path: ${loaded.path} does not fit the dataset: ${
+        problems.join("; ")
+      }`,
+    );
   }
   return net;
 }

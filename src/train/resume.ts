@@ -4,9 +4,9 @@
  * (`<Class>.0.<N>.mdlus` + `checkpoint.0.<N>.pt`, as train.py writes them), whichever is newer.
  */
 import { join } from "node:path";
-import { readTorchOptimizerState, adamStateByParam } from "../io/torch_optimizer.ts";
+import { adamStateByParam, readTorchOptimizerState } from "../io/torch_optimizer.ts";
 import { type LoadedNetwork, loadNetwork } from "../nn/checkpoint.ts";
-import { listCheckpoints, loadTrainState, type TrainState } from "./checkpoint.ts";
+import { fileNames, listCheckpoints, loadTrainState, type TrainState } from "./checkpoint.ts";
 
 /** A checkpoint to resume from, loaded. */
 export interface ResumePoint {
@@ -23,12 +23,7 @@ export interface ResumePoint {
 
 /** PhysicsNeMo training checkpoints of `dir` (network + optimizer file pairs), oldest first. */
 export function listPhysicsNemoCheckpoints(dir: string): { nimg: number; network: string; state: string }[] {
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name);
-  } catch {
-    return [];
-  }
+  const names = fileNames(dir);
   const nets = new Map<number, string>();
   for (const n of names) {
     const m = /^([A-Za-z_]\w*)\.0\.(\d+)\.mdlus$/.exec(n);
@@ -49,7 +44,15 @@ export function findResumePoint(dir: string): ResumePoint | null {
   if (ours && (!theirs || ours.nimg >= theirs.nimg)) {
     const t = loadTrainState(ours.state);
     const loaded = loadNetwork(ours.network);
-    return { origin: "ours", nimg: ours.nimg, statePath: ours.state, loaded, state: t.state, expAvg: t.expAvg, expAvgSq: t.expAvgSq };
+    return {
+      origin: "ours",
+      nimg: ours.nimg,
+      statePath: ours.state,
+      loaded,
+      state: t.state,
+      expAvg: t.expAvg,
+      expAvgSq: t.expAvgSq,
+    };
   }
   const pt = readTorchOptimizerState(theirs!.state);
   const loaded = loadNetwork(theirs!.network);

@@ -94,7 +94,9 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number]): Tr
   if (name !== "regression" && name !== "diffusion" && name !== "patched_diffusion") {
     const lt = typeof name === "string" && name.startsWith("lt_aware");
     throw new Error(
-      `config: model.name '${name}' cannot be trained here (${lt ? "lead-time models are not supported yet; " : ""}` +
+      `config: model.name '${name}' cannot be trained here (${
+        lt ? "lead-time models are not supported yet; " : ""
+      }` +
         `use regression, diffusion or patched_diffusion)`,
     );
   }
@@ -103,7 +105,11 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number]): Tr
   const perGpuRaw = section(training, "hp").batch_size_per_gpu ?? "auto";
   let perGpu = perGpuRaw === "auto" ? total : perGpuRaw;
   if (!Number.isInteger(perGpu) || (perGpu as number) < 1) {
-    throw new Error(`config: training.hp.batch_size_per_gpu must be "auto" or a positive integer, got ${JSON.stringify(perGpuRaw)}`);
+    throw new Error(
+      `config: training.hp.batch_size_per_gpu must be "auto" or a positive integer, got ${
+        JSON.stringify(perGpuRaw)
+      }`,
+    );
   }
   perGpu = Math.min(perGpu as number, total); // one process: batch_gpu_total = total_batch_size
   const rounds = Math.floor(total / (perGpu as number));
@@ -123,7 +129,11 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number]): Tr
       let chunk = num;
       if (maxPerGpu !== undefined && maxPerGpu !== null) {
         if (!Number.isInteger(maxPerGpu) || (maxPerGpu as number) < 1) {
-          throw new Error(`config: training.hp.max_patch_per_gpu must be a positive integer, got ${JSON.stringify(maxPerGpu)}`);
+          throw new Error(
+            `config: training.hp.max_patch_per_gpu must be a positive integer, got ${
+              JSON.stringify(maxPerGpu)
+            }`,
+          );
         }
         chunk = Math.max(1, Math.min(num, Math.floor((maxPerGpu as number) / (perGpu as number))));
       }
@@ -137,7 +147,9 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number]): Tr
   const fp = perf.fp_optimizations ?? "fp32";
   if (fp !== "fp32") ignored.push(`fp_optimizations=${fp} (WebGPU trains in float32)`);
   for (const k of ["dataloader_workers", "torch_compile", "use_apex_gn", "profile_mode"]) {
-    if (perf[k] !== undefined && perf[k] !== null && perf[k] !== false && perf[k] !== 0) ignored.push(`${k}=${perf[k]}`);
+    if (perf[k] !== undefined && perf[k] !== null && perf[k] !== false && perf[k] !== 0) {
+      ignored.push(`${k}=${perf[k]}`);
+    }
   }
   const checkpointLevel = reader("training.perf", perf).int("songunet_checkpoint_level", 0, 0);
 

@@ -88,8 +88,12 @@ export function batchLoss(
   let patching;
   if (o.patch) {
     const { Hp, Wp } = o.patch;
-    const corners = draws.patchCorners?.(H, W, Hp, Wp, patches) ?? randomCorners(H, W, Hp, Wp, patches, () => draws.uniform());
-    patching = { plan: randomPatching(H, W, Hp, Wp, corners), imgLrHost: { data: hostInput, shape: input.shape } };
+    const corners = draws.patchCorners?.(H, W, Hp, Wp, patches) ??
+      randomCorners(H, W, Hp, Wp, patches, () => draws.uniform());
+    patching = {
+      plan: randomPatching(H, W, Hp, Wp, corners),
+      imgLrHost: { data: hostInput, shape: input.shape },
+    };
   }
   const Bp = o.patch ? B * patches : B;
   const [Hp, Wp] = o.patch ? [Math.min(o.patch.Hp, H), Math.min(o.patch.Wp, W)] : [H, W];
@@ -137,7 +141,10 @@ export function recordStep(ctx: StepContext, batches: HostBatch[], lr: number, s
       chunks.forEach((patches, c) => {
         r.scope(() => {
           // A distinct dropout stream for every step, round and chunk, so a resumed run draws the same masks.
-          const mode: Mode = { train: true, dropoutSeed: { next: ((step * batches.length + round) * chunks.length + c) * 65536 } };
+          const mode: Mode = {
+            train: true,
+            dropoutSeed: { next: ((step * batches.length + round) * chunks.length + c) * 65536 },
+          };
           const { value, grads } = valueAndGrad(
             () => sumAll(batchLoss(ctx.loss, target, input, batch.input, mode, ctx.rng, patches, yMean)),
             () => full([1], perSample),

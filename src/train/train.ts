@@ -112,13 +112,22 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     const wantClass = s.model.name === "regression" ? "CorrDiffRegressionUNet" : "EDMPrecondSuperResolution";
     if (loaded.className !== wantClass) {
       loaded.net.ps.dispose();
-      throw new Error(`${loaded.path}: holds a ${loaded.className}, but model.name=${s.model.name} trains a ${wantClass}`);
+      throw new Error(
+        `${loaded.path}: holds a ${loaded.className}, but model.name=${s.model.name} trains a ${wantClass}`,
+      );
     }
     const isDiff = s.model.name !== "regression";
-    const diff = argDiff(architecture(loaded.args, isDiff), architecture(args as Record<string, unknown>, isDiff));
+    const diff = argDiff(
+      architecture(loaded.args, isDiff),
+      architecture(args as Record<string, unknown>, isDiff),
+    );
     if (diff.length) {
       loaded.net.ps.dispose();
-      throw new Error(`${loaded.path} does not match the config (${diff.join("; ")}); use another training.io.checkpoint_dir`);
+      throw new Error(
+        `${loaded.path} does not match the config (${
+          diff.join("; ")
+        }); use another training.io.checkpoint_dir`,
+      );
     }
     net = loaded.net as typeof net;
   } else {
@@ -127,7 +136,9 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   let regressionNet: CorrDiffRegressionUNet | null = null;
   if (s.model.name !== "regression") {
     if (!s.io.regression_checkpoint_path) {
-      throw new Error("config: training.io.regression_checkpoint_path is required to train a diffusion model");
+      throw new Error(
+        "config: training.io.regression_checkpoint_path is required to train a diffusion model",
+      );
     }
     const p = s.io.regression_checkpoint_path;
     regressionNet = await loadRegressionNet(isAbsolute(p) ? p : resolve(base, p), ds);
@@ -140,12 +151,22 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   let sampler = new InfiniteSampler(ds.length, { seed: s.seed });
   const rng = new Rng(s.seed + 1);
   const state: TrainState = {
-    curNimg: 0, step: 0, lr: s.hp.lr, sampler: sampler.getState(), rng: rng.getState(),
-    nonFiniteGrads: 0, bestValidation: null, wallSeconds: 0,
+    curNimg: 0,
+    step: 0,
+    lr: s.hp.lr,
+    sampler: sampler.getState(),
+    rng: rng.getState(),
+    nonFiniteGrads: 0,
+    bestValidation: null,
+    wallSeconds: 0,
   };
   if (resumed) {
-    const missing = [...net.ps.params.keys()].filter((k) => !resumed.expAvg.has(k) || !resumed.expAvgSq.has(k));
-    if (missing.length) throw new Error(`${resumed.statePath}: no Adam moments for ${missing.slice(0, 3).join(", ")}`);
+    const missing = [...net.ps.params.keys()].filter((k) =>
+      !resumed.expAvg.has(k) || !resumed.expAvgSq.has(k)
+    );
+    if (missing.length) {
+      throw new Error(`${resumed.statePath}: no Adam moments for ${missing.slice(0, 3).join(", ")}`);
+    }
     Object.assign(state, resumed.state);
     arena.write("expAvg", resumed.expAvg);
     arena.write("expAvgSq", resumed.expAvgSq);
@@ -164,16 +185,29 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const resumedFrom = state.curNimg;
   const wallBefore = state.wallSeconds;
   const metrics = new MetricsLog(ckDir, resumedFrom);
-  const ctx: StepContext = { settings: s, loss: lossSetup(s, net, regressionNet), net, regressionNet, arena, adam, rng, shape };
+  const ctx: StepContext = {
+    settings: s,
+    loss: lossSetup(s, net, regressionNet),
+    net,
+    regressionNet,
+    arena,
+    adam,
+    rng,
+    shape,
+  };
   const cls = networkClass(net).name;
   log(
     `training ${cls} (${arena.numParameters.toLocaleString("en")} parameters) on ${ds.length} samples of ` +
       `${shape.H}x${shape.W}, ${shape.cLr} -> ${shape.cOut} channels; batch ${s.hp.total_batch_size} ` +
-      `(${s.hp.rounds} x ${s.hp.batch_size_per_gpu})${s.hp.patch ? `, ${s.hp.patch.num} patches of ${s.hp.patch.Hp}x${s.hp.patch.Wp}` : ""}; ` +
+      `(${s.hp.rounds} x ${s.hp.batch_size_per_gpu})${
+        s.hp.patch ? `, ${s.hp.patch.num} patches of ${s.hp.patch.Hp}x${s.hp.patch.Wp}` : ""
+      }; ` +
       `${s.hp.training_duration} samples; checkpoints in ${ckDir}`,
   );
 
-  const progress = o.progress === false ? null : new Progress(s.hp.training_duration, { unit: "samples", start: state.curNimg });
+  const progress = o.progress === false
+    ? null
+    : new Progress(s.hp.training_duration, { unit: "samples", start: state.curNimg });
   const say = (l: string) => progress ? progress.log(l) : log(l);
   const total = s.hp.total_batch_size;
   let steps = 0, lastLoss: number | null = null, stepsSinceRead = 0;
@@ -182,7 +216,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   let inFlight: Promise<void> | null = null;
   const t0 = performance.now();
   let done = state.curNimg >= s.hp.training_duration;
-  const extra = () => `loss ${lastLoss === null ? "--" : lastLoss.toPrecision(4)} | lr ${state.lr.toExponential(2)}`;
+  const extra = () =>
+    `loss ${lastLoss === null ? "--" : lastLoss.toPrecision(4)} | lr ${state.lr.toExponential(2)}`;
 
   while (!done && (o.maxSteps === undefined || steps < o.maxSteps)) {
     const batches: HostBatch[] = [];
@@ -208,19 +243,31 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       if (st.firstBadLossStep > 0) {
         throw new Error(
           `the training loss became non-finite at step ${st.firstBadLossStep}; ` +
-            (lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : "no checkpoint was written yet"),
+            (lastCheckpoint
+              ? `the last good checkpoint is ${lastCheckpoint}`
+              : "no checkpoint was written yet"),
         );
       }
       lastLoss = st.lossSum / stepsSinceRead;
       stepsSinceRead = 0;
       state.nonFiniteGrads = st.nonFiniteGrads;
       metrics.add({
-        kind: "train", samples: state.curNimg, step: state.step, loss: lastLoss, lr: state.lr,
-        grad_norm: st.gradNorm, nonfinite_grads: st.nonFiniteGrads, seconds: (performance.now() - t0) / 1000,
+        kind: "train",
+        samples: state.curNimg,
+        step: state.step,
+        loss: lastLoss,
+        lr: state.lr,
+        grad_norm: st.gradNorm,
+        nonfinite_grads: st.nonFiniteGrads,
+        seconds: (performance.now() - t0) / 1000,
       });
       if (!progress || !Deno.stdout.isTerminal()) {
-        progress?.update(state.curNimg, extra() + ` | grad norm ${st.gradNorm.toPrecision(3)}` +
-          (st.nonFiniteGrads ? ` | non-finite grads ${st.nonFiniteGrads}` : ""), true);
+        progress?.update(
+          state.curNimg,
+          extra() + ` | grad norm ${st.gradNorm.toPrecision(3)}` +
+            (st.nonFiniteGrads ? ` | non-finite grads ${st.nonFiniteGrads}` : ""),
+          true,
+        );
         if (!progress) log(`${state.curNimg} samples | ${extra()}`);
       }
     }
@@ -230,9 +277,17 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       const v = await validate(ctx, valid, s.io.validation_steps);
       lastValidation = { loss: v.loss, rmse: v.rmse, inputRmse: v.inputRmse };
       if (state.bestValidation === null || v.loss < state.bestValidation) state.bestValidation = v.loss;
-      metrics.add({ kind: "validation", samples: state.curNimg, step: state.step, loss: v.loss, rmse: v.rmse, input_rmse: v.inputRmse });
+      metrics.add({
+        kind: "validation",
+        samples: state.curNimg,
+        step: state.step,
+        loss: v.loss,
+        rmse: v.rmse,
+        input_rmse: v.inputRmse,
+      });
       const rm = Object.entries(v.rmse).map(([k, x]) =>
-        `${k} RMSE ${x.toPrecision(4)}` + (k in v.inputRmse ? ` vs ${v.inputRmse[k].toPrecision(4)} for the upsampled input` : "")
+        `${k} RMSE ${x.toPrecision(4)}` +
+        (k in v.inputRmse ? ` vs ${v.inputRmse[k].toPrecision(4)} for the upsampled input` : "")
       ).join(", ");
       say(`validation at ${state.curNimg} samples: loss ${v.loss.toPrecision(4)}${rm ? ` (${rm})` : ""}`);
     }
@@ -242,9 +297,19 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       state.rng = rng.getState();
       state.wallSeconds = wallBefore + (performance.now() - t0) / 1000;
       const [expAvg, expAvgSq] = [await arena.read("expAvg"), await arena.read("expAvgSq")];
-      const files = await saveCheckpoint(ckDir, net, cls, { expAvg, expAvgSq }, state, o.config, s.io.save_n_recent_checkpoints);
+      const files = await saveCheckpoint(
+        ckDir,
+        net,
+        cls,
+        { expAvg, expAvgSq },
+        state,
+        o.config,
+        s.io.save_n_recent_checkpoints,
+      );
       lastCheckpoint = files.state;
-      await metrics.plot(`${cls} on ${ds.length} samples`).catch((e) => say(`loss curve not drawn: ${(e as Error).message}`));
+      await metrics.plot(`${cls} on ${ds.length} samples`).catch((e) =>
+        say(`loss curve not drawn: ${(e as Error).message}`)
+      );
     }
   }
   if (inFlight) await inFlight;
@@ -272,15 +337,21 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
 /** The summary as the lines printed at the end of `deno task train`. */
 export function formatSummary(sm: TrainSummary): string[] {
   const lines = [
-    `done: ${sm.samples} samples (${sm.steps} steps this session${sm.resumedFrom ? `, resumed at ${sm.resumedFrom}` : ""}) ` +
+    `done: ${sm.samples} samples (${sm.steps} steps this session${
+      sm.resumedFrom ? `, resumed at ${sm.resumedFrom}` : ""
+    }) ` +
     `in ${sm.seconds.toFixed(1)} s`,
-    `last training loss ${sm.lastLoss?.toPrecision(4) ?? "--"}; best validation loss ${sm.bestValidation?.toPrecision(4) ?? "-- (no validation section)"}`,
+    `last training loss ${sm.lastLoss?.toPrecision(4) ?? "--"}; best validation loss ${
+      sm.bestValidation?.toPrecision(4) ?? "-- (no validation section)"
+    }`,
   ];
   if (sm.lastValidation && Object.keys(sm.lastValidation.rmse).length) {
     const base = sm.lastValidation.inputRmse;
     lines.push(
       `last validation RMSE: ${
-        Object.entries(sm.lastValidation.rmse).map(([k, v]) => `${k} ${v.toPrecision(4)}` + (k in base ? ` (upsampled input: ${base[k].toPrecision(4)})` : "")).join(", ")
+        Object.entries(sm.lastValidation.rmse).map(([k, v]) =>
+          `${k} ${v.toPrecision(4)}` + (k in base ? ` (upsampled input: ${base[k].toPrecision(4)})` : "")
+        ).join(", ")
       }`,
     );
   }

@@ -40,7 +40,11 @@ export function validationIndices(length: number, steps: number, B: number): num
 }
 
 /** Runs a validation pass (one read-back at the end). */
-export async function validate(ctx: StepContext, ds: DownscalingDataset, steps: number): Promise<ValidationResult> {
+export async function validate(
+  ctx: StepContext,
+  ds: DownscalingDataset,
+  steps: number,
+): Promise<ValidationResult> {
   const r = rt();
   const { cOut, cLr, H, W } = ctx.shape;
   const batches = validationIndices(ds.length, steps, ctx.settings.hp.batch_size_per_gpu);
@@ -86,7 +90,10 @@ export async function validate(ctx: StepContext, ds: DownscalingDataset, steps: 
   const [lossSum, chSum] = await Promise.all([lossAcc.read(), perChannel.read()]);
   lossAcc.release();
   perChannel.release();
-  const pixels = samples * (ctx.settings.hp.patch ? ctx.settings.hp.patch.num * ctx.settings.hp.patch.Hp * ctx.settings.hp.patch.Wp : H * W);
+  const pixels = samples *
+    (ctx.settings.hp.patch
+      ? ctx.settings.hp.patch.num * ctx.settings.hp.patch.Hp * ctx.settings.hp.patch.Wp
+      : H * W);
   const rmse: Record<string, number> = {};
   const names = ds.outputChannels().map((c) => c.name + c.level);
   // The std of each output channel, from the dataset's own denormalisation: x(1) - x(0).

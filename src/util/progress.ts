@@ -59,7 +59,9 @@ export class Progress {
   update(done: number, extra = "", force = false): void {
     if (this.#tty) {
       const width = 24, filled = Math.round((width * Math.min(done, this.total)) / this.total);
-      this.#write(`\r\x1b[2K[${"#".repeat(filled)}${".".repeat(width - filled)}] ${this.describe(done, extra)}`);
+      this.#write(
+        `\r\x1b[2K[${"#".repeat(filled)}${".".repeat(width - filled)}] ${this.describe(done, extra)}`,
+      );
       this.#drawn = true;
       return;
     }

@@ -9,10 +9,16 @@ import { Rng } from "../../src/util/rng.ts";
 import type { Tensor } from "../../src/gpu/tensor.ts";
 import { assert, assertClose, assertEquals } from "../helpers/assert.ts";
 
-interface HostParam { p: Float64Array; m: Float64Array; v: Float64Array }
+interface HostParam {
+  p: Float64Array;
+  m: Float64Array;
+  v: Float64Array;
+}
 
 function hostStep(ps: HostParam[], grads: Float64Array[], t: number, lr: number, maxNorm: number | null) {
-  const g = grads.map((a) => a.map((x) => (Number.isNaN(x) ? 0 : x === Infinity ? 1e5 : x === -Infinity ? -1e5 : x)));
+  const g = grads.map((a) =>
+    a.map((x) => (Number.isNaN(x) ? 0 : x === Infinity ? 1e5 : x === -Infinity ? -1e5 : x))
+  );
   let sq = 0;
   for (const a of g) for (const x of a) sq += x * x;
   const norm = Math.sqrt(sq);
@@ -87,4 +93,5 @@ async function run(maxNorm: number | null, withBad: boolean) {
 }
 
 Deno.test("Adam over multi-segment arenas equals float64 torch.optim.Adam", () => run(null, false));
-Deno.test("Adam with global-norm clipping and non-finite gradients (nan_to_num, counted)", () => run(0.5, true));
+Deno.test("Adam with global-norm clipping and non-finite gradients (nan_to_num, counted)", () =>
+  run(0.5, true));

@@ -13,8 +13,15 @@ import { assert, assertClose, assertEquals } from "../helpers/assert.ts";
 async function gradients(level: number) {
   const r = await initRuntime();
   const net = new CorrDiffRegressionUNet({
-    img_resolution: [16, 16], img_in_channels: 3 + 4, img_out_channels: 2, model_channels: 8,
-    channel_mult: [1, 2], attn_resolutions: [8], num_blocks: 1, N_grid_channels: 4, embedding_type: "zero",
+    img_resolution: [16, 16],
+    img_in_channels: 3 + 4,
+    img_out_channels: 2,
+    model_channels: 8,
+    channel_mult: [1, 2],
+    attn_resolutions: [8],
+    num_blocks: 1,
+    N_grid_channels: 4,
+    embedding_type: "zero",
     dropout: 0.3,
   }, 11);
   net.model.checkpointLevel = level;
@@ -23,7 +30,9 @@ async function gradients(level: number) {
   const y = r.upload(rng.normals(2 * 2 * 256), [2, 2, 16, 16]);
   const x = r.upload(rng.normals(2 * 3 * 256), [2, 3, 16, 16]);
   const before = r.pool.stats().peakBytes;
-  const { value, grads } = valueAndGrad(() => sumAll(regressionLoss(net, y, x, { train: true, dropoutSeed: { next: 77 } })));
+  const { value, grads } = valueAndGrad(() =>
+    sumAll(regressionLoss(net, y, x, { train: true, dropoutSeed: { next: 77 } }))
+  );
   const loss = (await value.read())[0];
   const out = new Map<string, Float32Array>();
   for (const [key, p] of net.ps.params) out.set(key, await grads.get(p)!.read());

@@ -36,7 +36,8 @@ for idx in range(3000):
 print(" ".join(map(str,out)))`;
   let text: string;
   try {
-    const res = await new Deno.Command("python3", { args: ["-c", py], stdout: "piped", stderr: "null" }).output();
+    const res = await new Deno.Command("python3", { args: ["-c", py], stdout: "piped", stderr: "null" })
+      .output();
     if (!res.success) throw new Error("numpy missing");
     text = new TextDecoder().decode(res.stdout).trim();
   } catch {

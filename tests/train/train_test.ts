@@ -52,14 +52,18 @@ Deno.test("regression training drives the validation loss well below its start",
   });
   assertEquals(sm.samples, 800);
   assertEquals(sm.steps, 200);
-  const v = Deno.readTextFileSync(join(sm.checkpointDir, "metrics.jsonl")).trim().split("\n").map((l) => JSON.parse(l))
+  const v = Deno.readTextFileSync(join(sm.checkpointDir, "metrics.jsonl")).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  )
     .filter((r) => r.kind === "validation");
   assertEquals(v.length, 20);
   // Measured: about 315 after 10 steps, 56 after 200.
   assert(v[19].loss < 0.3 * v[0].loss, `validation loss ${v[0].loss} -> ${v[19].loss}`);
   assert(Number.isFinite(v[19].rmse.u10m) && v[19].rmse.u10m > 0, "RMSE in physical units");
   assertEquals(listCheckpoints(sm.checkpointDir).map((c) => c.nimg), [400, 800]);
-  for (const f of ["loss_curve.svg", "loss_curve.png"]) assert(Deno.statSync(join(sm.checkpointDir, f)).size > 1000);
+  for (const f of ["loss_curve.svg", "loss_curve.png"]) {
+    assert(Deno.statSync(join(sm.checkpointDir, f)).size > 1000);
+  }
 });
 
 Deno.test("a stopped and resumed run equals an uninterrupted one, bit for bit (losses and weights)", async () => {
@@ -77,13 +81,22 @@ Deno.test("a stopped and resumed run equals an uninterrupted one, bit for bit (l
   assertEquals(second.resumedFrom, 16);
   assertEquals(second.samples, 40);
   assertEquals(losses(second.checkpointDir), losses(whole.checkpointDir));
-  weightsEqual(join(whole.checkpointDir, "CorrDiffRegressionUNet.0.40.safetensors"), join(second.checkpointDir, "CorrDiffRegressionUNet.0.40.safetensors"));
-  weightsEqual(join(whole.checkpointDir, "checkpoint.0.40.safetensors"), join(second.checkpointDir, "checkpoint.0.40.safetensors"));
+  weightsEqual(
+    join(whole.checkpointDir, "CorrDiffRegressionUNet.0.40.safetensors"),
+    join(second.checkpointDir, "CorrDiffRegressionUNet.0.40.safetensors"),
+  );
+  weightsEqual(
+    join(whole.checkpointDir, "checkpoint.0.40.safetensors"),
+    join(second.checkpointDir, "checkpoint.0.40.safetensors"),
+  );
 });
 
 Deno.test("diffusion and patched diffusion train on a frozen regression checkpoint", async () => {
   const dir = tempDir("diff");
-  const reg = await train({ ...quiet, config: tinyConfig("regression", dir, ["training.hp.training_duration=16"]) });
+  const reg = await train({
+    ...quiet,
+    config: tinyConfig("regression", dir, ["training.hp.training_duration=16"]),
+  });
   const common = [
     `training.io.regression_checkpoint_path=${reg.checkpointDir}`,
     "training.hp.lr=0.002",
@@ -91,11 +104,20 @@ Deno.test("diffusion and patched diffusion train on a frozen regression checkpoi
     "training.io.validation_freq=80",
     "training.io.validation_steps=2",
   ];
-  const diff = await train({ ...quiet, config: tinyConfig("diffusion", dir, [...common, "training.hp.training_duration=320"]) });
-  const v = Deno.readTextFileSync(join(diff.checkpointDir, "metrics.jsonl")).trim().split("\n").map((l) => JSON.parse(l))
+  const diff = await train({
+    ...quiet,
+    config: tinyConfig("diffusion", dir, [...common, "training.hp.training_duration=320"]),
+  });
+  const v = Deno.readTextFileSync(join(diff.checkpointDir, "metrics.jsonl")).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  )
     .filter((r) => r.kind === "validation");
   assert(v.at(-1).loss < 0.8 * v[0].loss, `diffusion validation loss ${v[0].loss} -> ${v.at(-1).loss}`);
-  assert(listCheckpoints(diff.checkpointDir).at(-1)!.network.endsWith("EDMPrecondSuperResolution.0.320.safetensors"));
+  assert(
+    listCheckpoints(diff.checkpointDir).at(-1)!.network.endsWith(
+      "EDMPrecondSuperResolution.0.320.safetensors",
+    ),
+  );
 
   // Patched: 8x8 patches, 4 per sample, at most 4 patches per forward -> 4 chunks of 1 per batch of 4.
   const patched = await train({
@@ -122,17 +144,26 @@ Deno.test("gradient accumulation: 2 rounds of 2 samples step like 1 round of 4 (
     const sm = await train({
       ...quiet,
       config: tinyConfig("regression", dir, [
-        "training.hp.training_duration=8", `training.hp.batch_size_per_gpu=${perGpu}`, "++model.model_args.dropout=0",
+        "training.hp.training_duration=8",
+        `training.hp.batch_size_per_gpu=${perGpu}`,
+        "++model.model_args.dropout=0",
         "training.io.print_progress_freq=4",
       ]),
     });
-    const rec = Deno.readTextFileSync(join(sm.checkpointDir, "metrics.jsonl")).trim().split("\n").map((l) => JSON.parse(l));
-    return { weights: readSafetensors(join(sm.checkpointDir, "CorrDiffRegressionUNet.0.8.safetensors")), losses: rec.map((r) => r.loss) };
+    const rec = Deno.readTextFileSync(join(sm.checkpointDir, "metrics.jsonl")).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    return {
+      weights: readSafetensors(join(sm.checkpointDir, "CorrDiffRegressionUNet.0.8.safetensors")),
+      losses: rec.map((r) => r.loss),
+    };
   };
   const one = await run(4), two = await run(2);
   // The logged loss is the per-sample mean either way; the gradient of 2 rounds is twice as large
   // (train.py sums rounds), which Adam's normalisation cancels up to eps.
-  two.losses.forEach((l: number, i: number) => assert(Math.abs(l - one.losses[i]) <= 1e-5 * Math.abs(one.losses[i]), `loss ${l} vs ${one.losses[i]}`));
+  two.losses.forEach((l: number, i: number) =>
+    assert(Math.abs(l - one.losses[i]) <= 1e-5 * Math.abs(one.losses[i]), `loss ${l} vs ${one.losses[i]}`)
+  );
   // The weights are not compared: Adam cancels the factor 2 only up to eps, and at the start many
   // gradients are near eps (the zero-initialised convolutions scale them by 1e-5). The gradients
   // themselves are compared in the next test.
@@ -145,8 +176,16 @@ Deno.test("gradient accumulation sums the rounds' gradients in the arena (train.
   const y = rng.normals(4 * 2 * 256), x = rng.normals(4 * 3 * 256);
   const arenaGrads = async (rounds: number) => {
     const net = new CorrDiffRegressionUNet({
-      img_resolution: [16, 16], img_in_channels: 7, img_out_channels: 2, model_channels: 8, channel_mult: [1, 2],
-      attn_resolutions: [8], num_blocks: 1, N_grid_channels: 4, embedding_type: "zero", dropout: 0,
+      img_resolution: [16, 16],
+      img_in_channels: 7,
+      img_out_channels: 2,
+      model_channels: 8,
+      channel_mult: [1, 2],
+      attn_resolutions: [8],
+      num_blocks: 1,
+      N_grid_channels: 4,
+      embedding_type: "zero",
+      dropout: 0,
     }, 5);
     net.ps.setRequiresGrad(true);
     const arena = new ParamArena(net.ps.params);
@@ -156,7 +195,10 @@ Deno.test("gradient accumulation sums the rounds' gradients in the arena (train.
       r.scope(() => {
         const yt = r.upload(y.slice(k * per * 512, (k + 1) * per * 512), [per, 2, 16, 16]);
         const xt = r.upload(x.slice(k * per * 768, (k + 1) * per * 768), [per, 3, 16, 16]);
-        const { grads } = valueAndGrad(() => sumAll(regressionLoss(net, yt, xt, { train: true })), () => full([1], 1 / per));
+        const { grads } = valueAndGrad(
+          () => sumAll(regressionLoss(net, yt, xt, { train: true })),
+          () => full([1], 1 / per),
+        );
         arena.gatherGrads(grads, k === 0, adam.accumulate);
       });
     }
