@@ -102,3 +102,29 @@ export {
 } from "./src/io/torch_pickle.ts";
 export { adamStateByParam, type ParamAdamState, readTorchOptimizerState, type TorchAdamState } from "./src/io/torch_optimizer.ts";
 export { crc32, isZip, ZipArchive, type ZipEntry } from "./src/io/zip.ts";
+
+// Generation: ensembles from trained models (deno task generate), shards and their merge.
+export {
+  addMean,
+  DiffusionStep,
+  formatSummary,
+  generate,
+  type GenerateOptions,
+  type GenerateSummary,
+  GenerationPlan,
+  type GenerationSettings,
+  generationSettings,
+  loadDiffusionModel,
+  loadRegressionModel,
+  mergeShards,
+  type MergeSummary,
+  parseShard,
+  regressionMean,
+  type SamplerSettings,
+  samplerSettings,
+  seedBatches,
+  seededNoise,
+  selectTimes,
+  type Shard,
+  shardOutputPath,
+} from "./src/generate/mod.ts";

@@ -1,7 +1,8 @@
 /**
- * `deno task bench [--json] [--repeats N]`: speed of the CorrDiff mini networks and of the conv kernel
- * on this adapter. Each figure is the median wall time of one recorded pass plus one sync (the sync,
- * about 11 ms on llvmpipe, is included: it is what a caller pays).
+ * `deno task bench [--json] [--repeats N]`: speed of the CorrDiff mini networks, of the generation
+ * sampler and of the conv kernel on this adapter. Each figure is the median wall time of one recorded
+ * pass plus one sync (the sync, about 11 ms on llvmpipe, is included: it is what a caller pays); the
+ * sampler figures are one run each.
  */
 import { parseArgs } from "node:util";
 import { initRuntime, type Runtime } from "../gpu/runtime.ts";
@@ -11,6 +12,8 @@ import { conv2d } from "../ops/conv2d.ts";
 import { mul, sumAll } from "../ops/elementwise.ts";
 import { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
 import { Rng } from "../util/rng.ts";
+import { addMean, DiffusionStep, regressionMean, seededNoise } from "../generate/sampling.ts";
+import { samplerSettings } from "../generate/settings.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -79,7 +82,6 @@ for (const B of [1, 8]) {
     log(`regression forward+backward, batch 8: ${(results.reg_fwdbwd_b8_ms as number).toFixed(1)} ms`);
   }
 }
-reg.ps.dispose();
 
 const diff = new EDMPrecondSuperResolution({ ...MINI, img_in_channels: 11, img_out_channels: 2 }, 2);
 for (const B of [1, 8]) {
@@ -88,6 +90,31 @@ for (const B of [1, 8]) {
   results[`diff_fwd_b${B}_ms`] = await median(r, () => r.scope(() => void diff.forward(x, cond, sigma, { train: false })), B === 1);
   log(`diffusion forward, batch ${B}: ${(results[`diff_fwd_b${B}_ms`] as number).toFixed(1)} ms`);
 }
+
+// The generate pipeline for one time: the regression mean, the 18-step stochastic sampler (35
+// diffusion calls) for a batch of members conditioned on it, the mean added, one read-back. One
+// timed run each: the forward passes above compiled every pipeline, and a run at batch 8 takes minutes.
+{
+  const sampler = samplerSettings({ sampler: { type: "stochastic", num_steps: 18 } });
+  const imgLr = { data: rng.normals(5 * 64 * 64), shape: [1, 5, 64, 64] };
+  for (const B of [1, 8]) {
+    const t0 = performance.now();
+    const mean = r.scope(() => regressionMean(reg, r.upload(imgLr.data, imgLr.shape))).keep();
+    const step = new DiffusionStep(diff, imgLr, mean, null, sampler);
+    const y = r.scope(() => {
+      const { latents, randnLike } = seededNoise([...Array(B).keys()], [2, 64, 64], false);
+      return addMean(mean, step.sample(latents, randnLike));
+    });
+    await y.read();
+    results[`sampler18_b${B}_ms`] = performance.now() - t0;
+    y.release();
+    step.dispose();
+    mean.persistent = false;
+    mean.release();
+    log(`stochastic sampler, 18 steps, batch ${B} (with the regression mean): ${(results[`sampler18_b${B}_ms`] as number).toFixed(0)} ms`);
+  }
+}
+reg.ps.dispose();
 diff.ps.dispose();
 
 {

@@ -1,0 +1,63 @@
+/**
+ * `deno task generate --config-name=config_generate_<set>.yaml ++generation.io.reg_ckpt_filename=<reg>
+ *  ++generation.io.res_ckpt_filename=<res> [overrides...] [--shard i/n] [--quiet]`
+ *
+ * Generates the ensemble the config describes into generation.io.output_filename (see
+ * src/generate/). With `--shard i/n` it generates the i-th of n parts of (times x members) into
+ * `<name>.shard-i-of-n.nc`; `deno task merge` joins the parts.
+ */
+import { parseArgs } from "node:util";
+import { loadConfigFromArgs } from "../config/resolve.ts";
+import { createProgress } from "../generate/progress.ts";
+import { parseShard } from "../generate/plan.ts";
+import { formatSummary, generate } from "../generate/run.ts";
+
+const USAGE = `usage: deno task generate --config-name=config_generate_<set>.yaml \\
+         ++generation.io.reg_ckpt_filename=<regression checkpoint> \\
+         ++generation.io.res_ckpt_filename=<diffusion checkpoint> [key=value ...] [--shard i/n] [--quiet]
+
+  key=value     config overrides, Hydra style (generation.num_ensembles=8, ++generation.times=all,
+                generation/sampler=deterministic, ...); see conf/README.md
+  --shard i/n   generate only the i-th (0-based) of n disjoint parts of (times x members), into
+                <output>.shard-i-of-n.nc; join the parts with deno task merge
+  --quiet       no progress output (the summary is still printed)`;
+
+/** Runs the command with `args` (without the program name); returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let loaded, flags;
+  try {
+    loaded = loadConfigFromArgs(args, "config_generate_synthetic");
+    flags = parseArgs({
+      args: loaded.rest,
+      options: { shard: { type: "string" }, quiet: { type: "boolean", default: false } },
+    }).values;
+  } catch (e) {
+    console.error(`generate: ${(e as Error).message.split("\n")[0]}\n${USAGE}`);
+    return 2;
+  }
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  const progress = flags.quiet ? undefined : createProgress();
+  console.log(`generate: config ${loaded.configName}`);
+  const summary = await generate(loaded.config, {
+    shard,
+    progress,
+    log: flags.quiet ? undefined : (line) => console.log(`generate: ${line}`),
+  });
+  for (const line of formatSummary(summary)) console.log(line);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    // One line that says what is wrong; the stack only on request.
+    console.error(`generate: ${(e as Error).message.split("\n")[0]}`);
+    if (Deno.env.get("CORRDIFF_DEBUG")) console.error(e);
+    Deno.exit(1);
+  }
+}
