@@ -14,6 +14,7 @@ import { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrapper
 import { Rng } from "../util/rng.ts";
 import { addMean, DiffusionStep, regressionMean, seededNoise } from "../generate/sampling.ts";
 import { samplerSettings } from "../generate/settings.ts";
+import { benchTrainStep } from "../train/bench.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -81,6 +82,16 @@ for (const B of [1, 8]) {
     reg.ps.setRequiresGrad(false);
     log(`regression forward+backward, batch 8: ${(results.reg_fwdbwd_b8_ms as number).toFixed(1)} ms`);
   }
+}
+
+// One full optimiser step (forward, backward, nan_to_num, Adam) with dropout on, as the reference's
+// reg_train_step_b8 / diff_train_step_b8; the peak is the buffer pool's high-water mark plus the arenas.
+for (const kind of ["regression", "diffusion"] as const) {
+  const key = kind === "regression" ? "reg_train_step_b8" : "diff_train_step_b8";
+  const b = await benchTrainStep(kind, { ...MINI, dropout: 0.13 }, { repeats });
+  results[`${key}_ms`] = b.ms;
+  results[`${key}_peak_mb`] = Math.round(b.peakBytes / 2 ** 20);
+  log(`${kind} train step, batch 8 (Adam): ${b.ms.toFixed(0)} ms, peak device memory ${results[`${key}_peak_mb`]} MiB`);
 }
 
 const diff = new EDMPrecondSuperResolution({ ...MINI, img_in_channels: 11, img_out_channels: 2 }, 2);

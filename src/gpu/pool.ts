@@ -70,6 +70,11 @@ export class BufferPool {
     this.#free.clear();
   }
 
+  /** Starts a new high-water mark from what is live now (to measure one piece of work). */
+  resetPeak(): void {
+    this.#peakBytes = this.#liveBytes;
+  }
+
   stats(): { live: number; liveBytes: number; peakBytes: number } {
     return { live: this.#live, liveBytes: this.#liveBytes, peakBytes: this.#peakBytes };
   }

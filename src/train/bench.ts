@@ -28,6 +28,7 @@ export async function benchTrainStep(
   o: { B?: number; H?: number; W?: number; cLr?: number; cOut?: number; repeats?: number } = {},
 ): Promise<TrainStepBench> {
   const r = await initRuntime();
+  r.pool.resetPeak();
   const B = o.B ?? 8, H = o.H ?? 64, W = o.W ?? 64, cLr = o.cLr ?? 5, cOut = o.cOut ?? 2;
   const grid = (unet.N_grid_channels as number | undefined) ?? 4;
   const base = { ...unet, img_resolution: [H, W], img_out_channels: cOut } as WrapperKwargs;
