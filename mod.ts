@@ -55,7 +55,8 @@ export * from "./src/io/generation_file.ts";
 export * from "./src/metrics/mod.ts";
 export * from "./src/plot/mod.ts";
 
-// The golden suite.
+// The golden suite, with every handler (layers, networks, losses, samplers, metrics, checkpoints).
+import "./src/golden/all_handlers.ts";
 export { type CaseResult, formatResult, runCase, runGolden } from "./src/golden/runner.ts";
 export { GoldenSet } from "./src/golden/manifest.ts";
 export { Rng } from "./src/util/rng.ts";

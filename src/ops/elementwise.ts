@@ -100,17 +100,30 @@ export function mulPerSample(x: Tensor, coef: Tensor): Tensor {
 
 /** Sums contiguous rows: x viewed as [rows, inner] → [rows]. */
 export function sumRows(x: Tensor, rows: number): Tensor {
+  const r = rt();
   const inner = x.size / rows;
-  const out = rt().empty([rows]);
+  const out = r.empty([rows]);
   launch("sum_rows", [rows, 0, 0, inner], [x, null, out], rows);
+  // d/dx: each row's gradient spread over its `inner` elements.
+  if (r.tape?.wants(x)) r.tape.record([x], out, (g) => [spread(g, x.shape, rows, inner)]);
   return out;
 }
 
 /** Sums over a leading axis: x viewed as [lead, inner] → [inner]. */
 export function sumLeading(x: Tensor, lead: number): Tensor {
+  const r = rt();
   const inner = x.size / lead;
-  const out = rt().empty([inner]);
+  const out = r.empty([inner]);
   launch("sum_leading", [inner, lead, 0, inner], [x, null, out], inner);
+  // d/dx: the gradient of [inner] repeated for every leading index.
+  if (r.tape?.wants(x)) r.tape.record([x], out, (g) => [spread(g, x.shape, inner, 1)]);
+  return out;
+}
+
+/** out[i] = g[(i / every) % n] over `shape`: a gradient broadcast back over summed elements. */
+function spread(g: Tensor, shape: readonly number[], n: number, every: number): Tensor {
+  const out = rt().empty(shape);
+  launch("mul_rows", [out.size, n, 0, every], [ones(shape), g, out], out.size);
   return out;
 }
 
@@ -145,13 +158,7 @@ export function sumAll(x: Tensor): Tensor {
   let out: Tensor;
   if (x.size % rows === 0) out = sumRows(sumRows(x, rows), 1);
   else out = sumRows(x, 1);
-  if (r.tape?.wants(x)) {
-    r.tape.record([x], out, (g) => {
-      const gx = r.empty(x.shape);
-      launch("mul_rows", [x.size, 1, 0, x.size], [ones(x.shape), g, gx], x.size);
-      return [gx];
-    });
-  }
+  if (r.tape?.wants(x)) r.tape.record([x], out, (g) => [spread(g, x.shape, 1, x.size)]);
   return out;
 }
 

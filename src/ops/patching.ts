@@ -62,6 +62,8 @@ export class DevicePatching {
     const [B, C, H, W] = x.shape;
     const { P, Hp, Wp } = this.plan;
     if (H !== this.plan.H || W !== this.plan.W) throw new Error(`patch apply: input ${H}x${W}, plan ${this.plan.H}x${this.plan.W}`);
+    // No backward: refuse rather than silently cut the gradient.
+    if (r.tape?.wants(x)) throw new Error("patch apply has no gradient: apply it to tensors that need none");
     const out = r.empty([P * B, C, Hp, Wp]);
     const params = [out.size, B, C, Hp * Wp, H * W, P, 0];
     r.dispatch(r.kernel("patching", "apply"), params, [x, this.src, null, out], r.grid(out.size, WG));

@@ -22,8 +22,7 @@ function checkAxis(op: string, x: Tensor, outer: number, n: number, inner: numbe
 /**
  * Softmax of x viewed as [outer, n, inner] along the n axis (max-subtracted):
  * y[o, k, t] = exp(x[o, k, t] - m) / sum_k' exp(x[o, k', t] - m), m = max_k x[o, k, t], over the first
- * `valid` entries k < valid of the axis; y is 0 for k >= valid (padding). Records no gradient; `softmax`
- * is the differentiable entry point.
+ * `valid` entries k < valid of the axis; y is 0 for k >= valid (padding). Records its backward.
  */
 export function softmaxAxis(x: Tensor, outer: number, n: number, inner: number, valid = n): Tensor {
   checkAxis("softmaxAxis", x, outer, n, inner, valid);
@@ -31,6 +30,9 @@ export function softmaxAxis(x: Tensor, outer: number, n: number, inner: number, 
   const y = r.empty(x.shape);
   const lines = outer * inner;
   r.dispatch(r.kernel(FILE, "softmax_fwd"), [lines, n, inner, valid], [x, null, y], r.grid(lines, WG));
+  if (r.tape?.wants(x)) {
+    r.tape.record([x], y, (gy) => [softmaxAxisBackward(y, gy, outer, n, inner, valid)], [y]);
+  }
   return y;
 }
 
@@ -59,10 +61,5 @@ export function softmaxAxisBackward(
 export function softmax(x: Tensor, rows: number): Tensor {
   const n = x.size / rows;
   if (!Number.isInteger(n) || rows <= 0) throw new Error(`softmax: ${x} does not split into ${rows} rows`);
-  const r = rt();
-  const y = softmaxAxis(x, rows, n, 1);
-  if (r.tape?.wants(x)) {
-    r.tape.record([x], y, (gy) => [softmaxAxisBackward(y, gy, rows, n, 1)], [y]);
-  }
-  return y;
+  return softmaxAxis(x, rows, n, 1);
 }
