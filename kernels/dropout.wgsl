@@ -9,11 +9,13 @@
 // Each thread handles `chunk` consecutive vec4s (dropout4, n % 4 == 0) or values (dropout1); threads
 // are indexed as gid.x + gid.y * nwg.x * 64 (Runtime.grid).
 
+#include "lib/index.wgsl"
+
 struct Params {
   n: u32,         // elements (vec4s in dropout4)
   chunk: u32,     // elements (vec4s) per thread
   threshold: u32,
-  scale: u32,     // f32 bits
+  scale: f32,
   k0: u32,
   k1: u32,
 }
@@ -41,7 +43,7 @@ fn pair_hash(j: u32) -> u32 {
 /// scale for a kept element, 0 for a dropped one, from the 16-bit halves of a pair hash.
 fn factor(halves: vec2<u32>) -> vec2<f32> {
   let kept = halves >= vec2<u32>(p.threshold);
-  return select(vec2<f32>(0.0), vec2<f32>(bitcast<f32>(p.scale)), kept);
+  return select(vec2<f32>(0.0), vec2<f32>(p.scale), kept);
 }
 
 fn halves(h: u32) -> vec2<u32> {
@@ -50,7 +52,7 @@ fn halves(h: u32) -> vec2<u32> {
 
 @compute @workgroup_size(64)
 fn dropout4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let begin = (gid.x + gid.y * nwg.x * 64u) * p.chunk;
+  let begin = flat_index(gid, nwg, 64u) * p.chunk;
   let end = min(begin + p.chunk, p.n);
   for (var j = begin; j < end; j++) {
     let f = vec4<f32>(factor(halves(pair_hash(2u * j))), factor(halves(pair_hash(2u * j + 1u))));
@@ -60,7 +62,7 @@ fn dropout4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 
 @compute @workgroup_size(64)
 fn dropout1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let begin = (gid.x + gid.y * nwg.x * 64u) * p.chunk;
+  let begin = flat_index(gid, nwg, 64u) * p.chunk;
   let end = min(begin + p.chunk, p.n);
   for (var j = begin; j < end; j++) {
     out[j] = x[j] * factor(halves(pair_hash(j / 2u)))[j % 2u];

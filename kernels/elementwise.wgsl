@@ -1,11 +1,15 @@
 // Elementwise and broadcast ops, forward and backward side by side.
 // Index convention for every 1-D kernel here: i = gid.x + gid.y * nwg.x * 256 (see Runtime.grid).
 
+#include "lib/index.wgsl"
+
 struct Params {
   n: u32,       // number of elements written
-  a: u32,       // f32 bits of a scalar (alpha) or an integer parameter
-  b: u32,       // f32 bits of a second scalar (beta) or an integer parameter
-  c: u32,       // integer parameter (e.g. inner size of a broadcast)
+  alpha: f32,   // scalars of fill / axpby / scale
+  beta: f32,
+  count: u32,   // broadcasts: length of the broadcast table (mul_rows), channels (add_channel_bias)
+  rows: u32,    // add_channel_bias: rows of the bias table; sum_leading: length of the summed axis
+  inner: u32,   // elements per table entry (mul_rows, add_channel_bias), row length (sum_rows, sum_leading)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -14,7 +18,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * 256u;
+  return flat_index(gid, nwg, 256u);
 }
 
 fn silu(v: f32) -> f32 {
@@ -25,21 +29,21 @@ fn silu(v: f32) -> f32 {
 @compute @workgroup_size(256)
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = index(gid, nwg);
-  if (i < p.n) { out[i] = bitcast<f32>(p.a); }
+  if (i < p.n) { out[i] = p.alpha; }
 }
 
 // out = alpha * x + beta * y
 @compute @workgroup_size(256)
 fn axpby(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = index(gid, nwg);
-  if (i < p.n) { out[i] = bitcast<f32>(p.a) * x[i] + bitcast<f32>(p.b) * y[i]; }
+  if (i < p.n) { out[i] = p.alpha * x[i] + p.beta * y[i]; }
 }
 
 // out = alpha * x
 @compute @workgroup_size(256)
 fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = index(gid, nwg);
-  if (i < p.n) { out[i] = bitcast<f32>(p.a) * x[i]; }
+  if (i < p.n) { out[i] = p.alpha * x[i]; }
 }
 
 // out = x * y
@@ -66,45 +70,45 @@ fn silu_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   }
 }
 
-// Per-row scale: out[i] = x[i] * y[(i / c) % a]  (e.g. a per-sample coefficient, c = C*H*W, a = B)
+// Per-row scale: out[i] = x[i] * y[(i / inner) % count]  (e.g. a per-sample coefficient: inner = C*H*W, count = B)
 @compute @workgroup_size(256)
 fn mul_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = index(gid, nwg);
-  if (i < p.n) { out[i] = x[i] * y[(i / p.c) % p.a]; }
+  if (i < p.n) { out[i] = x[i] * y[(i / p.inner) % p.count]; }
 }
 
-// Broadcast add of a (rows, C) table over H*W: out[i] = x[i] + y[(i / c) % a + ((i / (c*a)) % b) * a]
-// with c = H*W, a = C, b = rows of y (1 broadcasts over the batch).
+// Broadcast add of a (rows, C) table over H*W: out[i] = x[i] + y[row * C + ch], ch = (i / inner) % count,
+// row = (i / (inner * count)) % rows, with inner = H*W, count = C, rows of y (1 broadcasts over the batch).
 @compute @workgroup_size(256)
 fn add_channel_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = index(gid, nwg);
   if (i < p.n) {
-    let ch = (i / p.c) % p.a;
-    let row = (i / (p.c * p.a)) % p.b;
-    out[i] = x[i] + y[row * p.a + ch];
+    let ch = (i / p.inner) % p.count;
+    let row = (i / (p.inner * p.count)) % p.rows;
+    out[i] = x[i] + y[row * p.count + ch];
   }
 }
 
-// Row sums: out[r] = sum_k x[r * c + k] for r < n (c = inner length). One thread per row: rows are
+// Row sums: out[r] = sum_k x[r * inner + k] for r < n. One thread per row: rows are
 // many (B*C) and short (H*W), so a plain loop beats a tree reduction on every adapter we target.
 @compute @workgroup_size(256)
 fn sum_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let r = index(gid, nwg);
   if (r < p.n) {
     var acc = 0.0;
-    let base = r * p.c;
-    for (var k = 0u; k < p.c; k++) { acc += x[base + k]; }
+    let base = r * p.inner;
+    for (var k = 0u; k < p.inner; k++) { acc += x[base + k]; }
     out[r] = acc;
   }
 }
 
-// Strided row sums: out[j] = sum_{r < a} x[r * c + j] for j < n (sum over a leading axis of length a).
+// Strided row sums: out[j] = sum_{r < rows} x[r * inner + j] for j < n (sum over a leading axis).
 @compute @workgroup_size(256)
 fn sum_leading(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let j = index(gid, nwg);
   if (j < p.n) {
     var acc = 0.0;
-    for (var r = 0u; r < p.a; r++) { acc += x[r * p.c + j]; }
+    for (var r = 0u; r < p.rows; r++) { acc += x[r * p.inner + j]; }
     out[j] = acc;
   }
 }

@@ -2,18 +2,20 @@
 // gradient sanitising + squared-norm partials, the clip coefficient, Adam, and the device-side
 // loss accumulator. Reductions run in a fixed order so that two runs give the same bits.
 
+#include "lib/index.wgsl"
+
 struct Params {
   n: u32,          // elements in this segment
   chunk: u32,      // elements per workgroup (partials pass)
   slot: u32,       // first partial slot of this segment / number of partials (finalize)
   step: u32,       // optimiser step (1-based), for the loss record
-  lr_step: u32,    // f32 bits: lr / (1 - beta1^t)
-  beta1: u32,      // f32 bits
-  beta2: u32,      // f32 bits
-  eps: u32,        // f32 bits
-  bc2_sqrt: u32,   // f32 bits: sqrt(1 - beta2^t)
-  max_norm: u32,   // f32 bits: clip threshold, or 0 for no clipping
-  factor: u32,     // f32 bits: loss scale (accumulate_loss)
+  lr_step: f32,    // lr / (1 - beta1^t)
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  bc2_sqrt: f32,   // sqrt(1 - beta2^t)
+  max_norm: f32,   // clip threshold, or 0 for no clipping
+  factor: f32,     // loss scale (accumulate_loss)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -84,7 +86,7 @@ fn finalize_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
   tree_sum(lid.x, s, bad);
   if (lid.x == 0u) {
     let norm = sqrt(red[0]);
-    let max_norm = bitcast<f32>(p.max_norm);
+    let max_norm = p.max_norm;
     var coef = 1.0;
     if (max_norm > 0.0) { coef = min(max_norm / (norm + 1e-6), 1.0); }
     stats[0] = coef;
@@ -103,18 +105,18 @@ fn finalize_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
 // p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), with g scaled by the clip coefficient.
 @compute @workgroup_size(256)
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_index(gid, nwg, WG);
   if (i >= p.n) { return; }
   let g = grad[i] * stats[0];
-  let b1 = bitcast<f32>(p.beta1);
-  let b2 = bitcast<f32>(p.beta2);
+  let b1 = p.beta1;
+  let b2 = p.beta2;
   let m0 = exp_avg[i];
   let m = m0 + (1.0 - b1) * (g - m0);
   let v = b2 * exp_avg_sq[i] + (1.0 - b2) * g * g;
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
-  let denom = sqrt(v) / bitcast<f32>(p.bc2_sqrt) + bitcast<f32>(p.eps);
-  param[i] = param[i] - bitcast<f32>(p.lr_step) * (m / denom);
+  let denom = sqrt(v) / p.bc2_sqrt + p.eps;
+  param[i] = param[i] - p.lr_step * (m / denom);
 }
 
 // acc += src (gradient accumulation rounds, over a whole segment).
@@ -122,7 +124,7 @@ fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 @compute @workgroup_size(256)
 fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_index(gid, nwg, WG);
   if (i < p.n) { grad[i] += src[i]; }
 }
 
@@ -133,7 +135,7 @@ fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 // stats[4] += factor * loss; records the first step whose loss is not finite.
 @compute @workgroup_size(1)
 fn accumulate_loss() {
-  let l = loss[0] * bitcast<f32>(p.factor);
+  let l = loss[0] * p.factor;
   let bits = bitcast<u32>(l);
   if ((bits & 0x7f800000u) == 0x7f800000u && stats[3] == 0.0) { stats[3] = f32(p.step); }
   stats[4] += l;

@@ -5,6 +5,8 @@
 //          with tbl[j*K+t] = p*n + kk listing the patch pixels that cover image pixel j.
 // Index: i = gid.x + gid.y * nwg.x * 256.
 
+#include "lib/index.wgsl"
+
 struct Params {
   total: u32,  // elements written
   B: u32,
@@ -23,7 +25,7 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flat_index(gid, nwg, 256u);
   if (i >= p.total) { return; }
   let k = i % p.n;
   let c = (i / p.n) % p.C;
@@ -35,7 +37,7 @@ fn apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 
 @compute @workgroup_size(256)
 fn fuse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flat_index(gid, nwg, 256u);
   if (i >= p.total) { return; }
   let j = i % p.HW;
   let bc = i / p.HW;

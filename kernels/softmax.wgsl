@@ -7,6 +7,8 @@
 // threads touch neighbouring addresses at every k; with inner = 1 (softmax over the last axis) each thread
 // walks its own contiguous row. Index: i = gid.x + gid.y * nwg.x * 256 (see Runtime.grid).
 
+#include "lib/index.wgsl"
+
 struct Params {
   lines: u32, // outer * inner
   n: u32,     // length of the softmax axis
@@ -28,7 +30,7 @@ fn line_base(i: u32) -> u32 {
 // as an exp, so two passes over memory beat three.
 @compute @workgroup_size(256)
 fn softmax_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flat_index(gid, nwg, 256u);
   if (i >= p.lines) { return; }
   let base = line_base(i);
   var mx = x[base];
@@ -49,7 +51,7 @@ fn softmax_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 // out = y * (gy - sum(gy * y)) along each line.
 @compute @workgroup_size(256)
 fn softmax_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flat_index(gid, nwg, 256u);
   if (i >= p.lines) { return; }
   let base = line_base(i);
   var dot = 0.0;

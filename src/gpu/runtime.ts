@@ -9,6 +9,7 @@ import { getGpu, type Gpu } from "./device.ts";
 import { BufferPool } from "./pool.ts";
 import { Tensor } from "./tensor.ts";
 import { Tape } from "./tape.ts";
+import { wgslSource } from "./wgsl.ts";
 
 /** A storage binding: a tensor, a raw buffer, or null for a binding the entry point does not use. */
 export type Binding = Tensor | GPUBuffer | null;
@@ -19,7 +20,6 @@ export interface Kernel {
   readonly pipeline: GPUComputePipeline;
 }
 
-const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
 const RING_SLOTS = 8192;
 
 /** Reinterprets a float as the u32 bit pattern WGSL's `bitcast<f32>` turns back into it. */
@@ -186,7 +186,7 @@ export class Runtime {
     if (k) return k;
     let module = this.#modules.get(file);
     if (!module) {
-      const code = Deno.readTextFileSync(new URL(`${file}.wgsl`, KERNEL_DIR));
+      const code = wgslSource(file);
       module = this.device.createShaderModule({ label: file, code });
       this.#modules.set(file, module);
     }

@@ -3,10 +3,13 @@
  * recomputes them (kernel in kernels/dropout.wgsl).
  */
 import type { KernelProfile } from "../gpu/device.ts";
-import { f32bits, rt } from "../gpu/runtime.ts";
+import { rt } from "../gpu/runtime.ts";
+import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
-const WG = 64;
+const PARAMS = { n: "u32", chunk: "u32", threshold: "u32", scale: "f32", k0: "u32", k1: "u32" } as const;
+const DROPOUT4 = declareKernel({ file: "dropout", entry: "dropout4", params: PARAMS, bindings: ["x4", "out4"] });
+const DROPOUT1 = declareKernel({ file: "dropout", entry: "dropout1", params: PARAMS, bindings: ["x", "out"] });
 /** Elements per thread in the cpu family (few, long-running workgroups suit llvmpipe). */
 const CPU_CHUNK = 256;
 
@@ -40,8 +43,10 @@ function applyMask(x: Tensor, p: number, seed: number, profile?: KernelProfile):
   // 16 bits of hash per element (see the kernel): p is quantised to 1/65536.
   const threshold = Math.round(p * 65536);
   const scale = p === 1 ? 0 : 1 / (1 - p);
-  const params = [n, chunk, threshold, f32bits(scale), ...roundKeys(seed)];
-  r.dispatch(r.kernel("dropout", `dropout${width}`), params, [x, out], r.grid(Math.ceil(n / chunk), WG));
+  const [k0, k1] = roundKeys(seed);
+  const params = { n, chunk, threshold, scale, k0, k1 };
+  if (width === 4) DROPOUT4.run(params, { x4: x, out4: out }, DROPOUT4.grid(Math.ceil(n / chunk)));
+  else DROPOUT1.run(params, { x, out }, DROPOUT1.grid(Math.ceil(n / chunk)));
   return out;
 }
 

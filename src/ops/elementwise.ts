@@ -1,25 +1,38 @@
 /**
  * Elementwise and broadcast ops with their gradients (kernels in kernels/elementwise.wgsl).
  */
-import { f32bits, rt } from "../gpu/runtime.ts";
+import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
 
-const WG = 256;
-const FILE = "elementwise";
+const PARAMS = { n: "u32", alpha: "f32", beta: "f32", count: "u32", rows: "u32", inner: "u32" } as const;
+const entry = (name: string) => declareKernel({ file: "elementwise", entry: name, params: PARAMS, bindings: ["x", "y", "out"] });
+const K = {
+  fill: entry("fill"),
+  axpby: entry("axpby"),
+  scale: entry("scale"),
+  mul: entry("mul"),
+  silu_fwd: entry("silu_fwd"),
+  silu_bwd: entry("silu_bwd"),
+  mul_rows: entry("mul_rows"),
+  add_channel_bias: entry("add_channel_bias"),
+  sum_rows: entry("sum_rows"),
+  sum_leading: entry("sum_leading"),
+};
 
 function sameShape(op: string, a: Tensor, b: Tensor): void {
   if (a.size !== b.size) throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] differ`);
 }
 
-function launch(entry: string, params: number[], bufs: (Tensor | null)[], n: number): void {
-  const r = rt();
-  r.dispatch(r.kernel(FILE, entry), params, bufs, r.grid(n, WG));
+/** One thread per element written (`p.n` of them). */
+function launch(k: DeclaredKernel, p: Partial<Record<keyof typeof PARAMS, number>> & { n: number }, b: { x?: Tensor; y?: Tensor; out: Tensor }): void {
+  k.run(p, b, k.grid(p.n));
 }
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number): Tensor {
   const out = rt().empty(shape);
-  launch("fill", [out.size, f32bits(value), 0, 0], [null, null, out], out.size);
+  launch(K.fill, { n: out.size, alpha: value }, { out });
   return out;
 }
 
@@ -33,7 +46,7 @@ export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor): Tensor
   sameShape("axpby", x, y);
   const r = rt();
   const out = r.empty(x.shape);
-  launch("axpby", [x.size, f32bits(alpha), f32bits(beta), 0], [x, y, out], x.size);
+  launch(K.axpby, { n: x.size, alpha, beta }, { x, y, out });
   if (r.tape?.wants(x, y)) {
     r.tape.record([x, y], out, (g) => [scale(g, alpha), scale(g, beta)]);
   }
@@ -54,7 +67,7 @@ export function sub(x: Tensor, y: Tensor): Tensor {
 export function scale(x: Tensor, alpha: number): Tensor {
   const r = rt();
   const out = r.empty(x.shape);
-  launch("scale", [x.size, f32bits(alpha), 0, 0], [x, null, out], x.size);
+  launch(K.scale, { n: x.size, alpha }, { x, out });
   if (r.tape?.wants(x)) r.tape.record([x], out, (g) => [scale(g, alpha)]);
   return out;
 }
@@ -64,7 +77,7 @@ export function mul(x: Tensor, y: Tensor): Tensor {
   sameShape("mul", x, y);
   const r = rt();
   const out = r.empty(x.shape);
-  launch("mul", [x.size, 0, 0, 0], [x, y, out], x.size);
+  launch(K.mul, { n: x.size }, { x, y, out });
   if (r.tape?.wants(x, y)) r.tape.record([x, y], out, (g) => [mul(g, y), mul(g, x)], [x, y]);
   return out;
 }
@@ -73,11 +86,11 @@ export function mul(x: Tensor, y: Tensor): Tensor {
 export function silu(x: Tensor): Tensor {
   const r = rt();
   const out = r.empty(x.shape);
-  launch("silu_fwd", [x.size, 0, 0, 0], [x, null, out], x.size);
+  launch(K.silu_fwd, { n: x.size }, { x, out });
   if (r.tape?.wants(x)) {
     r.tape.record([x], out, (g) => {
       const gx = r.empty(x.shape);
-      launch("silu_bwd", [x.size, 0, 0, 0], [x, g, gx], x.size);
+      launch(K.silu_bwd, { n: x.size }, { x, y: g, out: gx });
       return [gx];
     }, [x]);
   }
@@ -93,7 +106,7 @@ export function mulPerSample(x: Tensor, coef: Tensor): Tensor {
   const B = x.shape[0];
   if (coef.size !== B) throw new Error(`mulPerSample: ${coef.size} coefficients for batch ${B}`);
   const out = r.empty(x.shape);
-  launch("mul_rows", [x.size, B, 0, x.size / B], [x, coef, out], x.size);
+  launch(K.mul_rows, { n: x.size, count: B, inner: x.size / B }, { x, y: coef, out });
   if (r.tape?.wants(x)) r.tape.record([x], out, (g) => [mulPerSample(g, coef)], [coef]);
   return out;
 }
@@ -103,7 +116,7 @@ export function sumRows(x: Tensor, rows: number): Tensor {
   const r = rt();
   const inner = x.size / rows;
   const out = r.empty([rows]);
-  launch("sum_rows", [rows, 0, 0, inner], [x, null, out], rows);
+  launch(K.sum_rows, { n: rows, inner }, { x, out });
   // d/dx: each row's gradient spread over its `inner` elements.
   if (r.tape?.wants(x)) r.tape.record([x], out, (g) => [spread(g, x.shape, rows, inner)]);
   return out;
@@ -114,7 +127,7 @@ export function sumLeading(x: Tensor, lead: number): Tensor {
   const r = rt();
   const inner = x.size / lead;
   const out = r.empty([inner]);
-  launch("sum_leading", [inner, lead, 0, inner], [x, null, out], inner);
+  launch(K.sum_leading, { n: inner, rows: lead, inner }, { x, out });
   // d/dx: the gradient of [inner] repeated for every leading index.
   if (r.tape?.wants(x)) r.tape.record([x], out, (g) => [spread(g, x.shape, inner, 1)]);
   return out;
@@ -123,7 +136,7 @@ export function sumLeading(x: Tensor, lead: number): Tensor {
 /** out[i] = g[(i / every) % n] over `shape`: a gradient broadcast back over summed elements. */
 function spread(g: Tensor, shape: readonly number[], n: number, every: number): Tensor {
   const out = rt().empty(shape);
-  launch("mul_rows", [out.size, n, 0, every], [ones(shape), g, out], out.size);
+  launch(K.mul_rows, { n: out.size, count: n, inner: every }, { x: ones(shape), y: g, out });
   return out;
 }
 
@@ -139,7 +152,7 @@ export function addChannelBias(x: Tensor, bias: Tensor): Tensor {
     throw new Error(`addChannelBias: bias [${bias.shape}] does not broadcast to [${x.shape}]`);
   }
   const out = r.empty(x.shape);
-  launch("add_channel_bias", [x.size, C, R, H * W], [x, bias, out], x.size);
+  launch(K.add_channel_bias, { n: x.size, count: C, rows: R, inner: H * W }, { x, y: bias, out });
   if (r.tape?.wants(x, bias)) {
     r.tape.record([x, bias], out, (g) => {
       const perBC = sumRows(g, B * C); // [B*C]

@@ -5,9 +5,12 @@
  */
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { declareKernel } from "../gpu/kernel.ts";
 import type { GridPatching, Patching } from "../diffusion/patching.ts";
 
-const WG = 256;
+const PARAMS = { total: "u32", B: "u32", C: "u32", n: "u32", HW: "u32", P: "u32", K: "u32" } as const;
+const APPLY = declareKernel({ file: "patching", entry: "apply", params: PARAMS, bindings: ["x", "tbl", "out"] });
+const FUSE = declareKernel({ file: "patching", entry: "fuse", params: PARAMS, bindings: ["x", "tbl", "inv_count", "out"] });
 
 /** Index tables of one patching, uploaded once and reused for every call. */
 export class DevicePatching {
@@ -65,8 +68,7 @@ export class DevicePatching {
     // No backward: refuse rather than silently cut the gradient.
     if (r.tape?.wants(x)) throw new Error("patch apply has no gradient: apply it to tensors that need none");
     const out = r.empty([P * B, C, Hp, Wp]);
-    const params = [out.size, B, C, Hp * Wp, H * W, P, 0];
-    r.dispatch(r.kernel("patching", "apply"), params, [x, this.src, null, out], r.grid(out.size, WG));
+    APPLY.run({ total: out.size, B, C, n: Hp * Wp, HW: H * W, P }, { x, tbl: this.src, out }, APPLY.grid(out.size));
     return out;
   }
 
@@ -78,8 +80,11 @@ export class DevicePatching {
     const [PB, C] = patches.shape;
     const B = PB / P;
     const out = r.empty([B, C, H, W]);
-    const params = [out.size, B, C, Hp * Wp, H * W, P, this.K];
-    r.dispatch(r.kernel("patching", "fuse"), params, [patches, this.fuseTable, this.invCount, out], r.grid(out.size, WG));
+    FUSE.run(
+      { total: out.size, B, C, n: Hp * Wp, HW: H * W, P, K: this.K },
+      { x: patches, tbl: this.fuseTable, inv_count: this.invCount, out },
+      FUSE.grid(out.size),
+    );
     return out;
   }
 

@@ -7,9 +7,11 @@
  */
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { declareKernel } from "../gpu/kernel.ts";
 
-const FILE = "softmax";
-const WG = 256;
+const PARAMS = { lines: "u32", n: "u32", inner: "u32", valid: "u32" } as const;
+const FWD = declareKernel({ file: "softmax", entry: "softmax_fwd", params: PARAMS, bindings: ["x", "out"] });
+const BWD = declareKernel({ file: "softmax", entry: "softmax_bwd", params: PARAMS, bindings: ["x", "gy", "out"] });
 
 function checkAxis(op: string, x: Tensor, outer: number, n: number, inner: number, valid: number): void {
   const ok = [outer, n, inner].every((v) => Number.isInteger(v) && v > 0) && outer * n * inner === x.size;
@@ -29,7 +31,7 @@ export function softmaxAxis(x: Tensor, outer: number, n: number, inner: number, 
   const r = rt();
   const y = r.empty(x.shape);
   const lines = outer * inner;
-  r.dispatch(r.kernel(FILE, "softmax_fwd"), [lines, n, inner, valid], [x, null, y], r.grid(lines, WG));
+  FWD.run({ lines, n, inner, valid }, { x, out: y }, FWD.grid(lines));
   if (r.tape?.wants(x)) {
     r.tape.record([x], y, (gy) => [softmaxAxisBackward(y, gy, outer, n, inner, valid)], [y]);
   }
@@ -53,7 +55,7 @@ export function softmaxAxisBackward(
   const r = rt();
   const gx = r.empty(y.shape);
   const lines = outer * inner;
-  r.dispatch(r.kernel(FILE, "softmax_bwd"), [lines, n, inner, valid], [y, gy, gx], r.grid(lines, WG));
+  BWD.run({ lines, n, inner, valid }, { x: y, gy, out: gx }, BWD.grid(lines));
   return gx;
 }
 

@@ -3,11 +3,30 @@
  * train.py's gradient treatment: NaN -> 0, +-inf -> +-1e5, then optional global L2-norm clipping.
  * Everything is recorded without a CPU-GPU sync; the clip coefficient stays on the device.
  */
-import { f32bits, rt } from "../gpu/runtime.ts";
+import { rt } from "../gpu/runtime.ts";
+import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type ParamArena, readBuffer, type Segment } from "./arena.ts";
 
-const WG = 256;
+const PARAMS = {
+  n: "u32",
+  chunk: "u32",
+  slot: "u32",
+  step: "u32",
+  lr_step: "f32",
+  beta1: "f32",
+  beta2: "f32",
+  eps: "f32",
+  bc2_sqrt: "f32",
+  max_norm: "f32",
+  factor: "f32",
+} as const;
+const kernel = (entry: string, bindings: string[]) => declareKernel({ file: "optim", entry, params: PARAMS, bindings });
+const SANITIZE = kernel("sanitize_partials", ["grad", "partial"]);
+const FINALIZE = kernel("finalize_norm", ["partial", "stats"]);
+const ADAM = kernel("adam", ["grad", "stats", "param", "exp_avg", "exp_avg_sq"]);
+const ACCUMULATE = kernel("accumulate", ["grad", "src"]);
+const ACCUMULATE_LOSS = kernel("accumulate_loss", ["stats", "loss"]);
 /** Workgroups of the partial-norm pass per segment: enough to keep every core busy. */
 const PARTIALS = 64;
 const STATS = 8;
@@ -57,16 +76,7 @@ export class Adam {
 
   /** Adds the gradient-accumulation scratch of a segment into its gradient arena. */
   accumulate = (s: Segment): void => {
-    const r = rt();
-    r.dispatch(r.kernel("optim", "accumulate"), this.#params({ n: s.length }), [
-      s.grad,
-      null,
-      null,
-      null,
-      null,
-      null,
-      s.scratch,
-    ], r.grid(s.length, WG));
+    ACCUMULATE.run({ n: s.length }, { grad: s.grad, src: s.scratch! }, ACCUMULATE.grid(s.length));
   };
 
   /**
@@ -74,45 +84,29 @@ export class Adam {
    * `maxNorm` is set), then Adam with learning rate `lr`.
    */
   update(lr: number, maxNorm: number | null): void {
-    const r = rt();
     this.step++;
     const t = this.step;
     const segs = this.arena.segments;
+    const wg = SANITIZE.workgroupSize[0];
     segs.forEach((s, i) => {
-      const chunk = Math.ceil(s.length / PARTIALS / WG) * WG;
-      r.dispatch(
-        r.kernel("optim", "sanitize_partials"),
-        this.#params({ n: s.length, chunk, slot: i * PARTIALS }),
-        [s.grad, this.#partials],
-        [PARTIALS],
-      );
+      const chunk = Math.ceil(s.length / PARTIALS / wg) * wg;
+      SANITIZE.run({ n: s.length, chunk, slot: i * PARTIALS }, { grad: s.grad, partial: this.#partials }, [PARTIALS]);
     });
-    r.dispatch(
-      r.kernel("optim", "finalize_norm"),
-      this.#params({ slot: segs.length * PARTIALS, maxNorm: maxNorm ?? 0 }),
-      [null, this.#partials, this.#stats],
-      [1],
-    );
+    FINALIZE.run({ slot: segs.length * PARTIALS, max_norm: maxNorm ?? 0 }, { partial: this.#partials, stats: this.#stats }, [1]);
     const bc1 = 1 - this.beta1 ** t, bc2 = 1 - this.beta2 ** t;
+    const hyper = { beta1: this.beta1, beta2: this.beta2, eps: this.eps, lr_step: lr / bc1, bc2_sqrt: Math.sqrt(bc2) };
     for (const s of segs) {
-      r.dispatch(
-        r.kernel("optim", "adam"),
-        this.#params({ n: s.length, lrStep: lr / bc1, bc2Sqrt: Math.sqrt(bc2) }),
-        [s.grad, null, this.#stats, s.param, s.expAvg, s.expAvgSq],
-        r.grid(s.length, WG),
+      ADAM.run(
+        { n: s.length, ...hyper },
+        { grad: s.grad, stats: this.#stats, param: s.param, exp_avg: s.expAvg, exp_avg_sq: s.expAvgSq },
+        ADAM.grid(s.length),
       );
     }
   }
 
   /** Adds `factor * lossSum[0]` to the device's loss accumulator, noting the step if it is not finite. */
   accumulateLoss(lossSum: Tensor, factor: number, step: number): void {
-    const r = rt();
-    r.dispatch(
-      r.kernel("optim", "accumulate_loss"),
-      this.#params({ factor, step }),
-      [null, null, this.#stats, null, null, null, null, lossSum],
-      [1],
-    );
+    ACCUMULATE_LOSS.run({ factor, step }, { stats: this.#stats, loss: lossSum }, [1]);
   }
 
   /** Reads the device counters (a sync) and resets the loss accumulator. */
@@ -131,33 +125,5 @@ export class Adam {
   dispose(): void {
     this.#stats.destroy();
     this.#partials.destroy();
-  }
-
-  #params(
-    o: {
-      n?: number;
-      chunk?: number;
-      slot?: number;
-      step?: number;
-      lrStep?: number;
-      bc2Sqrt?: number;
-      maxNorm?: number;
-      factor?: number;
-    },
-  ): number[] {
-    // Field order of `Params` in kernels/optim.wgsl.
-    return [
-      o.n ?? 0,
-      o.chunk ?? 0,
-      o.slot ?? 0,
-      o.step ?? 0,
-      f32bits(o.lrStep ?? 0),
-      f32bits(this.beta1),
-      f32bits(this.beta2),
-      f32bits(this.eps),
-      f32bits(o.bc2Sqrt ?? 1),
-      f32bits(o.maxNorm ?? 0),
-      f32bits(o.factor ?? 0),
-    ];
   }
 }
