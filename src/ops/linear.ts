@@ -3,10 +3,9 @@
  */
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { declareKernel } from "../gpu/kernel.ts";
 import { sumLeading } from "./elementwise.ts";
 
-const FILE = "linear";
-const WG = 64;
 /** Rows per thread of the vec4 entry points (TM in the kernel file). */
 const TM = 4;
 
@@ -21,18 +20,17 @@ interface Product {
   bN: number;
 }
 
-function dispatch(entry: string, params: number[], bufs: (Tensor | null)[], threads: number): void {
-  const r = rt();
-  r.dispatch(r.kernel(FILE, entry), params, bufs, r.grid(threads, WG));
-}
+const PARAMS = { m: "u32", n: "u32", k: "u32", a_m: "u32", a_k: "u32", b_k: "u32", b_n: "u32", has_bias: "u32" } as const;
+const NT4 = declareKernel({ file: "linear", entry: "matmul_nt4", params: PARAMS, bindings: ["a4", "b4", "bias", "c"] });
+const NN4 = declareKernel({ file: "linear", entry: "matmul_nn4", params: PARAMS, bindings: ["a", "b4", "c4"] });
+const STRIDED = declareKernel({ file: "linear", entry: "matmul_strided", params: PARAMS, bindings: ["a", "b", "bias", "c"] });
 
 /** Any shape, one output per thread. A bias-free call binds `b` in the bias slot (statically read). */
 function strided(a: Tensor, b: Tensor, bias: Tensor | null, c: Tensor, d: Product): void {
-  dispatch(
-    "matmul_strided",
-    [d.m, d.n, d.k, d.aM, d.aK, d.bK, d.bN, bias ? 1 : 0],
-    [a, b, bias ?? b, c],
-    d.m * d.n,
+  STRIDED.run(
+    { m: d.m, n: d.n, k: d.k, a_m: d.aM, a_k: d.aK, b_k: d.bK, b_n: d.bN, has_bias: bias ? 1 : 0 },
+    { a, b, bias: bias ?? b, c },
+    STRIDED.grid(d.m * d.n),
   );
 }
 
@@ -51,11 +49,10 @@ function forward(
     return;
   }
   const k4 = inF / 4;
-  dispatch(
-    "matmul_nt4",
-    [rows, outF, k4, k4, 1, 1, k4, bias ? 1 : 0],
-    [x, w, bias ?? w, y],
-    Math.ceil(rows / TM) * outF,
+  NT4.run(
+    { m: rows, n: outF, k: k4, a_m: k4, a_k: 1, b_k: 1, b_n: k4, has_bias: bias ? 1 : 0 },
+    { a4: x, b4: w, bias: bias ?? w, c: y },
+    NT4.grid(Math.ceil(rows / TM) * outF),
   );
 }
 
@@ -65,11 +62,10 @@ function productNN(a: Tensor, b: Tensor, c: Tensor, d: Product): void {
     strided(a, b, null, c, d);
     return;
   }
-  dispatch(
-    "matmul_nn4",
-    [d.m, d.n, d.k, d.aM, d.aK, d.bK / 4, 1, 0],
-    [a, b, null, c],
-    Math.ceil(d.m / TM) * (d.n / 4),
+  NN4.run(
+    { m: d.m, n: d.n, k: d.k, a_m: d.aM, a_k: d.aK, b_k: d.bK / 4, b_n: 1 },
+    { a, b4: b, c4: c },
+    NN4.grid(Math.ceil(d.m / TM) * (d.n / 4)),
   );
 }
 

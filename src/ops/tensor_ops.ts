@@ -5,10 +5,42 @@
 import type { KernelProfile } from "../gpu/device.ts";
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
 import { sumLeading, zeros } from "./elementwise.ts";
 
-const FILE = "tensor_ops";
-const WG = 64;
+const ROW_PARAMS = {
+  rows: "u32",
+  row_len: "u32",
+  src_stride: "u32",
+  src_off: "u32",
+  dst_stride: "u32",
+  dst_off: "u32",
+  chunk: "u32",
+  nchunks: "u32",
+} as const;
+const rowKernelOf = (entry: string, w: 1 | 4) =>
+  declareKernel({ file: "tensor_ops", entry, params: ROW_PARAMS, bindings: w === 4 ? ["src4", "dst4"] : ["src", "dst"] });
+const ROW_KERNELS: Record<string, DeclaredKernel> = {
+  copy_rows1: rowKernelOf("copy_rows1", 1),
+  copy_rows4: rowKernelOf("copy_rows4", 4),
+  embed_rows1: rowKernelOf("embed_rows1", 1),
+  embed_rows4: rowKernelOf("embed_rows4", 4),
+};
+const GATHER_PARAMS = { pixels: "u32", hpwp: "u32", channels: "u32", height: "u32", width: "u32" } as const;
+const GATHER = declareKernel({
+  file: "tensor_ops",
+  entry: "gather_pixels",
+  uniform: "gp",
+  params: GATHER_PARAMS,
+  bindings: ["grid", "index", "gathered"],
+});
+const SCATTER = declareKernel({
+  file: "tensor_ops",
+  entry: "scatter_add_pixels",
+  uniform: "gp",
+  params: GATHER_PARAMS,
+  bindings: ["index", "dgathered", "dgrid"],
+});
 /** Values per thread in the cpu family (see kernels/tensor_ops.wgsl); the gpu family moves one vec4. */
 const CPU_CHUNK = 256;
 
@@ -59,8 +91,10 @@ function rowKernel(
   const len = (entry === "embed_rows" ? m.dstStride : m.rowLen) / w;
   const chunk = Math.max(1, (profile ?? r.gpu.profile) === "cpu" ? Math.min(len, CPU_CHUNK / w) : 1);
   const nchunks = Math.ceil(len / chunk);
-  const params = [m.rows, ...fields.map((v) => v / w), chunk, nchunks];
-  r.dispatch(r.kernel(FILE, `${entry}${w}`), params, [src, dst], r.grid(m.rows * nchunks, WG));
+  const [row_len, src_stride, src_off, dst_stride, dst_off] = fields.map((v) => v / w);
+  const k = ROW_KERNELS[`${entry}${w}`];
+  const params = { rows: m.rows, row_len, src_stride, src_off, dst_stride, dst_off, chunk, nchunks };
+  k.run(params, w === 4 ? { src4: src, dst4: dst } : { src, dst }, k.grid(m.rows * nchunks));
 }
 
 function requireNchw(op: string, what: string, t: Tensor): void {
@@ -199,14 +233,12 @@ export function gatherPixels(grid: Tensor, index: Tensor): Tensor {
   const [P, , Hp, Wp] = index.shape;
   const r = rt();
   const out = r.empty([P, C, Hp, Wp]);
-  const params = [P * Hp * Wp, Hp * Wp, C, H, W];
-  const launch = (entry: string, bufs: (Tensor | null)[]) =>
-    r.dispatch(r.kernel(FILE, entry), params, [null, null, ...bufs], r.grid(P * Hp * Wp, WG));
-  launch("gather_pixels", [grid, index, out]);
+  const params = { pixels: P * Hp * Wp, hpwp: Hp * Wp, channels: C, height: H, width: W };
+  GATHER.run(params, { grid, index, gathered: out }, GATHER.grid(P * Hp * Wp));
   if (r.tape?.wants(grid)) {
     r.tape.record([grid, index], out, (g) => {
       const dgrid = zeros(grid.shape);
-      launch("scatter_add_pixels", [null, index, null, g, dgrid]);
+      SCATTER.run(params, { index, dgathered: g, dgrid }, SCATTER.grid(P * Hp * Wp));
       return [dgrid, null];
     }, [index]);
   }
