@@ -36,8 +36,8 @@ struct Params {
   pairs: u32,    // B * G
   chunk: u32,    // values per chunk (cpu family), 4 or 1 for the gpu family's elementwise passes
   nchunks: u32,  // chunks per row: ceil(hw / chunk)
-  eps: u32,      // f32 bits
-  divisor: u32,  // f32 bits: N (train) or N - 1 (eval)
+  eps: f32,
+  divisor: f32,  // N (train) or N - 1 (eval)
   silu: u32,     // 1: SiLU after the affine transform
 }
 
@@ -176,7 +176,7 @@ fn stats_combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     n = total;
   }
   stats[2u * q] = mean;
-  stats[2u * q + 1u] = 1.0 / sqrt(m2 / bitcast<f32>(p.divisor) + bitcast<f32>(p.eps));
+  stats[2u * q + 1u] = 1.0 / sqrt(m2 / p.divisor + p.eps);
 }
 
 // ------------------------------------------------------------------ forward, gpu family
@@ -215,7 +215,7 @@ fn stats_workgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   let total = reduce_sum(m2, lid.x);
   if (lid.x == 0u) {
     stats[2u * q] = mean;
-    stats[2u * q + 1u] = 1.0 / sqrt(total / bitcast<f32>(p.divisor) + bitcast<f32>(p.eps));
+    stats[2u * q + 1u] = 1.0 / sqrt(total / p.divisor + p.eps);
   }
 }
 
@@ -345,7 +345,7 @@ fn bwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
       s2 += g * r2;
     }
     sums[2u * i] = s1 / f32(p.cpg * p.hw);
-    sums[2u * i + 1u] = s2 / bitcast<f32>(p.divisor);
+    sums[2u * i + 1u] = s2 / p.divisor;
   }
 }
 

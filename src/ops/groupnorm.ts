@@ -6,12 +6,10 @@
  * computed as a mean followed by a mean of squared deviations, so large offsets do not cancel.
  */
 import type { KernelProfile } from "../gpu/device.ts";
-import { type Binding, f32bits, rt } from "../gpu/runtime.ts";
+import { rt } from "../gpu/runtime.ts";
+import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
-const FILE = "groupnorm";
-/** Threads per workgroup of the 1-D entry points (WG in the kernel file). */
-const WG = 64;
 /**
  * Values per thread in the cpu family. On llvmpipe each workgroup has a fixed cost of a few
  * microseconds, so long chunks win: on [8, 64, 64, 64] the four elementwise passes took 20-40% less
@@ -92,37 +90,57 @@ function plan(x: Tensor, opts: GroupNormOptions): Plan {
   };
 }
 
-function params(p: Plan): number[] {
-  return [
-    p.B * p.C,
-    p.hw,
-    p.C,
-    p.cpg,
-    p.pairs,
-    p.chunk,
-    p.nchunks,
-    f32bits(p.eps),
-    f32bits(p.divisor),
-    p.silu ? 1 : 0,
-  ];
-}
-
-/** Bindings 1..10 by name (x, gamma, beta, stats, part, dy, out, dgamma, dbeta, sums). */
-function bind(b: Partial<Record<BindingName, Tensor>>): Binding[] {
-  return BINDINGS.map((name) => b[name] ?? null);
-}
+const PARAMS = {
+  rows: "u32",
+  hw: "u32",
+  channels: "u32",
+  cpg: "u32",
+  pairs: "u32",
+  chunk: "u32",
+  nchunks: "u32",
+  eps: "f32",
+  divisor: "f32",
+  silu: "u32",
+} as const;
 const BINDINGS = ["x", "gamma", "beta", "stats", "part", "dy", "out", "dgamma", "dbeta", "sums"] as const;
 type BindingName = typeof BINDINGS[number];
+/** The vec4 entry points (names ending in 4) read x4 / dy4 and write out4 at the same binding numbers. */
+const VEC4: Partial<Record<BindingName, string>> = { x: "x4", dy: "dy4", out: "out4" };
+const KERNELS = new Map<string, DeclaredKernel>();
+
+function kernelFor(entry: string): DeclaredKernel {
+  let k = KERNELS.get(entry);
+  if (!k) {
+    const names = BINDINGS.map((b) => (entry.endsWith("4") ? VEC4[b] ?? b : b));
+    KERNELS.set(entry, k = declareKernel({ file: "groupnorm", entry, params: PARAMS, bindings: names }));
+  }
+  return k;
+}
+for (
+  const e of [
+    "stats_chunks4", "stats_chunks1", "stats_combine", "stats_workgroup", "normalize4", "normalize1",
+    "bwd_chunks4", "bwd_chunks1", "bwd_rows_workgroup", "bwd_reduce", "bwd_dx4", "bwd_dx1",
+  ]
+) kernelFor(e);
+
+function run(entry: string, p: Plan, b: Partial<Record<BindingName, Tensor>>, groups: [number, number]): void {
+  const k = kernelFor(entry);
+  const named: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(b)) named[entry.endsWith("4") ? VEC4[name as BindingName] ?? name : name] = t;
+  const params = {
+    rows: p.B * p.C, hw: p.hw, channels: p.C, cpg: p.cpg, pairs: p.pairs, chunk: p.chunk, nchunks: p.nchunks,
+    eps: p.eps, divisor: p.divisor, silu: p.silu ? 1 : 0,
+  };
+  k.run(params, named, groups);
+}
 
 function launch(entry: string, p: Plan, b: Partial<Record<BindingName, Tensor>>, threads: number): void {
-  const r = rt();
-  r.dispatch(r.kernel(FILE, entry), params(p), bind(b), r.grid(threads, WG));
+  run(entry, p, b, kernelFor(entry).grid(threads));
 }
 
 /** One 256-thread workgroup per item (the gpu family's reductions). */
 function launchPerItem(entry: string, p: Plan, b: Partial<Record<BindingName, Tensor>>, items: number): void {
-  const r = rt();
-  r.dispatch(r.kernel(FILE, entry), params(p), bind(b), r.grid(items, 1));
+  run(entry, p, b, rt().grid(items, 1));
 }
 
 /** Per-(sample, group) mean and rstd, [pairs * 2]. */
