@@ -22,7 +22,7 @@
 //   strided_copy  dst[z][m, n] = A[z][m, n] for n < K, 0 beyond (any strides): pads, unpads, transposes.
 
 struct Params {
-  M: u32, N: u32, K: u32, alpha: u32,      // sizes; alpha as f32 bits
+  M: u32, N: u32, K: u32, alpha: f32,      // sizes; the product is scaled by alpha
   a_off: u32, a_z: u32, a_m: u32, a_k: u32, // A[z][m, k] = a_at(a_off + z*a_z + m*a_m + k*a_k); a_k = 1 in products
   b_off: u32, b_z: u32, b_k: u32, N4: u32,  // B[z][k, 4n .. 4n+3] = b_vec[b_off + z*b_z + k*b_k + n] (vec4 units)
   c_off: u32, c_z: u32, c_m: u32, c_n: u32, // C[z][m, n] = dst[c_off + z*c_z + m*c_m + n*c_n]
@@ -148,7 +148,7 @@ fn matmul_rb(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id)
     c14 = fma_k4(a_vec[a14 + q], bk0, bk1, bk2, bk3, c14);
     c15 = fma_k4(a_vec[a15 + q], bk0, bk1, bk2, bk3, c15);
   }
-  let alpha = bitcast<f32>(p.alpha);
+  let alpha = p.alpha;
   store_row(z, m0 + 0u, n0, alpha * c0);
   store_row(z, m0 + 1u, n0, alpha * c1);
   store_row(z, m0 + 2u, n0, alpha * c2);
@@ -210,7 +210,7 @@ fn matmul_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     }
     workgroupBarrier();
   }
-  let alpha = bitcast<f32>(p.alpha);
+  let alpha = p.alpha;
   let n4 = n40 + lid.x;
   if (n4 < p.N4) {
     for (var i = 0u; i < 4u; i++) { store_block(z, m0 + lid.y + 16u * i, n4, alpha * acc[i]); }

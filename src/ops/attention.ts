@@ -11,11 +11,22 @@
  * padded keys get weight 0 and padded queries are dropped.
  */
 import type { KernelProfile } from "../gpu/device.ts";
-import { f32bits, rt } from "../gpu/runtime.ts";
+import { rt } from "../gpu/runtime.ts";
+import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { softmaxAxis, softmaxAxisBackward } from "./softmax.ts";
 
-const FILE = "attention";
+// deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
+const PARAMS = {
+  M: "u32", N: "u32", K: "u32", alpha: "f32",
+  a_off: "u32", a_z: "u32", a_m: "u32", a_k: "u32",
+  b_off: "u32", b_z: "u32", b_k: "u32", N4: "u32",
+  c_off: "u32", c_z: "u32", c_m: "u32", c_n: "u32",
+} as const;
+const kernel = (entry: string) => declareKernel({ file: "attention", entry, params: PARAMS, bindings: ["a_vec", "b_vec", "dst"] });
+const RB = kernel("matmul_rb");
+const TILED = kernel("matmul_tiled");
+const COPY = kernel("strided_copy");
 
 /** Options for tests and tuning; the defaults follow the adapter. */
 export interface AttentionOptions {
@@ -97,23 +108,22 @@ function matmul(
   if (![a.off, a.zs, a.rs, b.off, b.zs, b.rs].every((v) => v % 4 === 0)) {
     throw new Error("attention: product operands are not vec4-aligned");
   }
-  const r = rt();
   const N4 = Math.ceil(N / 4);
-  // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
-  const params = [
-    M, N, K, f32bits(alpha),
-    a.off, a.zs, a.rs, 1,
-    b.off / 4, b.zs / 4, b.rs / 4, N4,
-    c.off, c.zs, c.is, c.js,
-  ];
+  const params = {
+    M, N, K, alpha,
+    a_off: a.off, a_z: a.zs, a_m: a.rs, a_k: 1,
+    b_off: b.off / 4, b_z: b.zs / 4, b_k: b.rs / 4, N4,
+    c_off: c.off, c_z: c.zs, c_m: c.is, c_n: c.js,
+  };
+  const bindings = { a_vec: a.t, b_vec: b.t, dst: c.t };
   if (variant === "gpu") {
-    r.dispatch(r.kernel(FILE, "matmul_tiled"), params, [a.t, b.t, c.t], [
+    TILED.run(params, bindings, [
       Math.ceil(N4 / 16),
       Math.ceil(M / 64),
       Z,
     ]);
   } else {
-    r.dispatch(r.kernel(FILE, "matmul_rb"), params, [a.t, b.t, c.t], [
+    RB.run(params, bindings, [
       Math.ceil(N4 / 32),
       Math.ceil(M / 16),
       Z,
@@ -124,15 +134,12 @@ function matmul(
 /** dst[z][m, n] = n < K ? src[z][m, n] : 0 for z < Z, m < M, n < N. */
 function stridedCopy(dims: { Z: number; M: number; N: number; K: number }, src: Strided, dst: Strided): void {
   const { Z, M, N, K } = dims;
-  const r = rt();
-  // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
-  const params = [
-    M, N, K, 0,
-    src.off, src.zs, src.is, src.js,
-    0, 0, 0, 0,
-    dst.off, dst.zs, dst.is, dst.js,
-  ];
-  r.dispatch(r.kernel(FILE, "strided_copy"), params, [src.t, null, dst.t], [Math.ceil(M / 64), Z]);
+  const params = {
+    M, N, K,
+    a_off: src.off, a_z: src.zs, a_m: src.is, a_k: src.js,
+    c_off: dst.off, c_z: dst.zs, c_m: dst.is, c_n: dst.js,
+  };
+  COPY.run(params, { a_vec: src.t, dst: dst.t }, [Math.ceil(M / 64), Z]);
 }
 
 /** Pixel rows of length `from` copied into rows of length `to` (zero-filled beyond `from`): pads or unpads. */
