@@ -4,9 +4,17 @@
  */
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
 import { sumLeading, sumRows } from "./elementwise.ts";
 
-const WG = 64;
+const PARAMS = {
+  total: "u32", B: "u32", Ci: "u32", Co: "u32", Hi: "u32", Wi: "u32", H: "u32", W: "u32", k: "u32", mode: "u32", has_bias: "u32",
+} as const;
+const kernel = (entry: string) => declareKernel({ file: "conv2d_ref", entry, params: PARAMS, bindings: ["a", "b", "bias", "out"] });
+const FORWARD = kernel("forward");
+const GRAD_INPUT = kernel("grad_input_resampled");
+const RESAMPLE_ADJOINT = kernel("resample_adjoint");
+const GRAD_WEIGHT = kernel("grad_weight");
 
 /** Resampling before the convolution, as the reference's Conv2d(up=..., down=...). */
 export interface ConvResample {
@@ -43,20 +51,21 @@ export function conv2dRef(x: Tensor, weight: Tensor, bias: Tensor | null, o: Con
   const r = rt();
   const [B, Ci, Hi, Wi, Co, k, H, W] = convShapes(x, weight, bias, o);
   const mode = o.up ? 1 : o.down ? 2 : 0;
-  const params = (total: number) => [total, B, Ci, Co, Hi, Wi, H, W, k, mode, bias ? 1 : 0];
+  const run = (kern: DeclaredKernel, out: Tensor, bind: Record<string, Tensor>) =>
+    kern.run({ total: out.size, B, Ci, Co, Hi, Wi, H, W, k, mode, has_bias: bias ? 1 : 0 }, { ...bind, out }, kern.grid(out.size));
   const y = r.empty([B, Co, H, W]);
-  r.dispatch(r.kernel("conv2d_ref", "forward"), params(y.size), [x, weight, bias ?? weight, y], r.grid(y.size, WG));
+  run(FORWARD, y, { a: x, b: weight, bias: bias ?? weight });
   if (r.tape?.wants(x, weight, bias)) {
     r.tape.record([x, weight, ...(bias ? [bias] : [])], y, (gy) => {
       const gxr = r.empty([B, Ci, H, W]);
-      r.dispatch(r.kernel("conv2d_ref", "grad_input_resampled"), params(gxr.size), [gy, weight, null, gxr], r.grid(gxr.size, WG));
+      run(GRAD_INPUT, gxr, { a: gy, b: weight });
       let gx = gxr;
       if (mode !== 0) {
         gx = r.empty(x.shape);
-        r.dispatch(r.kernel("conv2d_ref", "resample_adjoint"), params(gx.size), [gxr, null, null, gx], r.grid(gx.size, WG));
+        run(RESAMPLE_ADJOINT, gx, { a: gxr });
       }
       const gw = r.empty(weight.shape);
-      r.dispatch(r.kernel("conv2d_ref", "grad_weight"), params(gw.size), [x, gy, null, gw], r.grid(gw.size, WG));
+      run(GRAD_WEIGHT, gw, { a: x, b: gy });
       return bias ? [gx, gw, biasGrad(gy)] : [gx, gw];
     }, [x, weight]);
   }
