@@ -29,8 +29,8 @@ struct Params {
   storeMode: u32,
   Ho: u32,
   Wo: u32,
-  inScale: u32,        // f32 bits
-  outScale: u32,       // f32 bits
+  inScale: f32,        
+  outScale: f32,       
   tilesX: u32,         // forward: 16-wide tiles per row
   chunks: u32,         // grad-weight
   pixelsPerChunk: u32, // grad-weight: grid pixels (over B * Hc * Wc) per chunk
@@ -60,12 +60,12 @@ fn grid_value(base: u32, gy: i32, gx: i32) -> f32 {
   let i = base + sy * p.Win + sx;
   var v = x[i];
   if (p.down != 0u) { v += x[i + 1u] + x[i + p.Win] + x[i + p.Win + 1u]; }
-  return v * bitcast<f32>(p.inScale);
+  return v * p.inScale;
 }
 
 fn store(b: u32, co: u32, oy: u32, ox: u32, v: f32) {
   if (co < p.Cout && oy < p.Ho && ox < p.Wo) {
-    y[((b * p.Cout + co) * p.Ho + oy) * p.Wo + ox] = v * bitcast<f32>(p.outScale);
+    y[((b * p.Cout + co) * p.Ho + oy) * p.Wo + ox] = v * p.outScale;
   }
 }
 

@@ -37,7 +37,7 @@ struct Params {
   down: u32,
   coPad: u32,
   hasBias: u32,
-  inScale: u32,        // f32 bits
+  inScale: f32,        
   chunksPerImage: u32, // grad-weight
   groupsPerChunk: u32, // grad-weight: 8-pixel groups per chunk
 }
@@ -83,7 +83,7 @@ fn grid_tap(g: u32) -> Tap {
   let sx = gx >> p.up;
   let ok = g < p.plane && sy < p.Hin && sx < p.Win;
   let at = select(0u, ((sy << p.down) * p.Win) + (sx << p.down), ok);
-  return Tap(at, select(0.0, bitcast<f32>(p.inScale), ok));
+  return Tap(at, select(0.0, p.inScale, ok));
 }
 
 // Four consecutive grid pixels g..g+3 of the plane starting at `base`.
@@ -91,7 +91,7 @@ fn grid4(base: u32, g: u32) -> vec4<f32> {
   if (VEC4) {
     let ok = g < p.plane;
     let v = x4[(base + min(g, p.plane - 4u)) / 4u];
-    return select(vec4<f32>(0.0), v * bitcast<f32>(p.inScale), ok);
+    return select(vec4<f32>(0.0), v * p.inScale, ok);
   }
   let t0 = grid_tap(g);
   let t1 = grid_tap(g + 1u);

@@ -43,8 +43,8 @@ struct Params {
   storeMode: u32,
   Ho: u32,           // output tensor
   Wo: u32,
-  inScale: u32,      // f32 bits
-  outScale: u32,     // f32 bits
+  inScale: f32,      
+  outScale: f32,     
   chunks: u32,       // grad-weight: number of row chunks (= threads along x)
   rowsPerChunk: u32, // grad-weight: tile rows (over B * tilesY) per chunk
   coBlock: u32,      // forward: the 16-channel block written by this dispatch
@@ -169,7 +169,7 @@ fn load_taps(w: ptr<function, FTaps>, base: u32) {
 }
 
 fn forward_offsets(o: ptr<function, FOffsets>, oy0: i32, ox0: i32) {
-  let s = bitcast<f32>(p.inScale);
+  let s = p.inScale;
   (*o).row[0] = grid_offset(oy0 - 1, p.Hc) * p.Win; (*o).rowMask[0] = s * inside(oy0 - 1, p.Hc);
   (*o).row[1] = grid_offset(oy0, p.Hc) * p.Win; (*o).rowMask[1] = s * inside(oy0, p.Hc);
   (*o).row[2] = grid_offset(oy0 + 1, p.Hc) * p.Win; (*o).rowMask[2] = s * inside(oy0 + 1, p.Hc);
@@ -299,7 +299,7 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   let co0 = p.coBlock * 16u;
   var bq: array<vec4<f32>, 4>;
   bq[0] = bias_quad(co0); bq[1] = bias_quad(co0 + 4u); bq[2] = bias_quad(co0 + 8u); bq[3] = bias_quad(co0 + 12u);
-  var s = Store(b, co0, oy0, ox0, 0u, 0u, bitcast<f32>(p.outScale));
+  var s = Store(b, co0, oy0, ox0, 0u, 0u, p.outScale);
   // One store per accumulator in the code; the loop runs over the vector component (and, when
   // spreading, over the 2x2 sub-pixel), which only needs a cheap dynamic vector index.
   let subs = select(1u, 4u, p.storeMode == 2u);
@@ -432,7 +432,7 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
   let q1 = vec4<u32>(min(co0 + 4u, lo), min(co0 + 5u, lo), min(co0 + 6u, lo), min(co0 + 7u, lo));
   let uplane = p.Hin * p.Win;
   let dplane = p.Hc * p.Wc;
-  let inScale = bitcast<f32>(p.inScale);
+  let inScale = p.inScale;
   var acc: GAcc;
   var u: GTile;
   var d: GDy;

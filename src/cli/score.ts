@@ -18,12 +18,16 @@ import {
   summarizeScores,
 } from "../metrics/scores.ts";
 import { writeChart } from "../plot/render.ts";
+import { cliErrorLine } from "../io/file_errors.ts";
+import { setHdf5Verbose } from "../io/hdf5.ts";
+import { acquireLock } from "../util/lock.ts";
 
-const USAGE = `usage: deno task score <generated.nc> <scores.nc> [--n-ensemble N] [--plots DIR]
+const USAGE = `usage: deno task score <generated.nc> <scores.nc> [--n-ensemble N] [--plots DIR] [--verbose]
        deno task score path=<generated.nc> output=<scores.nc> [n_ensemble=N]
 
   --n-ensemble N  score the first N members only (default: all)
-  --plots DIR     also draw the scores against time and the rank histograms (SVG and PNG) into DIR`;
+  --plots DIR     also draw the scores against time and the rank histograms (SVG and PNG) into DIR
+  --verbose       on errors, also print the HDF5 library's own error stack and the program's stack trace`;
 
 /** Per output variable, its scores at every time. */
 interface ScoredRun {
@@ -45,6 +49,9 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  setHdf5Verbose(opts.verbose);
+  // A second score run writing the same file refuses instead of racing this one.
+  using _lock = acquireLock(opts.output, { purpose: "scoring" });
   const reader = await GenerationReader.open(opts.input);
   try {
     const run = scoreRun(reader, opts.nEnsemble);
@@ -79,11 +86,13 @@ function parseCommandLine(args: string[]) {
       "n-ensemble": { type: "string" },
       plots: { type: "string" },
       help: { type: "boolean", short: "h" },
+      verbose: { type: "boolean", short: "v" },
     },
   });
   const files = [keyed.path, keyed.output].filter((x) => x !== undefined);
   const [input, output] = files.length === 2 ? files : positionals;
-  if (values.help) return { help: true, input: "", output: "", nEnsemble: -1, plots: undefined };
+  const verbose = values.verbose ?? false;
+  if (values.help) return { help: true, input: "", output: "", nEnsemble: -1, plots: undefined, verbose };
   if (
     files.length === 1 || (files.length === 0 && positionals.length !== 2) ||
     (files.length === 2 && positionals.length > 0)
@@ -95,7 +104,7 @@ function parseCommandLine(args: string[]) {
   if (!Number.isInteger(nEnsemble) || nEnsemble === 0 || nEnsemble < -1) {
     throw new Error(`--n-ensemble must be a positive integer (or -1 for all), got "${nText}"`);
   }
-  return { help: false, input, output, nEnsemble, plots: values.plots ?? keyed.plots };
+  return { help: false, input, output, nEnsemble, plots: values.plots ?? keyed.plots, verbose };
 }
 
 /** Scores every prediction variable of the file at every time, one time step in memory at a time. */
@@ -290,7 +299,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (e) {
-    console.error(`score: ${(e as Error).message}`);
+    console.error(cliErrorLine("score", e, Deno.args));
     Deno.exit(1);
   }
 }

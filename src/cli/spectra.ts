@@ -22,6 +22,9 @@ import { spectraDataset, spectraSummary } from "../metrics/spectra_report.ts";
 import { sampleMapChart, type SampleMapVariable } from "../plot/charts.ts";
 import { writeChart } from "../plot/render.ts";
 import { spectraCharts } from "../plot/spectra_charts.ts";
+import { cliErrorLine } from "../io/file_errors.ts";
+import { setHdf5Verbose } from "../io/hdf5.ts";
+import { acquireLock } from "../util/lock.ts";
 
 const USAGE = `usage: deno task spectra <generated.nc> [options]
 
@@ -32,6 +35,7 @@ const USAGE = `usage: deno task spectra <generated.nc> [options]
   --residual KIND    ${RESIDUAL_KINDS.join(" | ")} (default truth-mean)
   --sample-map T     also draw the sample map of time index T
   --member K         ensemble member shown in the sample map (default 0)
+  --verbose          on errors, also print the HDF5 library's own error stack and the stack trace
 
 The correlation length is where the residual's ACF first drops below the threshold. The reference
 advises patches larger than the lag where the ACF reaches about 0; 0.1 is that "about 0" made
@@ -39,7 +43,8 @@ robust (the exact zero crossing of a mean-removed ACF depends on the domain size
 e-folding length, a smaller, less conservative patch. The suggested patch is square and a multiple
 of 32 pixels, as the reference's set_patch_shape requires.`;
 
-async function main(args: string[]): Promise<void> {
+/** Runs the command with `args` (without the program name); throws one-line errors. */
+export async function main(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -52,9 +57,11 @@ async function main(args: string[]): Promise<void> {
       "sample-map": { type: "string" },
       member: { type: "string", default: "0" },
       help: { type: "boolean", short: "h" },
+      verbose: { type: "boolean", short: "v" },
     },
   });
   if (values.help) return console.log(USAGE);
+  setHdf5Verbose(values.verbose ?? false);
   if (positionals.length !== 1) throw new Error(`expected one generated file\n${USAGE}`);
   const threshold = number("--threshold", values.threshold);
   if (!(threshold > 0 && threshold < 1)) throw new Error(`--threshold must lie in (0, 1), got ${threshold}`);
@@ -80,6 +87,9 @@ async function main(args: string[]): Promise<void> {
       { ensemble: nEnsemble, time: nTime, height: ny, width: nx, variables },
       { dx: spacing.dx, dy: spacing.dy, threshold, residual },
     );
+    // Taken once there is something to write (a bad input leaves no directory behind): a second
+    // spectra run into the same directory refuses instead of mixing its files with ours.
+    using _lock = acquireLock(values.out, { purpose: "spectra", createParent: true });
     await Deno.mkdir(values.out, { recursive: true });
     const ncPath = `${values.out}/spectra.nc`;
     await writeNetCDF4(
@@ -180,7 +190,7 @@ if (import.meta.main) {
   try {
     await main(Deno.args);
   } catch (e) {
-    console.error(`spectra: ${(e as Error).message}`);
+    console.error(cliErrorLine("spectra", e, Deno.args));
     Deno.exit(1);
   }
 }

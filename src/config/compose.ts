@@ -11,6 +11,7 @@
  */
 
 import YAML from "yaml";
+import { firstLine } from "../io/file_errors.ts";
 import { ConfigError, didYouMean } from "./errors.ts";
 import { resolveChoice } from "./interpolate.ts";
 import type { Override } from "./overrides.ts";
@@ -158,9 +159,15 @@ export function loadConfigFile(file: string): LoadedFile {
   }
   let parsed: unknown;
   try {
-    parsed = YAML.parse(text);
+    // parseDocument rather than parse: parse prints warnings (an unknown tag...) itself, and its
+    // errors carry a multi-line code frame. Here both become one line; PyYAML, which the reference
+    // uses, rejects what yaml only warns about.
+    const doc = YAML.parseDocument(text);
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) throw problem;
+    parsed = doc.toJS();
   } catch (e) {
-    throw new ConfigError(`Cannot parse YAML in '${file}': ${(e as Error).message}`, undefined, file);
+    throw new ConfigError(`Cannot parse YAML in '${file}': ${firstLine(e)}`, undefined, file);
   }
   parsed ??= {};
   if (!isMapping(parsed)) {

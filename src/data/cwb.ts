@@ -20,10 +20,12 @@ import { FileSystemStore } from "@zarrita/storage";
 import * as zarr from "zarrita";
 import { NormalizedDataset } from "./base.ts";
 import { decodeCfTimes } from "./cf.ts";
+import { countNonFinite, firstLine, withFileErrors } from "../io/file_errors.ts";
 import type { ChannelMetadata, DownscalingItem, Grid2D } from "./dataset.ts";
 import { ChannelNormalization } from "./normalize.ts";
 import type { DatasetOptions } from "./options.ts";
 import { resizeCubic, subsample } from "./resample.ts";
+import { withChunkSizeCheck } from "./zarr_checks.ts";
 
 /** Options of {@link CwbDataset.open} (config keys in snake_case). */
 export interface CwbOptions {
@@ -165,18 +167,36 @@ export class CwbDataset extends NormalizedDataset {
     } catch (e) {
       throw new Error(`${path}: no Zarr store here (${(e as Error).message})`);
     }
-    const store = await zarr.withMaybeConsolidatedMetadata(new FileSystemStore(path));
+    // Any failure the checks below do not anticipate (zarrita meeting a damaged chunk or document)
+    // still names the store.
+    return await withFileErrors(path, "Zarr store", () => CwbDataset.#read(path, opts));
+  }
+
+  static async #read(path: string, opts: Required<CwbOptions>): Promise<CwbDataset> {
+    let store;
+    try {
+      store = await zarr.withMaybeConsolidatedMetadata(new FileSystemStore(path));
+    } catch (e) {
+      throw new Error(`${path}: damaged consolidated metadata (.zmetadata) in the Zarr store (${firstLine(e)})`);
+    }
     const root = zarr.root(store);
     const open = async (name: string): Promise<ZArray> => {
       try {
-        return await zarr.open.v2(root.resolve(name), { kind: "array" }) as unknown as ZArray;
+        const arr = await zarr.open.v2(root.resolve(name), { kind: "array" });
+        return withChunkSizeCheck(arr) as unknown as ZArray;
       } catch (e) {
-        throw new Error(`${path}: no readable array '${name}' in the Zarr store (${(e as Error).message})`);
+        throw new Error(`${path}: no readable array '${name}' in the Zarr store (${firstLine(e)})`);
       }
     };
-    const readAll = async (name: string) => {
+    // The shape is checked before reading: a damaged .zarray can claim any size.
+    const readAll = async (name: string, shape?: (arr: ZArray) => void) => {
       const arr = await open(name);
-      return { arr, data: Array.from((await zarr.get(arr)).data as Iterable<unknown>) };
+      shape?.(arr);
+      try {
+        return { arr, data: Array.from((await zarr.get(arr)).data as Iterable<unknown>) };
+      } catch (e) {
+        throw new Error(`${path}: cannot read array '${name}' of the Zarr store (${firstLine(e)})`);
+      }
     };
     const cwb = await open("cwb"), era5 = await open("era5");
     if (cwb.shape.length !== 4 || era5.shape.length !== 4) {
@@ -188,13 +208,14 @@ export class CwbDataset extends NormalizedDataset {
     if (era5.shape[0] !== T || era5.shape[2] !== Y || era5.shape[3] !== X) {
       throw new Error(`${path}: 'era5' [${era5.shape}] does not match 'cwb' [${cwb.shape}] in time, y and x`);
     }
-    const cwbValid = await readAll("cwb_valid"), era5Valid = await readAll("era5_valid");
-    if (cwbValid.arr.shape.join() !== `${T}` || era5Valid.arr.shape.join() !== `${T},${Cin}`) {
+    const cwbValidArr = await open("cwb_valid"), era5ValidArr = await open("era5_valid");
+    if (cwbValidArr.shape.join() !== `${T}` || era5ValidArr.shape.join() !== `${T},${Cin}`) {
       throw new Error(
-        `${path}: invalid dataset shape: cwb_valid [${cwbValid.arr.shape}] must be [${T}], era5_valid [${era5Valid.arr.shape}] must be [${T}, ${Cin}]`,
+        `${path}: invalid dataset shape: cwb_valid [${cwbValidArr.shape}] must be [${T}], era5_valid [${era5ValidArr.shape}] must be [${T}, ${Cin}]`,
       );
     }
-    const timeArr = await readAll("time");
+    const cwbValid = await readAll("cwb_valid"), era5Valid = await readAll("era5_valid");
+    const timeArr = await readAll("time", (arr) => expectShape(path, "time", arr.shape, [T]));
     const units = timeArr.arr.attrs.units;
     if (typeof units !== "string") throw new Error(`${path}: array 'time' has no 'units' attribute`);
     const calendar = typeof timeArr.arr.attrs.calendar === "string" ? timeArr.arr.attrs.calendar : undefined;
@@ -217,13 +238,8 @@ export class CwbDataset extends NormalizedDataset {
       if (opts.allTimes || (opts.train ? !is2021 : is2021)) indices.push(t);
     }
 
-    const vector = async (name: string, n: number) => {
-      const { arr, data } = await readAll(name);
-      if (arr.shape.join() !== `${n}`) {
-        throw new Error(`${path}: '${name}' has shape [${arr.shape}], expected [${n}]`);
-      }
-      return data;
-    };
+    const vector = async (name: string, n: number) =>
+      (await readAll(name, (arr) => expectShape(path, name, arr.shape, [n]))).data;
     const meta = async (prefix: string, n: number) => {
       const names = (await vector(`${prefix}_variable`, n)).map((s) => String(s).replace(/\0+$/, ""));
       const levels = (await vector(`${prefix}_pressure`, n)).map(Number);
@@ -257,10 +273,7 @@ export class CwbDataset extends NormalizedDataset {
       );
     }
     const grid = async (name: string): Promise<Grid2D> => {
-      const { arr, data } = await readAll(name);
-      if (arr.shape.join() !== `${Y},${X}`) {
-        throw new Error(`${path}: '${name}' has shape [${arr.shape}], expected [${Y}, ${X}]`);
-      }
+      const { data } = await readAll(name, (arr) => expectShape(path, name, arr.shape, [Y, X]));
       const full: Grid2D = { shape: [Y, X], data: Float64Array.from(data as number[]) };
       // The reference crops latitude/longitude only for evaluation, and [:img_shape_y, :img_shape_x].
       return opts.train ? full : cropGrid(full, opts.imgShapeY, opts.imgShapeX);
@@ -346,6 +359,12 @@ export class CwbDataset extends NormalizedDataset {
   }
 
 
+  /** The date of store time index `t`, for messages. */
+  #timeOf(t: number): string {
+    const k = this.#indices.indexOf(t);
+    return k < 0 ? "unknown time" : this.#times[k].toISOString();
+  }
+
   async #readChannels(arr: ZArray, t: number, channels: number[], name: string): Promise<Float32Array> {
     const [, C, Y, X] = arr.shape;
     let chunk;
@@ -360,9 +379,22 @@ export class CwbDataset extends NormalizedDataset {
     channels.forEach((c, k) => {
       if (c >= C) throw new Error(`${this.#path}: channel ${c} of '${name}' out of range`);
       for (let i = 0; i < plane; i++) out[k * plane + i] = all[c * plane + i];
+      // Caught here, where the array, time and channel can be named, rather than as NaN losses or members.
+      const bad = countNonFinite(out.subarray(k * plane, (k + 1) * plane));
+      if (bad) {
+        const meta = (name === "cwb" ? this.#outputMeta : this.#inputMeta)[k];
+        throw new Error(
+          `${this.#path}: array '${name}' has ${bad} NaN/infinite value(s) at time index ${t} ` +
+            `(${this.#timeOf(t)}), channel ${c} (${meta.name}${meta.level})`,
+        );
+      }
     });
     return out;
   }
+}
+
+function expectShape(path: string, name: string, shape: readonly number[], want: number[]): void {
+  if (shape.join() !== want.join()) throw new Error(`${path}: '${name}' has shape [${shape}], expected [${want.join(", ")}]`);
 }
 
 /** Python's `str(float)` for pressure levels (`500.0`); NaN (surface fields) gives "". */

@@ -26,7 +26,8 @@ import { type NcFile, openNetCDF } from "../io/netcdf_read.ts";
 import { ChannelNormalization } from "./normalize.ts";
 import type { DatasetOptions } from "./options.ts";
 import { cropWindow, upsampleBilinearExtrapolate } from "./resample.ts";
-import { concatNormalizations, normalizationFor, readStatsJson } from "./stats.ts";
+import { concatNormalizations, normalizationFor, readStatsJson, type StatsTable } from "./stats.ts";
+import { withFileErrors } from "../io/file_errors.ts";
 
 /** Options of {@link HrrrMiniDataset.open} (the config keys in snake_case). */
 export interface HrrrMiniOptions {
@@ -105,6 +106,17 @@ export class HrrrMiniDataset extends RawItemDataset {
     const path = opts.dataPath;
     const stats = await readStatsJson(opts.statsPath);
     const file = await openNetCDF(path);
+    // Failures the checks below do not anticipate (values no layout check foresaw) still name the file.
+    return withFileErrors(
+      path,
+      "HRRR-mini NetCDF file",
+      () => HrrrMiniDataset.#read(file, stats, opts),
+      [opts.statsPath],
+    );
+  }
+
+  static #read(file: NcFile, stats: StatsTable, opts: HrrrMiniOptions): HrrrMiniDataset {
+    const path = file.path;
     try {
       const input = readGroup(file, "input", opts.inputVariables ?? null, 3);
       const output = readGroup(file, "output", opts.outputVariables ?? null, 3);

@@ -52,7 +52,7 @@ export function normalizationFor(
       const known = Object.keys(stats[group] ?? {}).join(", ") || "none";
       throw new Error(`${source}: no statistics for ${group} variable '${v}' (${group} has: ${known})`);
     }
-    if (typeof s.mean !== "number" || typeof s.std !== "number") {
+    if (typeof s !== "object" || s === null || typeof s.mean !== "number" || typeof s.std !== "number") {
       throw new Error(`${source}: ${group}.${v} needs numeric "mean" and "std", got ${JSON.stringify(s)}`);
     }
     mean.push(s.mean);

@@ -8,6 +8,7 @@
  * one unit while the batches stay those of the unsharded run (same batch, same bytes).
  */
 import type { SampleTime } from "../data/dataset.ts";
+import { detectLauncher, type Env } from "../dist/launcher.ts";
 import type { TimeSelection } from "./settings.ts";
 
 /**
@@ -101,6 +102,101 @@ export function parseShard(text: string): Shard {
     throw new Error(`--shard ${text}: expected i/n with 0 <= i < n, e.g. --shard 0/4 ... --shard 3/4`);
   }
   return { index, count };
+}
+
+/** A shard and what assigned it (for the log). */
+export interface ResolvedShard {
+  shard: Shard;
+  /** "--shard", "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX" or the MPI launcher's name. */
+  source: string;
+}
+
+/** The environment variable giving a Kubernetes Indexed Job's completion count (Kubernetes sets none). */
+export const SHARD_COUNT_ENV = "CORRDIFF_SHARD_COUNT";
+
+function envInt(env: Env, key: string): number | null {
+  const v = env[key];
+  if (v === undefined || v.trim() === "") return null;
+  if (!/^\s*-?\d+\s*$/.test(v)) throw new Error(`${key}=${v}: expected an integer`);
+  return Number(v);
+}
+
+/**
+ * This run's shard: `--shard i/n` when given, otherwise the place the scheduler gave the process, in
+ * this order: a SLURM job array (SLURM_ARRAY_TASK_ID among SLURM_ARRAY_TASK_COUNT tasks, counted
+ * from SLURM_ARRAY_TASK_MIN in steps of SLURM_ARRAY_TASK_STEP), a Kubernetes Indexed Job
+ * (JOB_COMPLETION_INDEX, with the completion count from `--shards N` or CORRDIFF_SHARD_COUNT, since
+ * Kubernetes passes no count), or an MPI launcher's rank and size (mpirun, mpiexec, srun). Null for a
+ * plain run. `shards` (from `--shards N`) must agree with any count the environment gives.
+ */
+export function resolveShard(
+  o: { shard?: string; shards?: string },
+  env: Env,
+): ResolvedShard | null {
+  let count: number | null = null;
+  if (o.shards !== undefined) {
+    if (!/^\s*\d+\s*$/.test(o.shards) || Number(o.shards) < 1) {
+      throw new Error(`--shards ${o.shards}: expected a positive integer (the number of shards)`);
+    }
+    count = Number(o.shards);
+  }
+  const agree = (n: number, what: string) => {
+    if (count !== null && count !== n) throw new Error(`--shards ${count} does not match ${what} (${n})`);
+  };
+  if (o.shard !== undefined) {
+    const shard = parseShard(o.shard);
+    agree(shard.count, `--shard ${o.shard}`);
+    return { shard, source: "--shard" };
+  }
+  const arrayId = envInt(env, "SLURM_ARRAY_TASK_ID");
+  if (arrayId !== null) {
+    const n = envInt(env, "SLURM_ARRAY_TASK_COUNT");
+    if (n === null) {
+      throw new Error("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not: pass --shard i/n");
+    }
+    agree(n, "SLURM_ARRAY_TASK_COUNT");
+    const min = envInt(env, "SLURM_ARRAY_TASK_MIN") ?? 0, step = envInt(env, "SLURM_ARRAY_TASK_STEP") ?? 1;
+    const index = (arrayId - min) / step;
+    if (!Number.isInteger(index) || index < 0 || index >= n) {
+      throw new Error(
+        `SLURM array task ${arrayId} (min ${min}, step ${step}) is not one of ${n} evenly spaced tasks: ` +
+          `submit the array as --array=0-${n - 1} (or min-max[:step]), or pass --shard i/n`,
+      );
+    }
+    return { shard: { index, count: n }, source: "SLURM_ARRAY_TASK_ID" };
+  }
+  const jobIndex = envInt(env, "JOB_COMPLETION_INDEX");
+  if (jobIndex !== null) {
+    const fromEnv = envInt(env, SHARD_COUNT_ENV);
+    if (fromEnv !== null) agree(fromEnv, SHARD_COUNT_ENV);
+    const n = count ?? fromEnv;
+    if (n === null) {
+      throw new Error(
+        `JOB_COMPLETION_INDEX=${jobIndex} is set but not the number of shards: set ${SHARD_COUNT_ENV} to ` +
+          `the Job's completions, or pass --shards N`,
+      );
+    }
+    if (jobIndex < 0 || jobIndex >= n) {
+      throw new Error(`JOB_COMPLETION_INDEX=${jobIndex} is not below ${n} shards`);
+    }
+    return { shard: { index: jobIndex, count: n }, source: "JOB_COMPLETION_INDEX" };
+  }
+  const launch = detectLauncher(env);
+  if (launch && launch.size !== 1) {
+    if (launch.size === null) {
+      throw new Error(
+        `${launch.launcher} gives rank ${launch.rank} but not the number of processes: pass --shard i/n`,
+      );
+    }
+    agree(launch.size, `the ${launch.size} processes of ${launch.launcher}`);
+    return { shard: { index: launch.rank, count: launch.size }, source: launch.launcher };
+  }
+  if (count !== null) {
+    throw new Error(
+      `--shards ${count} needs this process's index: --shard i/${count}, SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX`,
+    );
+  }
+  return null;
 }
 
 /** One unit of work: a batch of members at one time. */

@@ -20,7 +20,7 @@
  */
 import type { Binding, Runtime } from "./runtime.ts";
 import { rt } from "./runtime.ts";
-import { parseWgsl, type WgslModule, wgslSource } from "./wgsl.ts";
+import { parsedWgsl, type WgslModule } from "./wgsl.ts";
 
 /** WGSL scalar types a `Params` field may have. */
 export type FieldType = "u32" | "i32" | "f32";
@@ -86,13 +86,14 @@ export class DeclaredKernel {
   #fields: { name: string; type: FieldType }[] | null = null;
   #slots: Map<string, number> | null = null;
   #wg: [number, number, number] | null = null;
+  readonly #variants = new Map<string, DeclaredKernel>();
 
   constructor(readonly spec: KernelSpec) {}
 
   /** Parses the file and checks the declaration (no device needed). */
   check(): void {
     if (this.#slots) return;
-    const mod = parseWgsl(wgslSource(this.spec.file));
+    const mod = parsedWgsl(this.spec.file);
     this.#fields = checkContract(this.spec, mod);
     this.#slots = new Map(this.spec.bindings.map((b) => [b, mod.bindings.get(b)!.binding]));
     this.#wg = mod.entries.get(this.spec.entry) ?? null;
@@ -112,7 +113,10 @@ export class DeclaredKernel {
 
   /** The same entry point with other override constants. */
   with(constants: Record<string, number | boolean>): DeclaredKernel {
-    return new DeclaredKernel({ ...this.spec, constants: { ...this.spec.constants, ...constants } });
+    const key = JSON.stringify(Object.entries(constants).sort());
+    let k = this.#variants.get(key);
+    if (!k) this.#variants.set(key, k = new DeclaredKernel({ ...this.spec, constants: { ...this.spec.constants, ...constants } }));
+    return k;
   }
 
   /**

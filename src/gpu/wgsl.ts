@@ -64,3 +64,12 @@ export function parseWgsl(code: string): WgslModule {
   return { structs, bindings, entries, overrides };
 }
 
+
+const parsed = new Map<string, WgslModule>();
+
+/** The parse of `kernels/<file>.wgsl` (cached). */
+export function parsedWgsl(file: string): WgslModule {
+  let m = parsed.get(file);
+  if (!m) parsed.set(file, m = parseWgsl(wgslSource(file)));
+  return m;
+}

@@ -12,9 +12,11 @@
  * `long_name`, the file says `Conventions = "CF-1.8"`, and the resolved configuration is kept in the
  * global attribute `cfg` (YAML text), where the reference keeps `str(cfg)`.
  */
-import h5wasm, { type Attribute, type Dataset, type File as H5File, type Group } from "h5wasm/node";
+import type { Attribute, Dataset, File as H5File, Group } from "h5wasm/node";
 import { stringify as toYaml } from "yaml";
 import { decodeCfTimes } from "../data/cf.ts";
+import { firstLine } from "./file_errors.ts";
+import { h5Guard, h5wasm, openHdf5 } from "./hdf5.ts";
 import {
   DIM_WITHOUT_VARIABLE,
   h5Ready,
@@ -248,7 +250,9 @@ export function encodeCfTimes(dates: Date[]): CfTimes {
  */
 export function decodeCfTimesOrNull(cf: CfTimes): Date[] | null {
   try {
-    return decodeCfTimes(cf.values, cf.units, cf.calendar, "time");
+    const dates = decodeCfTimes(cf.values, cf.units, cf.calendar, "time");
+    // A value beyond the range of Date (+-275,000 years) cannot be placed either.
+    return dates.every((d) => Number.isFinite(d.getTime())) ? dates : null;
   } catch {
     return null;
   }
@@ -366,29 +370,32 @@ export class GenerationReader {
     this.time = readTimeAxis(f, path, this.nTime);
   }
 
-  /** Opens a generation file for reading. */
+  /** Opens a generation file for reading; any problem is one line naming the file. */
   static async open(path: string): Promise<GenerationReader> {
     await h5Ready();
-    let magic: Uint8Array;
+    const magic = new Uint8Array(8);
+    let got: number | null;
     try {
       using f = Deno.openSync(path);
-      magic = new Uint8Array(8);
-      f.readSync(magic);
+      got = f.readSync(magic);
     } catch (e) {
-      throw new Error(`cannot open generation file ${path}: ${(e as Error).message}`);
+      throw new Error(`cannot open generation file ${path}: ${firstLine(e)}`);
     }
-    // h5wasm reports an unreadable file only as HDF5 diagnostics, so recognise the format first.
+    // Recognise the format first: for anything else HDF5 would only say that it found no superblock.
+    if (!got) throw new Error(`${path} is empty; a generation file is NetCDF4`);
     if (new TextDecoder().decode(magic.subarray(1, 4)) !== "HDF") {
       const what = new TextDecoder().decode(magic.subarray(0, 3)) === "CDF"
         ? "a NetCDF3 (classic) file"
         : "not HDF5";
       throw new Error(`${path} is ${what}; a generation file is NetCDF4`);
     }
-    const file = new h5wasm.File(path, "r");
+    const file = openHdf5(path);
     try {
-      return new GenerationReader(path, file);
+      return h5Guard(path, () => new GenerationReader(path, file), "reading the generation file layout");
     } catch (e) {
-      file.close();
+      try {
+        h5Guard(path, () => file.close());
+      } catch { /* the first error is the one to report */ }
       throw e;
     }
   }
@@ -412,7 +419,7 @@ export class GenerationReader {
       throw new Error(`${this.path}: ${members} members requested, file has ${this.nEnsemble}`);
     }
     const ranges: [number, number][] = group === "prediction" ? [[0, members], [t, t + 1]] : [[t, t + 1]];
-    return this.readSlice(`${group}/${name}`, ranges);
+    return this.readSlice(`${group}/${name}`, ranges, ` at time index ${t}`);
   }
 
   /** Reads a whole variable of a field group (all times and members). */
@@ -422,12 +429,13 @@ export class GenerationReader {
 
   /** Releases the file. */
   close(): void {
-    this.file?.close();
+    const file = this.file;
     this.file = null;
+    if (file) h5Guard(this.path, () => file.close());
   }
 
   private readRootGrid(name: string): Float32Array | null {
-    const ds = this.openFile().get(name);
+    const ds = h5Guard(this.path, () => this.openFile().get(name), `looking up ${name}`);
     if (!(ds instanceof h5wasm.Dataset)) return null;
     if ((ds.shape ?? []).join() !== [this.ny, this.nx].join()) {
       throw new Error(
@@ -437,14 +445,16 @@ export class GenerationReader {
     return this.readSlice(name, []);
   }
 
-  private readSlice(path: string, ranges: [number, number][]): Float32Array {
-    const ds = this.openFile().get(path);
-    if (!(ds instanceof h5wasm.Dataset)) throw new Error(`${this.path}: no variable ${path}`);
-    const raw = ranges.length === 0 ? ds.value : ds.slice(ranges);
-    if (!(raw instanceof Float32Array || raw instanceof Float64Array)) {
-      throw new Error(`${this.path}: ${path} is not a floating-point variable`);
-    }
-    return unpack(raw, readAttrsRaw(ds));
+  private readSlice(path: string, ranges: [number, number][], where = ""): Float32Array {
+    return h5Guard(this.path, () => {
+      const ds = this.openFile().get(path);
+      if (!(ds instanceof h5wasm.Dataset)) throw new Error(`${this.path}: no variable ${path}`);
+      const raw = ranges.length === 0 ? ds.value : ds.slice(ranges);
+      if (!(raw instanceof Float32Array || raw instanceof Float64Array)) {
+        throw new Error(`${this.path}: ${path} is not a floating-point variable`);
+      }
+      return unpack(raw, readAttrsRaw(ds));
+    }, `reading ${path}${where}`);
   }
 
   private openFile(): H5File {

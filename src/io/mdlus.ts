@@ -5,6 +5,7 @@
  * into a network built from it: legacy attention keys renamed, `device_buffer` dropped, deprecated
  * class names mapped.
  */
+import { countNonFinite, firstLine, withFileErrors } from "./file_errors.ts";
 import { isZip, ZipArchive } from "./zip.ts";
 import { type PyValue, readTorchZip, TorchTensor } from "./torch_pickle.ts";
 
@@ -213,20 +214,29 @@ function stateDict(value: PyValue, source: string): Map<string, MdlusTensor> {
     if (typeof k !== "string" || !(t instanceof TorchTensor)) {
       throw new Error(`${source}: model.pt entry ${String(k)} is not a tensor`);
     }
-    let dtype: string;
+    let tensor: MdlusTensor;
     try {
-      dtype = t.dtype;
-      out.set(k, { dtype, shape: t.shape, data: t.data });
+      tensor = { dtype: t.dtype, shape: t.shape, data: t.data };
     } catch (e) {
       // Name the tensor, not only its storage record.
-      throw new Error(`${(e as Error).message.split("\n")[0]} (tensor ${k})`);
+      throw new Error(`${firstLine(e)} (tensor ${k})`);
     }
+    const bad = countNonFinite(tensor.data);
+    if (bad) throw new Error(`${source}: tensor ${k} has ${bad} NaN/infinite value(s) among ${tensor.data.length}`);
+    out.set(k, tensor);
   }
   return out;
 }
 
-/** Parses the bytes of a `.mdlus`; `path` names the file in every error. */
+/**
+ * Parses the bytes of a `.mdlus`; every error is one line naming `path` (a damaged archive that
+ * trips the parsers anywhere included), NaN/infinite weights with the tensor name and count.
+ */
 export function parseMdlus(bytes: Uint8Array, path: string): MdlusFile {
+  return withFileErrors(path, "PhysicsNeMo .mdlus checkpoint", () => parseMdlusBytes(bytes, path));
+}
+
+function parseMdlusBytes(bytes: Uint8Array, path: string): MdlusFile {
   const m = members(bytes, path);
   const td = new TextDecoder();
   const argsJson = asRecord(parsePythonJson(td.decode(m.get("args.json")), `${path} [args.json]`), "args.json", path);
@@ -257,7 +267,7 @@ export function readMdlus(path: string): MdlusFile {
   try {
     bytes = Deno.readFileSync(path);
   } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as Error).message.split("\n")[0]})`);
+    throw new Error(`${path}: cannot read (${firstLine(e)})`);
   }
   return parseMdlus(bytes, path);
 }

@@ -11,8 +11,9 @@
  * It is also the module instance that the NetCDF4 writer uses, so the wasm loads once per process.
  */
 
-import h5wasm from "h5wasm/node";
 import { NetCDFReader } from "netcdfjs";
+import { fileError, firstLine } from "./file_errors.ts";
+import { h5Guard, h5Ready, h5wasm, openHdf5 } from "./hdf5.ts";
 
 /** An attribute value as netCDF4-python returns it: one-element numeric arrays become numbers. */
 export type NcAttrValue = string | number | number[] | string[];
@@ -103,15 +104,22 @@ export interface NcFile {
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
- * Opens a NetCDF3 or NetCDF4 file. Errors name the file: missing, unreadable, or neither format.
+ * Opens a NetCDF3 or NetCDF4 file. Every error is one line naming the file: missing, unreadable,
+ * neither format, truncated or damaged (HDF5's own error printing is captured, see `hdf5.ts`).
  */
 export async function openNetCDF(path: string): Promise<NcFile> {
   const magic = await readMagic(path);
   if (magic[0] === 0x43 && magic[1] === 0x44 && magic[2] === 0x46) {
     if (magic[3] === 5) throw new Error(`${path}: NetCDF3 64-bit data (CDF-5) files are not supported`);
-    return new Nc3File(path, await Deno.readFile(path));
+    const bytes = await Deno.readFile(path);
+    try {
+      return new Nc3File(path, bytes);
+    } catch (e) {
+      throw fileError(path, "NetCDF3 file", e);
+    }
   }
   if (HDF5_MAGIC.every((b, i) => magic[i] === b)) return await Nc4File.open(path);
+  if (magic.length === 0) throw new Error(`${path}: empty file, expected NetCDF`);
   throw new Error(`${path}: not a NetCDF file (neither the 'CDF' nor the HDF5 signature at byte 0)`);
 }
 
@@ -196,7 +204,8 @@ abstract class CatalogFile implements NcFile {
     try {
       return this.readVariable(v);
     } catch (e) {
-      throw new Error(`${this.path}: cannot read variable '${v.path}': ${(e as Error).message}`);
+      const line = firstLine(e);
+      throw new Error(line.includes(this.path) ? line : `${this.path}: cannot read variable '${v.path}': ${line}`);
     }
   }
 
@@ -238,21 +247,14 @@ class Nc4File extends CatalogFile {
   }
 
   static async open(path: string): Promise<Nc4File> {
-    await h5wasm.ready;
-    let h5;
-    try {
-      h5 = new h5wasm.File(path, "r");
-    } catch (e) {
-      throw new Error(
-        `${path}: HDF5 signature found but the file cannot be opened (${(e as Error).message})`,
-      );
-    }
+    await h5Ready();
+    const h5 = openHdf5(path);
     const file = new Nc4File(path, h5);
     try {
-      file.#catalogue(h5, "");
+      h5Guard(path, () => file.#catalogue(h5, ""), "reading the NetCDF4 structure");
     } catch (e) {
       file.close();
-      throw new Error(`${path}: cannot read the NetCDF4 structure: ${(e as Error).message}`);
+      throw e;
     }
     return file;
   }
@@ -286,19 +288,21 @@ class Nc4File extends CatalogFile {
   }
 
   protected readVariable(v: NcVariable): NcArray {
-    const ds = this.#h5.get(v.path) as H5Dataset;
-    const value = ds.value;
+    const value = h5Guard(this.path, () => (this.#h5.get(v.path) as H5Dataset).value, `reading '${v.path}'`);
     if (ArrayBuffer.isView(value)) return value as NcArray;
     if (Array.isArray(value)) return value.map(String);
     if (typeof value === "string") return [value];
     if (typeof value === "number" || typeof value === "bigint") return scalarArray(value, v.dtype);
-    throw new Error(`unsupported HDF5 type (${JSON.stringify(ds.dtype)})`);
+    throw new Error(`unsupported HDF5 type (${v.dtype})`);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.#h5.close();
+    // Closing a damaged file can fail too; the error that made us close is the one to report.
+    try {
+      h5Guard(this.path, () => this.#h5.close());
+    } catch { /* nothing left to release */ }
   }
 }
 
@@ -451,12 +455,16 @@ class Nc3File extends CatalogFile {
     const slab = this.#slabBytes(v.path);
     const nSlabs = lay.record ? this.#numRecs : 1;
     const stride = lay.record ? this.#recSize : slab;
+    // Checked before allocating: a damaged header can claim any size.
+    const end = nSlabs === 0 ? 0 : lay.begin + (nSlabs - 1) * stride + slab;
+    if (end > this.#bytes.length) {
+      throw new Error(
+        `data runs past the end of the file (to byte ${end} of ${this.#bytes.length}): truncated NetCDF3 file`,
+      );
+    }
     const out = new Uint8Array(slab * nSlabs);
     for (let r = 0; r < nSlabs; r++) {
       const start = lay.begin + r * stride;
-      if (start + slab > this.#bytes.length) {
-        throw new Error(`data runs past the end of the file (byte ${start + slab} of ${this.#bytes.length})`);
-      }
       out.set(this.#bytes.subarray(start, start + slab), r * slab);
     }
     if (v.dtype === "char") return charRows(out, v.shape[v.shape.length - 1] ?? 1);

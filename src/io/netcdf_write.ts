@@ -15,8 +15,9 @@
  * Files are written under a temporary name next to the target and renamed into place on success,
  * so a failed or interrupted write never replaces an existing file.
  */
-import h5wasm, { type Dataset, type File as H5File, type Group } from "h5wasm/node";
+import type { Dataset, File as H5File, Group } from "h5wasm/node";
 import { basename, dirname, resolve } from "node:path";
+import { h5Guard, h5Ready, openHdf5 } from "./hdf5.ts";
 
 /** Attribute values that a NetCDF4 file can hold here: text, one number, or a vector of numbers. */
 export type NcAttrInput = string | number | number[];
@@ -85,12 +86,7 @@ const ATTRS_TYPED_LIKE_VARIABLE = new Set([
 // Largest chunk we let h5wasm allocate for a slab-written variable (HDF5's own limit is 4 GiB).
 const MAX_CHUNK_BYTES = 1 << 30;
 
-let ready: Promise<unknown> | null = null;
-/** Resolves once the h5wasm module is initialised (shared by every reader and writer here). */
-export function h5Ready(): Promise<unknown> {
-  ready ??= h5wasm.ready;
-  return ready;
-}
+export { h5Ready } from "./hdf5.ts";
 
 /** Writes a whole NetCDF4 file from an in-memory description (temporary file, then rename). */
 export async function writeNetCDF4(
@@ -134,15 +130,23 @@ export class NetCDF4Writer {
     } catch (e) {
       throw new Error(`cannot write ${path}: cannot create ${tempPath} (${(e as Error).message})`);
     }
-    const file = new h5wasm.File(tempPath, "w", { track_order: true });
+    let file: H5File;
+    try {
+      file = openHdf5(tempPath, "w");
+    } catch (e) {
+      await Deno.remove(tempPath).catch(() => {});
+      throw new Error(`cannot write ${path}: ${(e as Error).message}`);
+    }
     const writer = new NetCDF4Writer(target, tempPath, file);
     try {
       const props = "version=2,writer=corrdiff-ts,hdf5=h5wasm";
-      file.create_attribute("_NCProperties", props, null, `S${props.length}`);
-      writer.buildGroup(file, layout, [], opts);
+      h5Guard(tempPath, () => {
+        file.create_attribute("_NCProperties", props, null, `S${props.length}`);
+        writer.buildGroup(file, layout, [], opts);
+      });
     } catch (e) {
       await writer.abort();
-      throw new Error(`cannot write ${path}: ${(e as Error).message}`);
+      throw new Error(`cannot write ${path}: ${(e as Error).message.replace(`${tempPath}: `, "")}`);
     }
     return writer;
   }
@@ -179,7 +183,7 @@ export class NetCDF4Writer {
     const want = dtypeOfData(data);
     const have = dtypeOfDataset(ds);
     if (want !== have) throw new Error(`${this.path}: ${variable} is ${have}, slab data is ${want}`);
-    ds.write_slice(start.map((s, i) => [s, s + count[i]]), data);
+    h5Guard(this.path, () => ds.write_slice(start.map((s, i) => [s, s + count[i]]), data), `writing ${variable}`);
   }
 
   /** Closes the file and renames it onto the target path. */
@@ -187,7 +191,7 @@ export class NetCDF4Writer {
     const file = this.openFile();
     this.file = null;
     try {
-      file.close();
+      h5Guard(this.tempPath, () => file.close(), "finishing the file");
       await Deno.rename(this.tempPath, this.path);
     } catch (e) {
       await Deno.remove(this.tempPath).catch(() => {});
@@ -198,8 +202,9 @@ export class NetCDF4Writer {
   /** Discards the temporary file; the target path keeps whatever it held before. */
   async abort(): Promise<void> {
     if (this.file) {
+      const file = this.file;
       try {
-        this.file.close();
+        h5Guard(this.tempPath, () => file.close());
       } catch { /* already unusable: removing the file is all that is left to do */ }
       this.file = null;
     }

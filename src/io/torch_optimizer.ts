@@ -4,6 +4,7 @@
  * param_groups: [...]}, epoch}`. Indices follow `model.parameters()`, i.e. the state-dict order
  * without buffers, which is the order of our `ParamStore.params`.
  */
+import { countNonFinite, withFileErrors } from "./file_errors.ts";
 import { type PyValue, readTorchFile, TorchTensor } from "./torch_pickle.ts";
 
 /** Adam moments and hyper-parameters, by parameter index. */
@@ -44,8 +45,15 @@ function num(v: PyValue, what: string, source: string): number {
   throw new Error(`${source}: ${what} is not a number`);
 }
 
-/** Reads the Adam state and epoch of a `checkpoint.<rank>.<N>.pt`. Errors are one line naming the file. */
+/**
+ * Reads the Adam state and epoch of a `checkpoint.<rank>.<N>.pt`. Errors are one line naming the
+ * file, whatever the damage; NaN/infinite moments are reported with the parameter index and count.
+ */
 export function readTorchOptimizerState(path: string): TorchAdamState {
+  return withFileErrors(path, "PyTorch training checkpoint", () => readAdamState(path));
+}
+
+function readAdamState(path: string): TorchAdamState {
   const { value } = readTorchFile(path);
   const osd = get(value, "optimizer_state_dict", "the checkpoint", path);
   const state = get(osd, "state", "optimizer_state_dict", path);
@@ -77,10 +85,15 @@ export function readTorchOptimizerState(path: string): TorchAdamState {
     const ea = get(s, "exp_avg", `state[${i}]`, path), eq = get(s, "exp_avg_sq", `state[${i}]`, path);
     if (!(ea instanceof TorchTensor) || !(eq instanceof TorchTensor)) throw new Error(`${path}: state[${i}] moments are not tensors`);
     if (ea.shape.join() !== eq.shape.join()) throw new Error(`${path}: state[${i}] exp_avg and exp_avg_sq shapes differ`);
+    for (const [name, t] of [["exp_avg", ea], ["exp_avg_sq", eq]] as const) {
+      const bad = countNonFinite(t.data);
+      if (bad) throw new Error(`${path}: optimizer state[${i}].${name} has ${bad} NaN/infinite value(s) among ${t.numel}`);
+    }
     out.exp_avg[i] = ea.data;
     out.exp_avg_sq[i] = eq.data;
     out.shapes[i] = ea.shape;
     out.steps[i] = num(get(s, "step", `state[${i}]`, path), `state[${i}].step`, path);
+    if (!Number.isFinite(out.steps[i])) throw new Error(`${path}: optimizer state[${i}].step is ${out.steps[i]}`);
   }
   out.step = out.steps.find((_, i) => out.shapes[i]) ?? 0;
   return out;

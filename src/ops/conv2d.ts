@@ -14,10 +14,42 @@
  * llvmpipe), kernels/conv2d_gpu.wgsl (workgroup-memory tiles, for real GPUs), kernels/conv2d.wgsl
  * (weight layout, chunk reduction). The adapter's profile picks the family; `opts.profile` forces one.
  */
-import { f32bits, rt, type Runtime } from "../gpu/runtime.ts";
+import { rt, type Runtime } from "../gpu/runtime.ts";
+import { declareKernel, type FieldType } from "../gpu/kernel.ts";
 import type { KernelProfile } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { sumLeading, sumRows, zeros } from "./elementwise.ts";
+
+/** The fields of a kernel file's Params struct: all u32 but the named f32 ones. */
+function fields(names: string, floats: string[] = []): Record<string, FieldType> {
+  return Object.fromEntries(names.split(/\s+/).filter(Boolean).map((n) => [n, floats.includes(n) ? "f32" : "u32"]));
+}
+const LAYOUT_PARAMS = fields("n Cout Cin taps pad transposed chunks block");
+const GPU_PARAMS = fields(
+  "B Cin Cout Hin Win Hc Wc k up down coPad hasBias storeMode Ho Wo inScale outScale tilesX chunks pixelsPerChunk",
+  ["inScale", "outScale"],
+);
+const K3_PARAMS = fields(
+  "B Cin Cout Hin Win Hc Wc tilesX tilesY up down coPad hasBias storeMode Ho Wo inScale outScale chunks rowsPerChunk coBlock ci0 CinTotal accumulate",
+  ["inScale", "outScale"],
+);
+const K1_PARAMS = fields("B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk", ["inScale"]);
+/** Every convolution entry point (override constants POOL, HALF, VEC4 are set per call with `with`). */
+const K = {
+  layout: declareKernel({ file: "conv2d", entry: "weight_layout", params: LAYOUT_PARAMS, bindings: ["src", "dst"] }),
+  gradWeightReduce: declareKernel({ file: "conv2d", entry: "grad_weight_reduce", params: LAYOUT_PARAMS, bindings: ["src", "dst"] }),
+  gpuForward: declareKernel({ file: "conv2d_gpu", entry: "gpu_forward", params: GPU_PARAMS, bindings: ["x", "wt", "bias", "y"] }),
+  gpuGradWeight: declareKernel({ file: "conv2d_gpu", entry: "gpu_grad_weight", params: GPU_PARAMS, bindings: ["x", "dy", "part"] }),
+  conv3Forward: declareKernel({ file: "conv2d_k3", entry: "conv3_forward", params: K3_PARAMS, bindings: ["x", "bias", "y", "wu"] }),
+  conv3GradWeight: declareKernel({ file: "conv2d_k3", entry: "conv3_grad_weight", params: K3_PARAMS, bindings: ["x", "dy", "part"] }),
+  conv1Forward: declareKernel({ file: "conv2d_k1", entry: "conv1_forward", params: K1_PARAMS, bindings: ["x", "wt", "bias", "y", "x4"] }),
+  conv1GradWeight: declareKernel({
+    file: "conv2d_k1",
+    entry: "conv1_grad_weight",
+    params: K1_PARAMS,
+    bindings: ["x", "dy", "part", "x4", "dy4"],
+  }),
+};
 
 /** Resampling fused before the convolution (not both), and an optional kernel-family override. */
 export interface Conv2dOptions {
@@ -146,17 +178,8 @@ function layoutWeights(weight: Tensor, transposed: boolean, k: number, block: nu
   const read = transposed ? Cout : Cin;
   const pad = roundUp(transposed ? Cin : Cout, block);
   const wt = r.empty([pad / block, read, k * k, block]);
-  const params = words({
-    n: wt.size,
-    Cout,
-    Cin,
-    taps: k * k,
-    pad,
-    transposed: transposed ? 1 : 0,
-    chunks: 0,
-    block,
-  });
-  r.dispatch(r.kernel("conv2d", "weight_layout"), params, [weight, wt], r.grid(wt.size, 64));
+  const params = { n: wt.size, Cout, Cin, taps: k * k, pad, transposed: transposed ? 1 : 0, block };
+  K.layout.run(params, { src: weight, dst: wt }, K.layout.grid(wt.size));
   return wt;
 }
 
@@ -193,13 +216,6 @@ interface Call {
   store: Store;
 }
 
-/**
- * The uniform words of a kernel's Params struct. Object key order is insertion order, so each literal
- * below lists its fields exactly in the order of the struct in the kernel file.
- */
-function words(fields: Record<string, number>): number[] {
-  return Object.values(fields);
-}
 
 /** Runs a convolution with laid-out weights wt, adding bias (plain stores only), into a new tensor or `out`. */
 function apply(
@@ -216,29 +232,14 @@ function apply(
   const y = out ?? r.empty([B, c.Cw, s.Ho, s.Wo]);
   const coPad = wt.shape[0] * wt.shape[3];
   const hasBias = bias ? 1 : 0;
-  const inScale = f32bits(g.inScale);
-  const outScale = f32bits(s.outScale);
+  const inScale = g.inScale;
+  const outScale = s.outScale;
   const common = { B, Cin: c.Cr, Cout: c.Cw, Hin, Win, Hc: g.Hc, Wc: g.Wc };
   if (profile === "gpu") {
     const tilesX = Math.ceil(g.Wc / 16);
     const [gx, gy] = r.grid(B * Math.ceil(g.Hc / 16) * tilesX, 1);
-    const params = words({
-      ...common,
-      k,
-      up: g.up,
-      down: g.down,
-      coPad,
-      hasBias,
-      storeMode: s.mode,
-      Ho: s.Ho,
-      Wo: s.Wo,
-      inScale,
-      outScale,
-      tilesX,
-      chunks: 0,
-      pixelsPerChunk: 0,
-    });
-    r.dispatch(r.kernel("conv2d_gpu", "gpu_forward"), params, [c.src, wt, bias ?? wt, y], [
+    const params = { ...common, k, up: g.up, down: g.down, coPad, hasBias, storeMode: s.mode, Ho: s.Ho, Wo: s.Wo, inScale, outScale, tilesX };
+    K.gpuForward.run(params, { x: c.src, wt, bias: bias ?? wt, y }, [
       gx,
       gy,
       coPad / 8,
@@ -251,7 +252,7 @@ function apply(
     const tilesX = Math.ceil(g.Wc / 8);
     const tilesY = Math.ceil(g.Hc / (pool ? 2 : 4));
     const [gx, gz] = r.grid(B * tilesX * tilesY, 8);
-    const kernel = r.kernel("conv2d_k3", "conv3_forward", { POOL: pool, HALF: pool });
+    const kernel = K.conv3Forward.with({ POOL: pool, HALF: pool });
     // one dispatch per 16-channel block and chunk of input channels, each with its weights copied
     // into a uniform buffer; chunks after the first add to y
     let u = 0;
@@ -260,28 +261,25 @@ function apply(
         const n = Math.min(K3_CHANNELS_PER_UNIFORM, c.Cr - ci0);
         const weights = uniformWeightBuffer(u);
         r.copy(wt, (coBlock * c.Cr + ci0) * 9 * K3_BLOCK, weights, 0, n * 9 * K3_BLOCK);
-        const params = words({
+        const params = {
           ...common,
           Cin: n,
           tilesX,
           tilesY,
           up: g.up,
           down: g.down,
-          coPad: 0,
           hasBias: ci0 === 0 ? hasBias : 0,
           storeMode: s.mode,
           Ho: s.Ho,
           Wo: s.Wo,
           inScale,
           outScale,
-          chunks: 0,
-          rowsPerChunk: 0,
           coBlock,
           ci0,
           CinTotal: c.Cr,
           accumulate: ci0 === 0 ? 0 : 1,
-        });
-        r.dispatch(kernel, params, [c.src, null, bias ?? c.src, y, null, null, weights], [gx, 1, gz]);
+        };
+        kernel.run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights }, [gx, 1, gz]);
       }
     }
     return y;
@@ -290,21 +288,10 @@ function apply(
   const plane = g.Hc * g.Wc;
   const tiles = Math.ceil(plane / (pool ? 16 : 32)); // pooled reads: half the pixels per thread
   const [gx, gz] = r.grid(B * tiles, 8);
-  const params = words({
-    ...common,
-    plane,
-    tiles,
-    up: g.up,
-    down: g.down,
-    coPad,
-    hasBias,
-    inScale,
-    chunksPerImage: 0,
-    groupsPerChunk: 0,
-  });
+  const params = { ...common, plane, tiles, up: g.up, down: g.down, coPad, hasBias, inScale };
   const vec4 = isPlain(g, Hin, Win) && plane % 4 === 0 ? 1 : 0;
-  const kernel = r.kernel("conv2d_k1", "conv1_forward", { POOL: pool, HALF: pool, VEC4: vec4 });
-  r.dispatch(kernel, params, [c.src, wt, bias ?? wt, y, null, null, c.src], [gx, coPad / 16, gz]);
+  const kernel = K.conv1Forward.with({ POOL: pool, HALF: pool, VEC4: vec4 });
+  kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src }, [gx, coPad / 16, gz]);
   return y;
 }
 
@@ -382,8 +369,7 @@ function gradWeight(
       ? partials3(x, gy, Cout, grid)
       : partials1(x, gy, Cout, grid);
     const gw = r.empty([Cout, Cin, k, k]);
-    const params = words({ n: gw.size, Cout, Cin, taps, pad: coPad, transposed: 0, chunks, block: 0 });
-    r.dispatch(r.kernel("conv2d", "grad_weight_reduce"), params, [part, gw], r.grid(gw.size, 64));
+    K.gradWeightReduce.run({ n: gw.size, Cout, Cin, taps, pad: coPad, chunks }, { src: part, dst: gw }, K.gradWeightReduce.grid(gw.size));
     return gw;
   });
 }
@@ -405,24 +391,9 @@ function partialsGpu(k: number, x: Tensor, gy: Tensor, Cout: number, grid: Grid)
   const pixelsPerChunk = roundUp(Math.ceil(total / wanted), 16);
   const chunks = Math.ceil(total / pixelsPerChunk);
   const part = r.empty([chunks, Cin, taps, coPad]);
-  const params = words({
-    ...common,
-    k,
-    up: grid.up,
-    down: grid.down,
-    coPad,
-    hasBias: 0,
-    storeMode: 0,
-    Ho: 0,
-    Wo: 0,
-    inScale: f32bits(grid.inScale),
-    outScale: 0,
-    tilesX: 0,
-    chunks,
-    pixelsPerChunk,
-  });
+  const params = { ...common, k, up: grid.up, down: grid.down, coPad, inScale: grid.inScale, chunks, pixelsPerChunk };
   const groups: [number, number, number] = [Math.ceil(Cout / 16), Math.ceil((Cin * taps) / 16), chunks];
-  r.dispatch(r.kernel("conv2d_gpu", "gpu_grad_weight"), params, [x, null, null, null, gy, part], groups);
+  K.gpuGradWeight.run(params, { x, dy: gy, part }, groups);
   return { part, chunks, coPad };
 }
 
@@ -441,29 +412,10 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
   const rowsPerChunk = Math.ceil((B * tilesY) / wanted);
   const chunks = Math.ceil((B * tilesY) / rowsPerChunk);
   const part = r.empty([chunks, Cin, 9, coPad]);
-  const params = words({
-    ...common,
-    tilesX,
-    tilesY,
-    up: grid.up,
-    down: grid.down,
-    coPad,
-    hasBias: 0,
-    storeMode: 0,
-    Ho: 0,
-    Wo: 0,
-    inScale: f32bits(grid.inScale),
-    outScale: 0,
-    chunks,
-    rowsPerChunk,
-    coBlock: 0,
-    ci0: 0,
-    CinTotal: Cin,
-    accumulate: 0,
-  });
-  const kernel = r.kernel("conv2d_k3", "conv3_grad_weight", { POOL: pool, HALF: pool });
+  const params = { ...common, tilesX, tilesY, up: grid.up, down: grid.down, coPad, inScale: grid.inScale, chunks, rowsPerChunk, CinTotal: Cin };
+  const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool });
   const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 8, Math.ceil(Cin / ciBlock)];
-  r.dispatch(kernel, params, [x, null, null, null, gy, part], groups);
+  kernel.run(params, { x, dy: gy, part }, groups);
   return { part, chunks, coPad };
 }
 
@@ -483,22 +435,11 @@ function partials1(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
   const chunksPerImage = Math.ceil(groups8 / groupsPerChunk);
   const chunks = B * chunksPerImage;
   const part = r.empty([chunks, Cin, 1, coPad]);
-  const params = words({
-    ...common,
-    plane,
-    tiles: 0,
-    up: grid.up,
-    down: grid.down,
-    coPad,
-    hasBias: 0,
-    inScale: f32bits(grid.inScale),
-    chunksPerImage,
-    groupsPerChunk,
-  });
+  const params = { ...common, plane, up: grid.up, down: grid.down, coPad, inScale: grid.inScale, chunksPerImage, groupsPerChunk };
   const vec4 = isPlain(grid, Hin, Win) && plane % 4 === 0 ? 1 : 0;
-  const kernel = r.kernel("conv2d_k1", "conv1_grad_weight", { POOL: pool, HALF: pool, VEC4: vec4 });
+  const kernel = K.conv1GradWeight.with({ POOL: pool, HALF: pool, VEC4: vec4 });
   const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 16, Math.ceil(Cin / ciBlock)];
-  r.dispatch(kernel, params, [x, null, null, null, gy, part, x, gy], groups);
+  kernel.run(params, { x, dy: gy, part, x4: x, dy4: gy }, groups);
   return { part, chunks, coPad };
 }
 

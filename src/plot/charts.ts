@@ -118,6 +118,8 @@ export interface SampleMapVariable {
   input?: ArrayLike<number>;
   /** One ensemble member. */
   member: ArrayLike<number>;
+  /** Several members, drawn side by side instead of `member` (labelled by {@link SampleMapOptions.memberIndex} onwards). */
+  members?: readonly ArrayLike<number>[];
   /** The ensemble mean. */
   mean: ArrayLike<number>;
   truth: ArrayLike<number>;
@@ -139,8 +141,8 @@ export interface SampleMapOptions {
 }
 
 /**
- * Sample maps at one time step: per variable a row of heatmaps (input, one member, ensemble mean,
- * truth) sharing one colour scale, titled with units; member and mean titles carry their pattern
+ * Sample maps at one time step: per variable a row of heatmaps (input, one member or several,
+ * ensemble mean, truth) sharing one colour scale, titled with units; member and mean titles carry their pattern
  * correlation with the truth. Row 0 of a field is drawn at the top (north). A diverging,
  * zero-centred scale is used when the row's values reach at least a third as far below zero as
  * above it, or the other way round (winds, anomalies); a field with a small offset floor (such as
@@ -157,11 +159,11 @@ export function sampleMapChart(variables: readonly SampleMapVariable[], options:
   const rows = variables.map((v) => {
     const panels: { label: string; field: ArrayLike<number> }[] = [];
     if (v.input) panels.push({ label: "input", field: v.input });
+    const first = options.memberIndex ?? 0;
+    (v.members ?? [v.member]).forEach((m, k) =>
+      panels.push({ label: `member ${first + k}, r=${patternCorrelation(m, v.truth).toFixed(3)}`, field: m })
+    );
     panels.push(
-      {
-        label: `member ${options.memberIndex ?? 0}, r=${patternCorrelation(v.member, v.truth).toFixed(3)}`,
-        field: v.member,
-      },
       { label: `ensemble mean, r=${patternCorrelation(v.mean, v.truth).toFixed(3)}`, field: v.mean },
       { label: "truth", field: v.truth },
     );

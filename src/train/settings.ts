@@ -82,8 +82,11 @@ function reader(where: string, o: Record<string, unknown>) {
   };
 }
 
-/** Reads and checks the training settings for an image of `imageShape` = [H, W]. */
-export function readTrainSettings(cfg: Config, imageShape: [number, number]): TrainSettings {
+/**
+ * Reads and checks the training settings for an image of `imageShape` = [H, W], for a run over
+ * `world` data-parallel processes (each takes total_batch_size / world samples of a step).
+ */
+export function readTrainSettings(cfg: Config, imageShape: [number, number], world = 1): TrainSettings {
   const model = section(cfg, "model");
   const training = section(cfg, "training");
   const hp = reader("training.hp", section(training, "hp"));
@@ -111,11 +114,19 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number]): Tr
       }`,
     );
   }
-  perGpu = Math.min(perGpu as number, total); // one process: batch_gpu_total = total_batch_size
-  const rounds = Math.floor(total / (perGpu as number));
-  if ((perGpu as number) * rounds !== total) {
+  // As train.py: each of the world's processes takes batch_gpu_total = total // world samples per step.
+  const gpuTotal = Math.floor(total / world);
+  if (gpuTotal < 1) {
+    throw new Error(`config: training.hp.total_batch_size (${total}) is smaller than the ${world} processes`);
+  }
+  perGpu = Math.min(perGpu as number, gpuTotal);
+  const rounds = Math.floor(gpuTotal / (perGpu as number));
+  if ((perGpu as number) * rounds * world !== total) {
     throw new Error(
-      `config: training.hp.total_batch_size (${total}) must be a multiple of batch_size_per_gpu (${perGpu})`,
+      world === 1
+        ? `config: training.hp.total_batch_size (${total}) must be a multiple of batch_size_per_gpu (${perGpu})`
+        : `config: training.hp.total_batch_size (${total}) must be a multiple of batch_size_per_gpu (${perGpu}) ` +
+          `times the ${world} processes`,
     );
   }
 

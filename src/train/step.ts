@@ -1,7 +1,9 @@
 /**
  * One optimiser step, as train.py takes it (reference section 7.3), recorded without a CPU-GPU sync:
  * for each accumulation round and patch chunk, L = sum(loss) / batch_size_per_gpu is
- * back-propagated and its gradients summed into the arena; then sanitise, clip, Adam.
+ * back-propagated and its gradients summed into the arena; then sanitise, clip, Adam. The two
+ * halves are separate so that a data-parallel run can average the gradients across ranks between
+ * them (src/dist/grads.ts).
  */
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -49,6 +51,8 @@ export interface StepContext {
   /** Noise levels, noise and patch corners. */
   rng: Draws;
   shape: { cOut: number; cLr: number; H: number; W: number };
+  /** This process's place in a data-parallel run (default rank 0 of 1): ranks draw distinct dropout masks. */
+  replica?: { rank: number; size: number };
 }
 
 /** The loss setup a training config describes. */
@@ -124,12 +128,14 @@ export function frozenRegressionMean(ctx: StepContext, target: Tensor, input: Te
 }
 
 /**
- * Records one optimiser step over `batches` (one per accumulation round) at learning rate `lr`;
- * `step` numbers it (1-based) for dropout masks and the loss record.
+ * Records the forward and backward passes of one step over `batches` (one per accumulation round):
+ * their gradients, summed over the rounds, end in the arena's gradient buffers and the loss in the
+ * optimiser's accumulator. `step` numbers the step (1-based) for dropout masks and the loss record.
  */
-export function recordStep(ctx: StepContext, batches: HostBatch[], lr: number, step: number): void {
+export function recordGradients(ctx: StepContext, batches: HostBatch[], step: number): void {
   const r = rt();
   const { settings: s, arena, adam } = ctx;
+  const { rank, size } = ctx.replica ?? { rank: 0, size: 1 };
   const { cOut, cLr, H, W } = ctx.shape;
   const chunks = s.hp.patch?.chunks ?? [1];
   const perSample = 1 / s.hp.batch_size_per_gpu;
@@ -140,11 +146,10 @@ export function recordStep(ctx: StepContext, batches: HostBatch[], lr: number, s
       const yMean = frozenRegressionMean(ctx, target, input);
       chunks.forEach((patches, c) => {
         r.scope(() => {
-          // A distinct dropout stream for every step, round and chunk, so a resumed run draws the same masks.
-          const mode: Mode = {
-            train: true,
-            dropoutSeed: { next: ((step * batches.length + round) * chunks.length + c) * 65536 },
-          };
+          // A distinct dropout stream for every step, rank, round and chunk, so a resumed run draws the same
+          // masks (with one rank, the streams of a plain run).
+          const stream = (((step * size + rank) * batches.length + round) * chunks.length + c) * 65536;
+          const mode: Mode = { train: true, dropoutSeed: { next: stream } };
           const { value, grads } = valueAndGrad(
             () => sumAll(batchLoss(ctx.loss, target, input, batch.input, mode, ctx.rng, patches, yMean)),
             () => full([1], perSample),
@@ -156,5 +161,18 @@ export function recordStep(ctx: StepContext, batches: HostBatch[], lr: number, s
       });
     });
   });
-  adam.update(lr, s.hp.grad_clip_threshold);
+}
+
+/** Records the optimiser's update from the gathered gradients at learning rate `lr`: sanitise, clip, Adam. */
+export function recordUpdate(ctx: StepContext, lr: number): void {
+  ctx.adam.update(lr, ctx.settings.hp.grad_clip_threshold);
+}
+
+/**
+ * Records one optimiser step over `batches` (one per accumulation round) at learning rate `lr`;
+ * `step` numbers it (1-based) for dropout masks and the loss record.
+ */
+export function recordStep(ctx: StepContext, batches: HostBatch[], lr: number, step: number): void {
+  recordGradients(ctx, batches, step);
+  recordUpdate(ctx, lr);
 }

@@ -5,10 +5,13 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
+import { broadcastParams, GradientAverager } from "../dist/grads.ts";
+import { SINGLE_PROCESS, type World } from "../dist/world.ts";
 import { createTrainValidDatasets, type DownscalingDataset } from "../data/dataset.ts";
 import { initRuntime, rt } from "../gpu/runtime.ts";
 import { networkClass } from "../nn/checkpoint.ts";
 import type { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
+import { acquireLock } from "../util/lock.ts";
 import { Progress } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
 import { Adam } from "./adam.ts";
@@ -21,7 +24,7 @@ import { buildTrainee, loadRegressionNet, networkArgs } from "./models.ts";
 import { InfiniteSampler } from "./sampler.ts";
 import { learningRate, scheduleWarning } from "./schedule.ts";
 import { isTimeFor, readTrainSettings, type TrainSettings } from "./settings.ts";
-import { lossSetup, recordStep, type StepContext } from "./step.ts";
+import { lossSetup, recordGradients, recordStep, recordUpdate, type StepContext } from "./step.ts";
 import { validate } from "./validate.ts";
 
 /** Options of {@link train}. */
@@ -36,6 +39,11 @@ export interface TrainOptions {
   progress?: boolean;
   /** Stop after this many steps of this session, as if interrupted (tests, notebooks). */
   maxSteps?: number;
+  /**
+   * The data-parallel processes this run is one of (default: a plain run). Rank 0 alone logs,
+   * validates and writes checkpoints and metrics; see `initWorld` in src/dist/world.ts.
+   */
+  world?: World;
 }
 
 /** What a finished (or stopped) run reports. */
@@ -87,7 +95,9 @@ function architecture(args: Record<string, unknown>, diffusion: boolean): Record
 
 /** Trains the model a config describes; resumes from the newest checkpoint in its directory. */
 export async function train(o: TrainOptions): Promise<TrainSummary> {
-  const log = o.log ?? ((l: string) => console.log(l));
+  const world = o.world ?? SINGLE_PROCESS;
+  const lead = world.rank === 0;
+  const log = lead ? o.log ?? ((l: string) => console.log(l)) : () => {};
   const cfg = o.config as Record<string, unknown>;
   const base = o.baseDir ?? Deno.cwd();
   await initRuntime();
@@ -96,16 +106,20 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const dsCfg = { ...(cfg.dataset as Record<string, unknown>) };
   if (cfg.validation && typeof cfg.validation === "object") dsCfg.validation = cfg.validation;
   const { train: ds, valid } = await createTrainValidDatasets(dsCfg, { baseDir: base });
-  const s: TrainSettings = readTrainSettings(o.config, ds.imageShape());
+  const s: TrainSettings = readTrainSettings(o.config, ds.imageShape(), world.size);
   const shape = shapeOf(ds);
   for (const k of s.perf.ignored) log(`note: training.perf.${k} does not apply on WebGPU and is ignored`);
   const warn = scheduleWarning(s.hp);
   if (warn) log(`warning: ${warn}`);
 
   const ckDir = resolve(base, s.io.checkpoint_dir, `checkpoints_${s.model.name}`);
+  // One run per checkpoint directory; `using` releases it on return and on any error.
+  // (Rank 0's: the other ranks of a data-parallel run only read the directory.)
+  using _lock = lead ? acquireLock(ckDir, { purpose: "training", createParent: true }) : null;
   const args = networkArgs(s, ds);
   let net: CorrDiffRegressionUNet | EDMPrecondSuperResolution;
-  for (const f of removeStaleTemporaries(ckDir)) log(`removed ${f}, left by a run killed while saving`);
+  const stale = lead ? removeStaleTemporaries(ckDir) : [];
+  for (const f of stale) log(`removed ${f}, left by a run killed while saving`);
   const resumed = findResumePoint(ckDir);
   if (resumed) {
     const { loaded } = resumed;
@@ -184,7 +198,21 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   }
   const resumedFrom = state.curNimg;
   const wallBefore = state.wallSeconds;
-  const metrics = new MetricsLog(ckDir, resumedFrom);
+  let averager: GradientAverager | null = null;
+  if (world.size > 1) {
+    // Every rank must continue the same run: a checkpoint directory that is not shared would not be.
+    const at = new Float64Array([resumedFrom, -resumedFrom]);
+    world.allreduce(at, "max");
+    if (at[0] !== -at[1]) {
+      throw new Error(
+        `the ranks resume from different checkpoints (${-at[1]} to ${at[0]} samples): ` +
+          `${ckDir} must be the same directory for every rank`,
+      );
+    }
+    await broadcastParams(arena, world);
+    averager = new GradientAverager(arena, world);
+  }
+  const metrics = lead ? new MetricsLog(ckDir, resumedFrom) : null;
   const ctx: StepContext = {
     settings: s,
     loss: lossSetup(s, net, regressionNet),
@@ -194,6 +222,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     adam,
     rng,
     shape,
+    replica: { rank: world.rank, size: world.size },
   };
   const cls = networkClass(net).name;
   log(
@@ -204,8 +233,14 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       }; ` +
       `${s.hp.training_duration} samples; checkpoints in ${ckDir}`,
   );
+  if (world.size > 1) {
+    log(
+      `data parallel over ${world.description}: ${s.hp.rounds} x ${s.hp.batch_size_per_gpu} samples per ` +
+        `rank and step, ${(averager!.bytes / 2 ** 20).toFixed(1)} MiB of gradients averaged per step`,
+    );
+  }
 
-  const progress = o.progress === false
+  const progress = o.progress === false || !lead
     ? null
     : new Progress(s.hp.training_duration, { unit: "samples", start: state.curNimg });
   const say = (l: string) => progress ? progress.log(l) : log(l);
@@ -220,13 +255,25 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     `loss ${lastLoss === null ? "--" : lastLoss.toPrecision(4)} | lr ${state.lr.toExponential(2)}`;
 
   while (!done && (o.maxSteps === undefined || steps < o.maxSteps)) {
+    // The global batch in the reference's order; rank r takes its samples r, r + N, r + 2N, ... as the
+    // reference's per-rank sampler does, and every rank's sampler state stays the same (one checkpoint fits all).
+    const global = Array.from({ length: total }, () => sampler.next());
+    const mine = global.filter((_, i) => i % world.size === world.rank);
     const batches: HostBatch[] = [];
     for (let k = 0; k < s.hp.rounds; k++) {
-      const idx = Array.from({ length: s.hp.batch_size_per_gpu }, () => sampler.next());
-      batches.push(await loadBatch(ds, idx));
+      const per = s.hp.batch_size_per_gpu;
+      batches.push(await loadBatch(ds, mine.slice(k * per, (k + 1) * per)));
     }
     state.lr = learningRate(state.lr, state.curNimg, s.hp);
-    recordStep(ctx, batches, state.lr, adam.step + 1);
+    if (averager) {
+      // Each rank's own noise for this step, from the shared generator (whose state checkpoints save).
+      ctx.rng = new Rng(rng.nextU32() ^ Math.imul(world.rank + 1, 0x9e3779b9));
+      recordGradients(ctx, batches, adam.step + 1);
+      await averager.average();
+      recordUpdate(ctx, state.lr);
+    } else {
+      recordStep(ctx, batches, state.lr, adam.step + 1);
+    }
     r.flush();
     // At most two steps in flight: waiting for the previous one overlaps the current one's work.
     const prev = inFlight;
@@ -240,6 +287,14 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
 
     if (isTimeFor(state.curNimg, s.io.print_progress_freq, total, done)) {
       const st = await adam.readStats();
+      if (world.size > 1) {
+        // The loss averaged over the ranks; a non-finite loss on any rank stops them all.
+        const v = new Float64Array([st.lossSum / world.size, st.firstBadLossStep || Infinity]);
+        world.allreduce(v.subarray(0, 1), "sum");
+        world.allreduce(v.subarray(1), "min");
+        st.lossSum = v[0];
+        st.firstBadLossStep = Number.isFinite(v[1]) ? v[1] : 0;
+      }
       if (st.firstBadLossStep > 0) {
         throw new Error(
           `the training loss became non-finite at step ${st.firstBadLossStep}; ` +
@@ -251,7 +306,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       lastLoss = st.lossSum / stepsSinceRead;
       stepsSinceRead = 0;
       state.nonFiniteGrads = st.nonFiniteGrads;
-      metrics.add({
+      metrics?.add({
         kind: "train",
         samples: state.curNimg,
         step: state.step,
@@ -273,11 +328,12 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     }
     progress?.update(state.curNimg, extra());
 
-    if (valid && s.io.validation_steps > 0 && isTimeFor(state.curNimg, s.io.validation_freq, total, done)) {
+    const validating = lead && valid && s.io.validation_steps > 0;
+    if (validating && isTimeFor(state.curNimg, s.io.validation_freq, total, done)) {
       const v = await validate(ctx, valid, s.io.validation_steps);
       lastValidation = { loss: v.loss, rmse: v.rmse, inputRmse: v.inputRmse };
       if (state.bestValidation === null || v.loss < state.bestValidation) state.bestValidation = v.loss;
-      metrics.add({
+      metrics?.add({
         kind: "validation",
         samples: state.curNimg,
         step: state.step,
@@ -292,7 +348,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       say(`validation at ${state.curNimg} samples: loss ${v.loss.toPrecision(4)}${rm ? ` (${rm})` : ""}`);
     }
 
-    if (isTimeFor(state.curNimg, s.io.save_checkpoint_freq, total, done)) {
+    if (lead && isTimeFor(state.curNimg, s.io.save_checkpoint_freq, total, done)) {
       state.sampler = sampler.getState();
       state.rng = rng.getState();
       state.wallSeconds = wallBefore + (performance.now() - t0) / 1000;
@@ -307,13 +363,21 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         s.io.save_n_recent_checkpoints,
       );
       lastCheckpoint = files.state;
-      await metrics.plot(`${cls} on ${ds.length} samples`).catch((e) =>
+      await metrics!.plot(`${cls} on ${ds.length} samples`).catch((e) =>
         say(`loss curve not drawn: ${(e as Error).message}`)
       );
     }
   }
   if (inFlight) await inFlight;
   progress?.done();
+  if (averager && steps > 0) {
+    const t = averager.times, ms = (x: number) => (1000 * x / t.calls).toFixed(1);
+    const read = ms(t.readSeconds), reduce = ms(t.allreduceSeconds), upload = ms(t.uploadSeconds);
+    log(
+      `gradient averaging per step: ${read} ms waiting for the backward pass and reading back, ` +
+        `${reduce} ms MPI_Allreduce, ${upload} ms scaling and upload`,
+    );
+  }
   const summary: TrainSummary = {
     samples: state.curNimg,
     steps,
@@ -326,6 +390,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     resumedFrom,
     numParameters: arena.numParameters,
   };
+  averager?.dispose();
   adam.dispose();
   arena.dispose();
   regressionNet?.ps.dispose();
