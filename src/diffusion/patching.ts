@@ -7,9 +7,19 @@
  * Batch orders follow the reference: random patches are patch-major (p*B + b); grid patches are
  * x-major over the patch grid, then batch ((ix*Py + iy)*B + b).
  */
+import type { GridPatching, Patching } from "../ops/patching.ts";
+
+export type { GridPatching, Patching };
 
 /** Bilinear resize of one [C, H, W] image, align_corners=False, no antialias (torch's `interpolate`). */
-export function resizeBilinear(x: Float32Array, C: number, H: number, W: number, Ho: number, Wo: number): Float32Array {
+export function resizeBilinear(
+  x: Float32Array,
+  C: number,
+  H: number,
+  W: number,
+  Ho: number,
+  Wo: number,
+): Float32Array {
   const out = new Float32Array(C * Ho * Wo);
   const taps = (n: number, no: number) => {
     const scale = n / no;
@@ -35,19 +45,6 @@ export function resizeBilinear(x: Float32Array, C: number, H: number, W: number,
   return out;
 }
 
-/** A patching scheme: patch size, count and the global (row, col) index of every patch pixel. */
-export interface Patching {
-  readonly H: number;
-  readonly W: number;
-  readonly Hp: number;
-  readonly Wp: number;
-  readonly P: number;
-  /** [P, 2, Hp, Wp]: row then column of the image pixel under each patch pixel. */
-  readonly globalIndex: Int32Array;
-  /** Batch position of patch p of sample b among P*B. */
-  order(p: number, b: number, B: number): number;
-}
-
 /**
  * Cuts x [B, C, H, W] into patches [P*B, C (+C_add), Hp, Wp] in the patching's batch order; an
  * `additional` input [B, C_add, H', W'] is resized bilinearly to the patch size and appended to
@@ -60,7 +57,9 @@ export function applyPatching(
   additional?: { data: Float32Array; shape: readonly number[] },
 ): { data: Float32Array; shape: number[] } {
   const [B, C, H, W] = shape;
-  if (H !== pt.H || W !== pt.W) throw new Error(`patching: input is ${H}x${W}, the patching was built for ${pt.H}x${pt.W}`);
+  if (H !== pt.H || W !== pt.W) {
+    throw new Error(`patching: input is ${H}x${W}, the patching was built for ${pt.H}x${pt.W}`);
+  }
   const Ca = additional ? additional.shape[1] : 0;
   const Ct = C + Ca, n = pt.Hp * pt.Wp;
   const out = new Float32Array(pt.P * B * Ct * n);
@@ -80,10 +79,17 @@ export function applyPatching(
   return { data: out, shape: [pt.P * B, Ct, pt.Hp, pt.Wp] };
 }
 
-function resizePerSample(pt: Patching, a: { data: Float32Array; shape: readonly number[] }, B: number): Float32Array[] {
+function resizePerSample(
+  pt: Patching,
+  a: { data: Float32Array; shape: readonly number[] },
+  B: number,
+): Float32Array[] {
   const [, ca, ha, wa] = a.shape;
-  return Array.from({ length: B }, (_, b) =>
-    resizeBilinear(a.data.subarray(b * ca * ha * wa, (b + 1) * ca * ha * wa), ca, ha, wa, pt.Hp, pt.Wp));
+  return Array.from(
+    { length: B },
+    (_, b) =>
+      resizeBilinear(a.data.subarray(b * ca * ha * wa, (b + 1) * ca * ha * wa), ca, ha, wa, pt.Hp, pt.Wp),
+  );
 }
 
 /**
@@ -103,14 +109,22 @@ export function globalView(
 }
 
 /** RandomPatching2D with given upper-left corners [y0, x0] per patch (patch-major batch order). */
-export function randomPatching(H: number, W: number, Hp: number, Wp: number, corners: ArrayLike<number>): Patching {
+export function randomPatching(
+  H: number,
+  W: number,
+  Hp: number,
+  Wp: number,
+  corners: ArrayLike<number>,
+): Patching {
   Hp = Math.min(Hp, H);
   Wp = Math.min(Wp, W);
   const P = corners.length / 2;
   const gi = new Int32Array(P * 2 * Hp * Wp);
   for (let p = 0; p < P; p++) {
     const y0 = corners[2 * p], x0 = corners[2 * p + 1];
-    if (y0 < 0 || x0 < 0 || y0 + Hp > H || x0 + Wp > W) throw new Error(`random patch ${p} at [${y0}, ${x0}] leaves the ${H}x${W} image`);
+    if (y0 < 0 || x0 < 0 || y0 + Hp > H || x0 + Wp > W) {
+      throw new Error(`random patch ${p} at [${y0}, ${x0}] leaves the ${H}x${W} image`);
+    }
     for (let u = 0; u < Hp; u++) {
       for (let v = 0; v < Wp; v++) {
         gi[(p * 2) * Hp * Wp + u * Wp + v] = y0 + u;
@@ -122,7 +136,14 @@ export function randomPatching(H: number, W: number, Hp: number, Wp: number, cor
 }
 
 /** Uniformly random corners for `P` patches (the training patch draw), from `uniform()` in [0, 1). */
-export function randomCorners(H: number, W: number, Hp: number, Wp: number, P: number, uniform: () => number): Int32Array {
+export function randomCorners(
+  H: number,
+  W: number,
+  Hp: number,
+  Wp: number,
+  P: number,
+  uniform: () => number,
+): Int32Array {
   const c = new Int32Array(2 * P);
   for (let p = 0; p < P; p++) {
     c[2 * p] = Math.floor(uniform() * (H - Math.min(Hp, H) + 1));
@@ -140,25 +161,25 @@ function reflect(i: number, before: number, n: number): number {
   return j < n ? j : period - j;
 }
 
-/** GridPatching2D plus what `fuse` needs: the padded canvas geometry and its coverage count. */
-export interface GridPatching extends Patching {
-  readonly Py: number;
-  readonly Px: number;
-  readonly strideY: number;
-  readonly strideX: number;
-  readonly boundary: number;
-  readonly Hpad: number;
-  readonly Wpad: number;
-  /** [Hpad, Wpad]: how many patches cover each canvas pixel. */
-  readonly overlapCount: Float32Array;
-}
-
 /** GridPatching2D(img_shape, patch_shape, overlap_pix, boundary_pix). */
-export function gridPatching(H: number, W: number, Hp: number, Wp: number, overlap = 0, boundary = 0): GridPatching {
+export function gridPatching(
+  H: number,
+  W: number,
+  Hp: number,
+  Wp: number,
+  overlap = 0,
+  boundary = 0,
+): GridPatching {
   const strideY = Hp - overlap - boundary, strideX = Wp - overlap - boundary;
-  if (strideY < 1 || strideX < 1) throw new Error(`grid patching: patch ${Hp}x${Wp} leaves no stride with overlap ${overlap} + boundary ${boundary}`);
+  if (strideY < 1 || strideX < 1) {
+    throw new Error(
+      `grid patching: patch ${Hp}x${Wp} leaves no stride with overlap ${overlap} + boundary ${boundary}`,
+    );
+  }
   if (Hp <= overlap + 2 * boundary || Wp <= overlap + 2 * boundary) {
-    throw new Error(`grid patching: patch ${Hp}x${Wp} must exceed overlap + 2*boundary = ${overlap + 2 * boundary}`);
+    throw new Error(
+      `grid patching: patch ${Hp}x${Wp} must exceed overlap + 2*boundary = ${overlap + 2 * boundary}`,
+    );
   }
   const Py = Math.ceil(H / strideY), Px = Math.ceil(W / strideX), P = Py * Px;
   const Hpad = strideY * (Py - 1) + Hp + boundary, Wpad = strideX * (Px - 1) + Wp + boundary;
@@ -179,7 +200,18 @@ export function gridPatching(H: number, W: number, Hp: number, Wp: number, overl
     }
   }
   return {
-    H, W, Hp, Wp, P, Py, Px, strideY, strideX, boundary, Hpad, Wpad,
+    H,
+    W,
+    Hp,
+    Wp,
+    P,
+    Py,
+    Px,
+    strideY,
+    strideX,
+    boundary,
+    Hpad,
+    Wpad,
     globalIndex: gi,
     overlapCount: count,
     order: (p, b, B) => p * B + b, // p = ix*Py + iy already runs x-major
@@ -197,7 +229,9 @@ export function fuseGridPatches(gp: GridPatching, patches: Float32Array, B: numb
         for (let c = 0; c < C; c++) {
           for (let u = 0; u < Hp; u++) {
             const row = (b * C + c) * Hpad + iy * strideY + u;
-            for (let v = 0; v < Wp; v++) canvas[row * Wpad + ix * strideX + v] += patches[src + (c * Hp + u) * Wp + v];
+            for (let v = 0; v < Wp; v++) {
+              canvas[row * Wpad + ix * strideX + v] += patches[src + (c * Hp + u) * Wp + v];
+            }
           }
         }
       }

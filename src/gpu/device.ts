@@ -27,7 +27,8 @@ export interface Gpu {
 
 let gpuPromise: Promise<Gpu> | null = null;
 
-const INSTALL_HINT = "No WebGPU adapter was found. On a Linux machine without a GPU install Mesa's software " +
+const INSTALL_HINT =
+  "No WebGPU adapter was found. On a Linux machine without a GPU install Mesa's software " +
   "drivers: `apt-get install -y mesa-vulkan-drivers` (Vulkan lavapipe) or libgl1-mesa-dri (OpenGL llvmpipe); " +
   "select one with DENO_WEBGPU_BACKEND=vulkan|gl.";
 

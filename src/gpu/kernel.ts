@@ -48,21 +48,35 @@ export function checkContract(spec: KernelSpec, mod: WgslModule): { name: string
   if (spec.params) {
     const name = spec.uniform ?? "p";
     const u = mod.bindings.get(name);
-    if (!u || u.binding !== 0 || u.space !== "uniform") throw new Error(`${where}: no uniform '${name}' at binding 0`);
+    if (!u || u.binding !== 0 || u.space !== "uniform") {
+      throw new Error(`${where}: no uniform '${name}' at binding 0`);
+    }
     const uniform = [name, u] as const;
     const declared = mod.structs.get(uniform[1].type);
     if (!declared) throw new Error(`${where}: struct ${uniform[1].type} not found`);
     const want = Object.entries(spec.params);
     want.forEach(([name, type], i) => {
       const got = declared[i];
-      if (!got) throw new Error(`${where}: field '${name}' is not in struct ${uniform[1].type} (it has ${declared.length} fields)`);
-      if (got.name !== name) {
-        throw new Error(`${where}: field ${i} of struct ${uniform[1].type} is '${got.name}', the op declares '${name}'`);
+      if (!got) {
+        throw new Error(
+          `${where}: field '${name}' is not in struct ${uniform[1].type} (it has ${declared.length} fields)`,
+        );
       }
-      if (got.type !== type) throw new Error(`${where}: field '${name}' is ${got.type} in WGSL, the op declares ${type}`);
+      if (got.name !== name) {
+        throw new Error(
+          `${where}: field ${i} of struct ${uniform[1].type} is '${got.name}', the op declares '${name}'`,
+        );
+      }
+      if (got.type !== type) {
+        throw new Error(`${where}: field '${name}' is ${got.type} in WGSL, the op declares ${type}`);
+      }
     });
     if (declared.length !== want.length) {
-      throw new Error(`${where}: struct ${uniform[1].type} has field '${declared[want.length].name}' the op does not declare`);
+      throw new Error(
+        `${where}: struct ${uniform[1].type} has field '${
+          declared[want.length].name
+        }' the op does not declare`,
+      );
     }
     fields = want.map(([name, type]) => ({ name, type }));
   }
@@ -102,7 +116,9 @@ export class DeclaredKernel {
   /** The entry's workgroup size (x, y, z). */
   get workgroupSize(): [number, number, number] {
     this.check();
-    if (!this.#wg) throw new Error(`kernel ${this.spec.file}.wgsl:${this.spec.entry}: workgroup size is not a literal`);
+    if (!this.#wg) {
+      throw new Error(`kernel ${this.spec.file}.wgsl:${this.spec.entry}: workgroup size is not a literal`);
+    }
     return this.#wg;
   }
 
@@ -115,7 +131,12 @@ export class DeclaredKernel {
   with(constants: Record<string, number | boolean>): DeclaredKernel {
     const key = JSON.stringify(Object.entries(constants).sort());
     let k = this.#variants.get(key);
-    if (!k) this.#variants.set(key, k = new DeclaredKernel({ ...this.spec, constants: { ...this.spec.constants, ...constants } }));
+    if (!k) {
+      this.#variants.set(
+        key,
+        k = new DeclaredKernel({ ...this.spec, constants: { ...this.spec.constants, ...constants } }),
+      );
+    }
     return k;
   }
 
@@ -123,7 +144,11 @@ export class DeclaredKernel {
    * Records one dispatch. `params` by field name (missing fields are 0; unknown names throw);
    * `bindings` by variable name (null or missing: not bound).
    */
-  run(params: Record<string, number>, bindings: Record<string, Binding | undefined>, groups: [number, number?, number?]): void {
+  run(
+    params: Record<string, number>,
+    bindings: Record<string, Binding | undefined>,
+    groups: [number, number?, number?],
+  ): void {
     this.check();
     const r: Runtime = rt();
     const where = `kernel ${this.spec.file}.wgsl:${this.spec.entry}`;
@@ -137,7 +162,9 @@ export class DeclaredKernel {
         I32[0] = v;
         return U32[0];
       }
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`${where}: u32 field '${name}' given ${v}`);
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+        throw new Error(`${where}: u32 field '${name}' given ${v}`);
+      }
       return v;
     });
     for (const k of Object.keys(params)) {

@@ -134,7 +134,9 @@ export class Runtime {
       const msgs = this.gpu.pendingErrors.splice(0);
       const kernels = [...new Set(this.#recent)].slice(-12).join(", ");
       this.#recent = [];
-      throw new Error(`WebGPU error (kernels recorded since the last check: ${kernels}):\n${msgs.join("\n")}`);
+      throw new Error(
+        `WebGPU error (kernels recorded since the last check: ${kernels}):\n${msgs.join("\n")}`,
+      );
     }
     this.#recent = [];
   }
@@ -205,7 +207,12 @@ export class Runtime {
    * Records one dispatch. Binding 0 is the uniform `params` (u32 words; use `f32bits` for floats),
    * bindings 1.. are `buffers` in order (null skips a binding number).
    */
-  dispatch(k: Kernel, params: ArrayLike<number>, buffers: Binding[], workgroups: [number, number?, number?]): void {
+  dispatch(
+    k: Kernel,
+    params: ArrayLike<number>,
+    buffers: Binding[],
+    workgroups: [number, number?, number?],
+  ): void {
     if (this.gpu.lost) throw new Error(`${this.gpu.lost} (while recording ${k.label})`);
     if (params.length > this.#slotWords) throw new Error(`${k.label}: too many parameters`);
     if (this.#slot === RING_SLOTS) this.flush();
@@ -214,7 +221,10 @@ export class Runtime {
     this.#slot++;
     const entries: GPUBindGroupEntry[] = [];
     if (params.length > 0) {
-      entries.push({ binding: 0, resource: { buffer: this.#ring, offset: offset * 4, size: this.#slotWords * 4 } });
+      entries.push({
+        binding: 0,
+        resource: { buffer: this.#ring, offset: offset * 4, size: this.#slotWords * 4 },
+      });
     }
     buffers.forEach((b, i) => {
       if (!b) return;
@@ -233,7 +243,9 @@ export class Runtime {
     const [x, y = 1, z = 1] = workgroups;
     const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxDim || y > maxDim || z > maxDim) {
-      throw new Error(`${k.label}: dispatch [${x},${y},${z}] exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
+      throw new Error(
+        `${k.label}: dispatch [${x},${y},${z}] exceeds maxComputeWorkgroupsPerDimension ${maxDim}`,
+      );
     }
     if (x === 0 || y === 0 || z === 0) return;
     const pass = this.#beginPass();

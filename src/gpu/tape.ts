@@ -17,7 +17,7 @@ interface Node {
   backward: (gradOut: Tensor) => Grad[];
 }
 
-/** Adds `b` into `a` (a new tensor or `a` itself); supplied by the ops layer to avoid a cycle. */
+/** Adds `b` into `a` (a new tensor or `a` itself), without recording. */
 export type Accumulate = (a: Tensor, b: Tensor) => Tensor;
 
 export class Tape {

@@ -40,7 +40,9 @@ export class Tensor {
 
   get buffer(): GPUBuffer {
     if (this.base) return this.base.buffer;
-    if (!this.#buffer) throw new Error(`tensor ${this.name ?? "#" + this.id} [${this.shape}] used after release`);
+    if (!this.#buffer) {
+      throw new Error(`tensor ${this.name ?? "#" + this.id} [${this.shape}] used after release`);
+    }
     return this.#buffer;
   }
 

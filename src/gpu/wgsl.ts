@@ -51,7 +51,11 @@ export function parseWgsl(code: string): WgslModule {
     structs.set(m[1], fields);
   }
   const bindings = new Map<string, { binding: number; space: string; type: string }>();
-  for (const m of text.matchAll(/@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var\s*<\s*(\w+)[^>]*>\s*(\w+)\s*:\s*([^;]+);/g)) {
+  for (
+    const m of text.matchAll(
+      /@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var\s*<\s*(\w+)[^>]*>\s*(\w+)\s*:\s*([^;]+);/g,
+    )
+  ) {
     bindings.set(m[3], { binding: Number(m[1]), space: m[2], type: m[4].trim() });
   }
   const entries = new Map<string, [number, number, number] | null>();
@@ -63,7 +67,6 @@ export function parseWgsl(code: string): WgslModule {
   const overrides = new Set([...text.matchAll(/override\s+(\w+)\s*:/g)].map((m) => m[1]));
   return { structs, bindings, entries, overrides };
 }
-
 
 const parsed = new Map<string, WgslModule>();
 

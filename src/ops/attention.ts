@@ -23,7 +23,8 @@ const PARAMS = {
   b_off: "u32", b_z: "u32", b_k: "u32", N4: "u32",
   c_off: "u32", c_z: "u32", c_m: "u32", c_n: "u32",
 } as const;
-const kernel = (entry: string) => declareKernel({ file: "attention", entry, params: PARAMS, bindings: ["a_vec", "b_vec", "dst"] });
+const kernel = (entry: string) =>
+  declareKernel({ file: "attention", entry, params: PARAMS, bindings: ["a_vec", "b_vec", "dst"] });
 const RB = kernel("matmul_rb");
 const TILED = kernel("matmul_tiled");
 const COPY = kernel("strided_copy");
@@ -31,7 +32,7 @@ const COPY = kernel("strided_copy");
 /** Options for tests and tuning; the defaults follow the adapter. */
 export interface AttentionOptions {
   /** Kernel family: "cpu" (register blocking) or "gpu" (workgroup tiles). Default: the adapter's profile. */
-  variant?: KernelProfile;
+  profile?: KernelProfile;
   /**
    * Largest attention-weight block, in float32 elements, one launch may bind. Default: the adapter's
    * maxStorageBufferBindingSize. Slices are processed in groups that fit.
@@ -97,7 +98,7 @@ interface Strided {
  * are vec4-aligned; A[m, k] is readable and 0 for K <= k < ceil4(K) (see matmul_rb).
  */
 function matmul(
-  variant: KernelProfile,
+  profile: KernelProfile,
   dims: { Z: number; M: number; N: number; K: number },
   alpha: number,
   a: Rows,
@@ -110,13 +111,25 @@ function matmul(
   }
   const N4 = Math.ceil(N / 4);
   const params = {
-    M, N, K, alpha,
-    a_off: a.off, a_z: a.zs, a_m: a.rs, a_k: 1,
-    b_off: b.off / 4, b_z: b.zs / 4, b_k: b.rs / 4, N4,
-    c_off: c.off, c_z: c.zs, c_m: c.is, c_n: c.js,
+    M,
+    N,
+    K,
+    alpha,
+    a_off: a.off,
+    a_z: a.zs,
+    a_m: a.rs,
+    a_k: 1,
+    b_off: b.off / 4,
+    b_z: b.zs / 4,
+    b_k: b.rs / 4,
+    N4,
+    c_off: c.off,
+    c_z: c.zs,
+    c_m: c.is,
+    c_n: c.js,
   };
   const bindings = { a_vec: a.t, b_vec: b.t, dst: c.t };
-  if (variant === "gpu") {
+  if (profile === "gpu") {
     TILED.run(params, bindings, [
       Math.ceil(N4 / 16),
       Math.ceil(M / 64),
@@ -135,9 +148,17 @@ function matmul(
 function stridedCopy(dims: { Z: number; M: number; N: number; K: number }, src: Strided, dst: Strided): void {
   const { Z, M, N, K } = dims;
   const params = {
-    M, N, K,
-    a_off: src.off, a_z: src.zs, a_m: src.is, a_k: src.js,
-    c_off: dst.off, c_z: dst.zs, c_m: dst.is, c_n: dst.js,
+    M,
+    N,
+    K,
+    a_off: src.off,
+    a_z: src.zs,
+    a_m: src.is,
+    a_k: src.js,
+    c_off: dst.off,
+    c_z: dst.zs,
+    c_m: dst.is,
+    c_n: dst.js,
   };
   COPY.run(params, { a_vec: src.t, dst: dst.t }, [Math.ceil(M / 64), Z]);
 }
@@ -185,7 +206,7 @@ function sliceGroup(g: Geometry, qkv: Tensor, maxElements: number): number {
 /** The operands every product of one call shares. */
 interface Plan {
   g: Geometry;
-  variant: KernelProfile;
+  profile: KernelProfile;
   /** Slices per launch. */
   group: number;
   /** qkv with pixel rows padded to Sp ([B, 3C, Sp]; qkv itself when S = Sp). */
@@ -247,7 +268,7 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
   const padded = S !== Sp;
   const p: Plan = {
     g,
-    variant: options.variant ?? r.gpu.profile,
+    profile: options.profile ?? r.gpu.profile,
     group: sliceGroup(g, qkv, options.maxScoreElements ?? r.maxBindingElements),
     x: padded ? repadPixels(qkv, [B, 3 * C, Sp], S, Sp) : qkv,
   };
@@ -260,12 +281,12 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
     // ScT[s', s] = sum_j K[s', j] Q^T[j, s] / sqrt(c)
     const scores = r.empty([nz, Sp, Sp]);
     const q = roleRows(p, 0, z0);
-    matmul(p.variant, { Z: nz, M: S, N: Sp, K: c }, scale, pixelRows(p, kT, z0), q, weightOut(p, scores));
+    matmul(p.profile, { Z: nz, M: S, N: Sp, K: c }, scale, pixelRows(p, kT, z0), q, weightOut(p, scores));
     const pt = softmaxAxis(scores, nz, Sp, Sp, S); // padded keys get weight 0
     scores.release();
     // O^T[j, s] = sum_s' V^T[j, s'] PT[s', s]
     const out = { ...outRows(p, oP, z0), is: Sp, js: 1 };
-    matmul(p.variant, { Z: nz, M: c, N: Sp, K: Sp }, 1, roleRows(p, 2, z0), weightRows(p, pt), out);
+    matmul(p.profile, { Z: nz, M: c, N: Sp, K: Sp }, 1, roleRows(p, 2, z0), weightRows(p, pt), out);
     weights.push(pt);
   }
   kT.release();
@@ -300,7 +321,7 @@ function attentionBackward(p: Plan, weights: Tensor[], gO: Tensor): Tensor {
     const nz = Math.min(p.group, Z - z0);
     // dV[s', j] = sum_s PT[s', s] dO[s, j]
     matmul(
-      p.variant,
+      p.profile,
       { Z: nz, M: S, N: c, K: Sp },
       1,
       weightRows(p, pt),
@@ -310,7 +331,7 @@ function attentionBackward(p: Plan, weights: Tensor[], gO: Tensor): Tensor {
     // dPT[s', s] = sum_j V[s', j] dO^T[j, s]
     const dpt = r.empty([nz, Sp, Sp]);
     matmul(
-      p.variant,
+      p.profile,
       { Z: nz, M: S, N: Sp, K: c },
       1,
       pixelRows(p, v, z0),
@@ -321,7 +342,7 @@ function attentionBackward(p: Plan, weights: Tensor[], gO: Tensor): Tensor {
     dpt.release();
     // dQ^T[j, s] = sum_s' K^T[j, s'] dST[s', s] / sqrt(c)
     matmul(
-      p.variant,
+      p.profile,
       { Z: nz, M: c, N: Sp, K: Sp },
       scale,
       roleRows(p, 1, z0),
@@ -330,7 +351,7 @@ function attentionBackward(p: Plan, weights: Tensor[], gO: Tensor): Tensor {
     );
     // dK[s', j] = sum_s dST[s', s] Q[s, j] / sqrt(c)
     matmul(
-      p.variant,
+      p.profile,
       { Z: nz, M: S, N: c, K: Sp },
       scale,
       weightRows(p, dst),

@@ -22,7 +22,9 @@ import { sumLeading, sumRows, zeros } from "./elementwise.ts";
 
 /** The fields of a kernel file's Params struct: all u32 but the named f32 ones. */
 function fields(names: string, floats: string[] = []): Record<string, FieldType> {
-  return Object.fromEntries(names.split(/\s+/).filter(Boolean).map((n) => [n, floats.includes(n) ? "f32" : "u32"]));
+  return Object.fromEntries(
+    names.split(/\s+/).filter(Boolean).map((n) => [n, floats.includes(n) ? "f32" : "u32"]),
+  );
 }
 const LAYOUT_PARAMS = fields("n Cout Cin taps pad transposed chunks block");
 const GPU_PARAMS = fields(
@@ -33,16 +35,54 @@ const K3_PARAMS = fields(
   "B Cin Cout Hin Win Hc Wc tilesX tilesY up down coPad hasBias storeMode Ho Wo inScale outScale chunks rowsPerChunk coBlock ci0 CinTotal accumulate",
   ["inScale", "outScale"],
 );
-const K1_PARAMS = fields("B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk", ["inScale"]);
+const K1_PARAMS = fields(
+  "B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk",
+  ["inScale"],
+);
 /** Every convolution entry point (override constants POOL, HALF, VEC4 are set per call with `with`). */
 const K = {
-  layout: declareKernel({ file: "conv2d", entry: "weight_layout", params: LAYOUT_PARAMS, bindings: ["src", "dst"] }),
-  gradWeightReduce: declareKernel({ file: "conv2d", entry: "grad_weight_reduce", params: LAYOUT_PARAMS, bindings: ["src", "dst"] }),
-  gpuForward: declareKernel({ file: "conv2d_gpu", entry: "gpu_forward", params: GPU_PARAMS, bindings: ["x", "wt", "bias", "y"] }),
-  gpuGradWeight: declareKernel({ file: "conv2d_gpu", entry: "gpu_grad_weight", params: GPU_PARAMS, bindings: ["x", "dy", "part"] }),
-  conv3Forward: declareKernel({ file: "conv2d_k3", entry: "conv3_forward", params: K3_PARAMS, bindings: ["x", "bias", "y", "wu"] }),
-  conv3GradWeight: declareKernel({ file: "conv2d_k3", entry: "conv3_grad_weight", params: K3_PARAMS, bindings: ["x", "dy", "part"] }),
-  conv1Forward: declareKernel({ file: "conv2d_k1", entry: "conv1_forward", params: K1_PARAMS, bindings: ["x", "wt", "bias", "y", "x4"] }),
+  layout: declareKernel({
+    file: "conv2d",
+    entry: "weight_layout",
+    params: LAYOUT_PARAMS,
+    bindings: ["src", "dst"],
+  }),
+  gradWeightReduce: declareKernel({
+    file: "conv2d",
+    entry: "grad_weight_reduce",
+    params: LAYOUT_PARAMS,
+    bindings: ["src", "dst"],
+  }),
+  gpuForward: declareKernel({
+    file: "conv2d_gpu",
+    entry: "gpu_forward",
+    params: GPU_PARAMS,
+    bindings: ["x", "wt", "bias", "y"],
+  }),
+  gpuGradWeight: declareKernel({
+    file: "conv2d_gpu",
+    entry: "gpu_grad_weight",
+    params: GPU_PARAMS,
+    bindings: ["x", "dy", "part"],
+  }),
+  conv3Forward: declareKernel({
+    file: "conv2d_k3",
+    entry: "conv3_forward",
+    params: K3_PARAMS,
+    bindings: ["x", "bias", "y", "wu"],
+  }),
+  conv3GradWeight: declareKernel({
+    file: "conv2d_k3",
+    entry: "conv3_grad_weight",
+    params: K3_PARAMS,
+    bindings: ["x", "dy", "part"],
+  }),
+  conv1Forward: declareKernel({
+    file: "conv2d_k1",
+    entry: "conv1_forward",
+    params: K1_PARAMS,
+    bindings: ["x", "wt", "bias", "y", "x4"],
+  }),
   conv1GradWeight: declareKernel({
     file: "conv2d_k1",
     entry: "conv1_grad_weight",
@@ -216,7 +256,6 @@ interface Call {
   store: Store;
 }
 
-
 /** Runs a convolution with laid-out weights wt, adding bias (plain stores only), into a new tensor or `out`. */
 function apply(
   profile: KernelProfile,
@@ -238,7 +277,20 @@ function apply(
   if (profile === "gpu") {
     const tilesX = Math.ceil(g.Wc / 16);
     const [gx, gy] = r.grid(B * Math.ceil(g.Hc / 16) * tilesX, 1);
-    const params = { ...common, k, up: g.up, down: g.down, coPad, hasBias, storeMode: s.mode, Ho: s.Ho, Wo: s.Wo, inScale, outScale, tilesX };
+    const params = {
+      ...common,
+      k,
+      up: g.up,
+      down: g.down,
+      coPad,
+      hasBias,
+      storeMode: s.mode,
+      Ho: s.Ho,
+      Wo: s.Wo,
+      inScale,
+      outScale,
+      tilesX,
+    };
     K.gpuForward.run(params, { x: c.src, wt, bias: bias ?? wt, y }, [
       gx,
       gy,
@@ -369,7 +421,11 @@ function gradWeight(
       ? partials3(x, gy, Cout, grid)
       : partials1(x, gy, Cout, grid);
     const gw = r.empty([Cout, Cin, k, k]);
-    K.gradWeightReduce.run({ n: gw.size, Cout, Cin, taps, pad: coPad, chunks }, { src: part, dst: gw }, K.gradWeightReduce.grid(gw.size));
+    K.gradWeightReduce.run(
+      { n: gw.size, Cout, Cin, taps, pad: coPad, chunks },
+      { src: part, dst: gw },
+      K.gradWeightReduce.grid(gw.size),
+    );
     return gw;
   });
 }
@@ -391,7 +447,16 @@ function partialsGpu(k: number, x: Tensor, gy: Tensor, Cout: number, grid: Grid)
   const pixelsPerChunk = roundUp(Math.ceil(total / wanted), 16);
   const chunks = Math.ceil(total / pixelsPerChunk);
   const part = r.empty([chunks, Cin, taps, coPad]);
-  const params = { ...common, k, up: grid.up, down: grid.down, coPad, inScale: grid.inScale, chunks, pixelsPerChunk };
+  const params = {
+    ...common,
+    k,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    inScale: grid.inScale,
+    chunks,
+    pixelsPerChunk,
+  };
   const groups: [number, number, number] = [Math.ceil(Cout / 16), Math.ceil((Cin * taps) / 16), chunks];
   K.gpuGradWeight.run(params, { x, dy: gy, part }, groups);
   return { part, chunks, coPad };
@@ -412,7 +477,18 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
   const rowsPerChunk = Math.ceil((B * tilesY) / wanted);
   const chunks = Math.ceil((B * tilesY) / rowsPerChunk);
   const part = r.empty([chunks, Cin, 9, coPad]);
-  const params = { ...common, tilesX, tilesY, up: grid.up, down: grid.down, coPad, inScale: grid.inScale, chunks, rowsPerChunk, CinTotal: Cin };
+  const params = {
+    ...common,
+    tilesX,
+    tilesY,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    inScale: grid.inScale,
+    chunks,
+    rowsPerChunk,
+    CinTotal: Cin,
+  };
   const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool });
   const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 8, Math.ceil(Cin / ciBlock)];
   kernel.run(params, { x, dy: gy, part }, groups);
@@ -435,7 +511,16 @@ function partials1(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
   const chunksPerImage = Math.ceil(groups8 / groupsPerChunk);
   const chunks = B * chunksPerImage;
   const part = r.empty([chunks, Cin, 1, coPad]);
-  const params = { ...common, plane, up: grid.up, down: grid.down, coPad, inScale: grid.inScale, chunksPerImage, groupsPerChunk };
+  const params = {
+    ...common,
+    plane,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    inScale: grid.inScale,
+    chunksPerImage,
+    groupsPerChunk,
+  };
   const vec4 = isPlain(grid, Hin, Win) && plane % 4 === 0 ? 1 : 0;
   const kernel = K.conv1GradWeight.with({ POOL: pool, HALF: pool, VEC4: vec4 });
   const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 16, Math.ceil(Cin / ciBlock)];

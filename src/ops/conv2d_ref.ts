@@ -8,9 +8,20 @@ import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
 import { sumLeading, sumRows } from "./elementwise.ts";
 
 const PARAMS = {
-  total: "u32", B: "u32", Ci: "u32", Co: "u32", Hi: "u32", Wi: "u32", H: "u32", W: "u32", k: "u32", mode: "u32", has_bias: "u32",
+  total: "u32",
+  B: "u32",
+  Ci: "u32",
+  Co: "u32",
+  Hi: "u32",
+  Wi: "u32",
+  H: "u32",
+  W: "u32",
+  k: "u32",
+  mode: "u32",
+  has_bias: "u32",
 } as const;
-const kernel = (entry: string) => declareKernel({ file: "conv2d_ref", entry, params: PARAMS, bindings: ["a", "b", "bias", "out"] });
+const kernel = (entry: string) =>
+  declareKernel({ file: "conv2d_ref", entry, params: PARAMS, bindings: ["a", "b", "bias", "out"] });
 const FORWARD = kernel("forward");
 const GRAD_INPUT = kernel("grad_input_resampled");
 const RESAMPLE_ADJOINT = kernel("resample_adjoint");
@@ -33,7 +44,9 @@ export function convShapes(x: Tensor, weight: Tensor, bias: Tensor | null, o: Co
   const [B, Ci, Hi, Wi] = x.shape;
   const [Co, Cw, k, k2] = weight.shape;
   if (x.shape.length !== 4 || weight.shape.length !== 4 || Cw !== Ci || k !== k2 || k % 2 !== 1) {
-    throw new Error(`conv2d: input [${x.shape}] does not match weight [${weight.shape}] (need [Cout, ${Ci}, k, k], k odd)`);
+    throw new Error(
+      `conv2d: input [${x.shape}] does not match weight [${weight.shape}] (need [Cout, ${Ci}, k, k], k odd)`,
+    );
   }
   if (bias && bias.size !== Co) throw new Error(`conv2d: bias [${bias.shape}] for ${Co} output channels`);
   const [H, W] = resampledSize(Hi, Wi, o);
@@ -52,7 +65,11 @@ export function conv2dRef(x: Tensor, weight: Tensor, bias: Tensor | null, o: Con
   const [B, Ci, Hi, Wi, Co, k, H, W] = convShapes(x, weight, bias, o);
   const mode = o.up ? 1 : o.down ? 2 : 0;
   const run = (kern: DeclaredKernel, out: Tensor, bind: Record<string, Tensor>) =>
-    kern.run({ total: out.size, B, Ci, Co, Hi, Wi, H, W, k, mode, has_bias: bias ? 1 : 0 }, { ...bind, out }, kern.grid(out.size));
+    kern.run(
+      { total: out.size, B, Ci, Co, Hi, Wi, H, W, k, mode, has_bias: bias ? 1 : 0 },
+      { ...bind, out },
+      kern.grid(out.size),
+    );
   const y = r.empty([B, Co, H, W]);
   run(FORWARD, y, { a: x, b: weight, bias: bias ?? weight });
   if (r.tape?.wants(x, weight, bias)) {

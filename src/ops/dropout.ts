@@ -8,8 +8,18 @@ import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const PARAMS = { n: "u32", chunk: "u32", threshold: "u32", scale: "f32", k0: "u32", k1: "u32" } as const;
-const DROPOUT4 = declareKernel({ file: "dropout", entry: "dropout4", params: PARAMS, bindings: ["x4", "out4"] });
-const DROPOUT1 = declareKernel({ file: "dropout", entry: "dropout1", params: PARAMS, bindings: ["x", "out"] });
+const DROPOUT4 = declareKernel({
+  file: "dropout",
+  entry: "dropout4",
+  params: PARAMS,
+  bindings: ["x4", "out4"],
+});
+const DROPOUT1 = declareKernel({
+  file: "dropout",
+  entry: "dropout1",
+  params: PARAMS,
+  bindings: ["x", "out"],
+});
 /** Elements per thread in the cpu family (few, long-running workgroups suit llvmpipe). */
 const CPU_CHUNK = 256;
 

@@ -6,7 +6,8 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
 
 const PARAMS = { n: "u32", alpha: "f32", beta: "f32", count: "u32", rows: "u32", inner: "u32" } as const;
-const entry = (name: string) => declareKernel({ file: "elementwise", entry: name, params: PARAMS, bindings: ["x", "y", "out"] });
+const entry = (name: string) =>
+  declareKernel({ file: "elementwise", entry: name, params: PARAMS, bindings: ["x", "y", "out"] });
 const K = {
   fill: entry("fill"),
   axpby: entry("axpby"),
@@ -25,7 +26,11 @@ function sameShape(op: string, a: Tensor, b: Tensor): void {
 }
 
 /** One thread per element written (`p.n` of them). */
-function launch(k: DeclaredKernel, p: Partial<Record<keyof typeof PARAMS, number>> & { n: number }, b: { x?: Tensor; y?: Tensor; out: Tensor }): void {
+function launch(
+  k: DeclaredKernel,
+  p: Partial<Record<keyof typeof PARAMS, number>> & { n: number },
+  b: { x?: Tensor; y?: Tensor; out: Tensor },
+): void {
   k.run(p, b, k.grid(p.n));
 }
 

@@ -118,18 +118,43 @@ function kernelFor(entry: string): DeclaredKernel {
 }
 for (
   const e of [
-    "stats_chunks4", "stats_chunks1", "stats_combine", "stats_workgroup", "normalize4", "normalize1",
-    "bwd_chunks4", "bwd_chunks1", "bwd_rows_workgroup", "bwd_reduce", "bwd_dx4", "bwd_dx1",
+    "stats_chunks4",
+    "stats_chunks1",
+    "stats_combine",
+    "stats_workgroup",
+    "normalize4",
+    "normalize1",
+    "bwd_chunks4",
+    "bwd_chunks1",
+    "bwd_rows_workgroup",
+    "bwd_reduce",
+    "bwd_dx4",
+    "bwd_dx1",
   ]
 ) kernelFor(e);
 
-function run(entry: string, p: Plan, b: Partial<Record<BindingName, Tensor>>, groups: [number, number]): void {
+function run(
+  entry: string,
+  p: Plan,
+  b: Partial<Record<BindingName, Tensor>>,
+  groups: [number, number],
+): void {
   const k = kernelFor(entry);
   const named: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(b)) named[entry.endsWith("4") ? VEC4[name as BindingName] ?? name : name] = t;
+  for (const [name, t] of Object.entries(b)) {
+    named[entry.endsWith("4") ? VEC4[name as BindingName] ?? name : name] = t;
+  }
   const params = {
-    rows: p.B * p.C, hw: p.hw, channels: p.C, cpg: p.cpg, pairs: p.pairs, chunk: p.chunk, nchunks: p.nchunks,
-    eps: p.eps, divisor: p.divisor, silu: p.silu ? 1 : 0,
+    rows: p.B * p.C,
+    hw: p.hw,
+    channels: p.C,
+    cpg: p.cpg,
+    pairs: p.pairs,
+    chunk: p.chunk,
+    nchunks: p.nchunks,
+    eps: p.eps,
+    divisor: p.divisor,
+    silu: p.silu ? 1 : 0,
   };
   k.run(params, named, groups);
 }

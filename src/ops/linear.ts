@@ -20,10 +20,34 @@ interface Product {
   bN: number;
 }
 
-const PARAMS = { m: "u32", n: "u32", k: "u32", a_m: "u32", a_k: "u32", b_k: "u32", b_n: "u32", has_bias: "u32" } as const;
-const NT4 = declareKernel({ file: "linear", entry: "matmul_nt4", params: PARAMS, bindings: ["a4", "b4", "bias", "c"] });
-const NN4 = declareKernel({ file: "linear", entry: "matmul_nn4", params: PARAMS, bindings: ["a", "b4", "c4"] });
-const STRIDED = declareKernel({ file: "linear", entry: "matmul_strided", params: PARAMS, bindings: ["a", "b", "bias", "c"] });
+const PARAMS = {
+  m: "u32",
+  n: "u32",
+  k: "u32",
+  a_m: "u32",
+  a_k: "u32",
+  b_k: "u32",
+  b_n: "u32",
+  has_bias: "u32",
+} as const;
+const NT4 = declareKernel({
+  file: "linear",
+  entry: "matmul_nt4",
+  params: PARAMS,
+  bindings: ["a4", "b4", "bias", "c"],
+});
+const NN4 = declareKernel({
+  file: "linear",
+  entry: "matmul_nn4",
+  params: PARAMS,
+  bindings: ["a", "b4", "c4"],
+});
+const STRIDED = declareKernel({
+  file: "linear",
+  entry: "matmul_strided",
+  params: PARAMS,
+  bindings: ["a", "b", "bias", "c"],
+});
 
 /** Any shape, one output per thread. A bias-free call binds `b` in the bias slot (statically read). */
 function strided(a: Tensor, b: Tensor, bias: Tensor | null, c: Tensor, d: Product): void {

@@ -6,11 +6,46 @@
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { declareKernel } from "../gpu/kernel.ts";
-import type { GridPatching, Patching } from "../diffusion/patching.ts";
+
+/** A patching scheme: patch size, count and the global (row, col) index of every patch pixel. */
+export interface Patching {
+  readonly H: number;
+  readonly W: number;
+  readonly Hp: number;
+  readonly Wp: number;
+  readonly P: number;
+  /** [P, 2, Hp, Wp]: row then column of the image pixel under each patch pixel. */
+  readonly globalIndex: Int32Array;
+  /** Batch position of patch p of sample b among P*B. */
+  order(p: number, b: number, B: number): number;
+}
+
+/** GridPatching2D plus what `fuse` needs: the padded canvas geometry and its coverage count. */
+export interface GridPatching extends Patching {
+  readonly Py: number;
+  readonly Px: number;
+  readonly strideY: number;
+  readonly strideX: number;
+  readonly boundary: number;
+  readonly Hpad: number;
+  readonly Wpad: number;
+  /** [Hpad, Wpad]: how many patches cover each canvas pixel. */
+  readonly overlapCount: Float32Array;
+}
 
 const PARAMS = { total: "u32", B: "u32", C: "u32", n: "u32", HW: "u32", P: "u32", K: "u32" } as const;
-const APPLY = declareKernel({ file: "patching", entry: "apply", params: PARAMS, bindings: ["x", "tbl", "out"] });
-const FUSE = declareKernel({ file: "patching", entry: "fuse", params: PARAMS, bindings: ["x", "tbl", "inv_count", "out"] });
+const APPLY = declareKernel({
+  file: "patching",
+  entry: "apply",
+  params: PARAMS,
+  bindings: ["x", "tbl", "out"],
+});
+const FUSE = declareKernel({
+  file: "patching",
+  entry: "fuse",
+  params: PARAMS,
+  bindings: ["x", "tbl", "inv_count", "out"],
+});
 
 /** Index tables of one patching, uploaded once and reused for every call. */
 export class DevicePatching {
@@ -64,11 +99,17 @@ export class DevicePatching {
     const r = rt();
     const [B, C, H, W] = x.shape;
     const { P, Hp, Wp } = this.plan;
-    if (H !== this.plan.H || W !== this.plan.W) throw new Error(`patch apply: input ${H}x${W}, plan ${this.plan.H}x${this.plan.W}`);
+    if (H !== this.plan.H || W !== this.plan.W) {
+      throw new Error(`patch apply: input ${H}x${W}, plan ${this.plan.H}x${this.plan.W}`);
+    }
     // No backward: refuse rather than silently cut the gradient.
     if (r.tape?.wants(x)) throw new Error("patch apply has no gradient: apply it to tensors that need none");
     const out = r.empty([P * B, C, Hp, Wp]);
-    APPLY.run({ total: out.size, B, C, n: Hp * Wp, HW: H * W, P }, { x, tbl: this.src, out }, APPLY.grid(out.size));
+    APPLY.run(
+      { total: out.size, B, C, n: Hp * Wp, HW: H * W, P },
+      { x, tbl: this.src, out },
+      APPLY.grid(out.size),
+    );
     return out;
   }
 

@@ -11,7 +11,12 @@ import { declareKernel } from "../gpu/kernel.ts";
 
 const PARAMS = { lines: "u32", n: "u32", inner: "u32", valid: "u32" } as const;
 const FWD = declareKernel({ file: "softmax", entry: "softmax_fwd", params: PARAMS, bindings: ["x", "out"] });
-const BWD = declareKernel({ file: "softmax", entry: "softmax_bwd", params: PARAMS, bindings: ["x", "gy", "out"] });
+const BWD = declareKernel({
+  file: "softmax",
+  entry: "softmax_bwd",
+  params: PARAMS,
+  bindings: ["x", "gy", "out"],
+});
 
 function checkAxis(op: string, x: Tensor, outer: number, n: number, inner: number, valid: number): void {
   const ok = [outer, n, inner].every((v) => Number.isInteger(v) && v > 0) && outer * n * inner === x.size;

@@ -19,7 +19,12 @@ const ROW_PARAMS = {
   nchunks: "u32",
 } as const;
 const rowKernelOf = (entry: string, w: 1 | 4) =>
-  declareKernel({ file: "tensor_ops", entry, params: ROW_PARAMS, bindings: w === 4 ? ["src4", "dst4"] : ["src", "dst"] });
+  declareKernel({
+    file: "tensor_ops",
+    entry,
+    params: ROW_PARAMS,
+    bindings: w === 4 ? ["src4", "dst4"] : ["src", "dst"],
+  });
 const ROW_KERNELS: Record<string, DeclaredKernel> = {
   copy_rows1: rowKernelOf("copy_rows1", 1),
   copy_rows4: rowKernelOf("copy_rows4", 4),

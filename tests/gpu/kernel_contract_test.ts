@@ -15,12 +15,33 @@ Deno.test("every declared kernel matches its WGSL and compiles", async () => {
   const all = declaredKernels();
   const files = new Set(all.map((k) => k.spec.file));
   assert(all.length >= 40, `${all.length} declared kernels`);
-  for (const f of ["elementwise", "softmax", "dropout", "patching", "tensor_ops", "linear", "groupnorm", "attention", "conv2d", "conv2d_k1", "conv2d_k3", "conv2d_gpu", "conv2d_ref", "optim"]) {
+  for (
+    const f of [
+      "elementwise",
+      "softmax",
+      "dropout",
+      "patching",
+      "tensor_ops",
+      "linear",
+      "groupnorm",
+      "attention",
+      "conv2d",
+      "conv2d_k1",
+      "conv2d_k3",
+      "conv2d_gpu",
+      "conv2d_ref",
+      "optim",
+    ]
+  ) {
     assert(files.has(f), `no kernel of ${f}.wgsl is declared`);
   }
   for (const k of all) {
     k.check();
-    r.kernel(k.spec.file, k.spec.entry, Object.fromEntries(Object.entries(k.spec.constants ?? {}).map(([a, b]) => [a, Number(b)])));
+    r.kernel(
+      k.spec.file,
+      k.spec.entry,
+      Object.fromEntries(Object.entries(k.spec.constants ?? {}).map(([a, b]) => [a, Number(b)])),
+    );
   }
   await r.sync();
 });
@@ -55,20 +76,37 @@ Deno.test("a swapped, mistyped, missing or extra field and an unknown binding ar
     Error,
     "field 0 of struct Params is 'n', the op declares 'alpha'",
   );
-  assertThrows(() => checkContract({ ...spec, params: { n: "u32", alpha: "u32", rows: "u32" } }, mod), Error, "field 'alpha' is f32 in WGSL, the op declares u32");
-  assertThrows(() => checkContract({ ...spec, params: { n: "u32", alpha: "f32" } }, mod), Error, "has field 'rows' the op does not declare");
+  assertThrows(
+    () => checkContract({ ...spec, params: { n: "u32", alpha: "u32", rows: "u32" } }, mod),
+    Error,
+    "field 'alpha' is f32 in WGSL, the op declares u32",
+  );
+  assertThrows(
+    () => checkContract({ ...spec, params: { n: "u32", alpha: "f32" } }, mod),
+    Error,
+    "has field 'rows' the op does not declare",
+  );
   assertThrows(
     () => checkContract({ ...spec, params: { n: "u32", alpha: "f32", rows: "u32", cols: "u32" } }, mod),
     Error,
     "field 'cols' is not in struct Params",
   );
   assertThrows(() => checkContract({ ...spec, bindings: ["x", "y"] }, mod), Error, "declares no binding 'y'");
-  assertThrows(() => checkContract({ ...spec, entry: "scale2" }, mod), Error, "no @compute entry point 'scale2'");
+  assertThrows(
+    () => checkContract({ ...spec, entry: "scale2" }, mod),
+    Error,
+    "no @compute entry point 'scale2'",
+  );
 });
 
 Deno.test("run() refuses a parameter or binding the kernel does not declare", async () => {
   const r = await initRuntime();
-  const k = new DeclaredKernel({ file: "elementwise", entry: "scale", params: { n: "u32", alpha: "f32", beta: "f32", count: "u32", rows: "u32", inner: "u32" }, bindings: ["x", "out"] });
+  const k = new DeclaredKernel({
+    file: "elementwise",
+    entry: "scale",
+    params: { n: "u32", alpha: "f32", beta: "f32", count: "u32", rows: "u32", inner: "u32" },
+    bindings: ["x", "out"],
+  });
   const x = r.upload(new Float32Array(4), [4]);
   assertThrows(() => k.run({ n: 4, gamma: 1 }, { x, out: x }, [1]), Error, "no parameter 'gamma'");
   assertThrows(() => k.run({ n: 4 }, { x, y: x }, [1]), Error, "no binding 'y' declared");

@@ -130,7 +130,7 @@ Deno.test("attention matches float64 attention (heads 1, 2, 4; 8x8, 16x16, 6x10;
     const data = randn(k.B * 3 * k.C * k.H * k.W, 100 + i);
     const want = attentionRef(data, k).o;
     for (const variant of VARIANTS) {
-      const got = r.scope(() => attention(r.upload(data, qkvShape(k)), k.heads, { variant }));
+      const got = r.scope(() => attention(r.upload(data, qkvShape(k)), k.heads, { profile: variant }));
       assertEquals(got.shape, [k.B, k.C, k.H, k.W]);
       assertClose(await got.read(), want, 2e-6, 1e-4, `${variant} ${JSON.stringify(k)}`);
       got.release();
@@ -149,7 +149,7 @@ Deno.test("attention backward matches the float64 gradient, with padded pixels, 
     const gO = randn(k.B * k.C * k.H * k.W, 300 + i);
     const want = attentionRef(data, k, gO);
     for (const variant of VARIANTS) {
-      const got = await forwardAndGrad(data, k, gO, { ...opts, variant });
+      const got = await forwardAndGrad(data, k, gO, { ...opts, profile: variant });
       const what = `${variant} ${JSON.stringify(k)} ${JSON.stringify(opts)}`;
       assertClose(got.o, want.o, 2e-6, 1e-4, `forward ${what}`);
       assertClose(got.g, want.g, 1e-5, 1e-4, `gradient ${what}`);
@@ -226,7 +226,7 @@ Deno.test("UNetAttention golden case: GroupNorm, qkv and proj in float64 around 
   const qkv = conv1x1(get("qkv.weight"), get("qkv.bias"), xn, C, 3 * C);
   for (const variant of VARIANTS) {
     const o = r.scope(() =>
-      attention(r.upload(Float32Array.from(qkv), [B, 3 * C, H, W]), heads, { variant })
+      attention(r.upload(Float32Array.from(qkv), [B, 3 * C, H, W]), heads, { profile: variant })
     );
     const proj = conv1x1(get("proj.weight"), get("proj.bias"), await o.read(), C, C);
     o.release();
