@@ -25,7 +25,9 @@ import type { ChannelMetadata, DownscalingItem, Grid2D } from "./dataset.ts";
 import { ChannelNormalization } from "./normalize.ts";
 import type { DatasetOptions } from "./options.ts";
 import { resizeCubic, subsample } from "./resample.ts";
-import { withChunkSizeCheck } from "./zarr_checks.ts";
+import { strictZlibChunks, withChunkSizeCheck } from "./zarr_checks.ts";
+
+strictZlibChunks();
 
 /** Options of {@link CwbDataset.open} (config keys in snake_case). */
 export interface CwbOptions {
@@ -371,7 +373,7 @@ export class CwbDataset extends NormalizedDataset {
     try {
       chunk = await zarr.get(arr, [t, null, null, null]);
     } catch (e) {
-      throw new Error(`${this.#path}: cannot read '${name}' at time index ${t}: ${(e as Error).message}`);
+      throw new Error(`${this.#path}: cannot read '${name}' at time index ${t}: ${firstLine(e)}`);
     }
     const all = chunk.data as ArrayLike<number>;
     const plane = Y * X;

@@ -7,3 +7,4 @@
 export * from "./pipeline.ts";
 export * from "./evaluate.ts";
 export * from "./charts.ts";
+export * from "./patch_study.ts";

@@ -27,6 +27,7 @@ export interface ResidualDraws {
   noise: Tensor;
 }
 
+/** Options of {@link residualLoss}: EDM noise distribution, conditioning, patching, modes. */
 export interface ResidualLossOptions {
   P_mean?: number;
   P_std?: number;

@@ -9,6 +9,7 @@
  */
 import type { GridPatching, Patching } from "../ops/patching.ts";
 
+/** The patching types (declared beside the device patching op in src/ops/patching.ts). */
 export type { GridPatching, Patching };
 
 /** Bilinear resize of one [C, H, W] image, align_corners=False, no antialias (torch's `interpolate`). */

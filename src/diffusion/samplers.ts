@@ -17,6 +17,7 @@ export type RandnLike = (shape: readonly number[]) => Tensor;
 /** Observes every network call (for golden checks and debugging). */
 export type CallHook = (x: Tensor, sigma: number, denoised: Tensor) => void;
 
+/** Options of the stochastic (EDM Heun with churn) sampler, as the reference names them. */
 export interface StochasticOptions {
   numSteps?: number;
   sigmaMin?: number;
@@ -99,6 +100,7 @@ export function stochasticSampler(
   return x;
 }
 
+/** Options of the deterministic (Euler or Heun) sampler. */
 export interface DeterministicOptions {
   numSteps?: number;
   solver?: "heun" | "euler";

@@ -8,7 +8,10 @@ import { rt } from "../gpu/runtime.ts";
 import type { ParamArena } from "../train/arena.ts";
 import type { World } from "./world.ts";
 
-/** Time spent per part of the averaging, summed over calls. */
+/**
+ * Time spent per part of the averaging, summed over the calls after the first (whose wait includes
+ * the pipelines' compilation and whose allreduce includes MPI's connection setup).
+ */
 export interface ReduceTimes {
   calls: number;
   /** Waiting for the backward pass to finish and copying the gradients to the host. */
@@ -26,6 +29,7 @@ export class GradientAverager {
   readonly times: ReduceTimes = { calls: 0, readSeconds: 0, allreduceSeconds: 0, uploadSeconds: 0 };
   readonly #staging: GPUBuffer[];
   readonly #offsets: number[] = [];
+  #first = true;
 
   constructor(readonly arena: ParamArena, readonly world: World) {
     let n = 0;
@@ -72,6 +76,10 @@ export class GradientAverager {
     for (let i = 0; i < h.length; i++) h[i] *= inv;
     segs.forEach((s, i) => r.device.queue.writeBuffer(s.grad, 0, h, this.#offsets[i], s.length));
     const t3 = performance.now();
+    if (this.#first) {
+      this.#first = false;
+      return;
+    }
     this.times.calls++;
     this.times.readSeconds += (t1 - t0) / 1000;
     this.times.allreduceSeconds += (t2 - t1) / 1000;

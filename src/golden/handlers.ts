@@ -8,6 +8,7 @@ import { layerKind, runLayerCase } from "./layer_cases.ts";
 import { positionalGrid, type GridType } from "../nn/embedding.ts";
 import { applyPatching, fuseGridPatches, gridPatching, randomPatching } from "../diffusion/patching.ts";
 
+/** Computes a golden case's outputs, or says it does not handle the case. */
 export type Handler = (ctx: CaseContext) => Promise<Outputs | "unsupported">;
 
 /** A positional-grid case: its single output is named `<gridtype>_<N>` with shape [N, H, W]. */
@@ -63,6 +64,7 @@ export function registerHandler(select: (ctx: CaseContext) => Handler | null): v
   extra.push(select);
 }
 
+/** The registered handler for a case, or null. */
 export function findHandler(ctx: CaseContext): Handler | null {
   for (const sel of extra) {
     const h = sel(ctx);

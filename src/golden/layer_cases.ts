@@ -30,6 +30,7 @@ export function layerKind(ctx: CaseContext): (typeof KINDS)[number] | null {
   return KINDS.find((k) => c.startsWith(k)) ?? null;
 }
 
+/** Runs a golden case of a single layer. */
 export async function runLayerCase(ctx: CaseContext): Promise<Outputs> {
   const r = await initRuntime();
   const c = ctx.caseName, desc = ctx.spec.description;

@@ -4,12 +4,14 @@
  */
 import { readSafetensors, type StFile, type StTensor } from "../io/safetensors.ts";
 
+/** A tensor's tolerance: |port - golden| <= atol + rtol |golden|. */
 export interface Tolerance {
   atol: number;
   rtol: number;
   per_call_atol?: number[];
 }
 
+/** One case of a golden manifest: its description, inputs, outputs and tolerances. */
 export interface CaseSpec {
   description: string;
   mode?: "eval" | "train";
@@ -22,11 +24,13 @@ export interface CaseSpec {
   [k: string]: unknown;
 }
 
+/** A network stored in a golden file: class and constructor arguments. */
 export interface NetworkSpec {
   class: string;
   kwargs: Record<string, unknown>;
 }
 
+/** One safetensors file of a golden set, with its networks and cases. */
 export interface FileSpec {
   file: string;
   description?: string;
@@ -38,6 +42,7 @@ export interface FileSpec {
   tensors: Record<string, number[]>;
 }
 
+/** A golden set's manifest.json. */
 export interface Manifest {
   files: Record<string, FileSpec>;
   [k: string]: unknown;

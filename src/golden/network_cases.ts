@@ -43,6 +43,7 @@ export function isNetworkCase(ctx: CaseContext): boolean {
   return has(ctx, "x") && (has(ctx, "noise_labels") || has(ctx, "img_lr"));
 }
 
+/** Runs a golden case of a whole network (forward, or forward and backward). */
 export async function runNetworkCase(ctx: CaseContext): Promise<Outputs> {
   const r = await initRuntime();
   const c = ctx.caseName;

@@ -6,8 +6,10 @@
 import { type CaseSpec, GoldenSet, type Tolerance } from "./manifest.ts";
 import { findHandler } from "./handlers.ts";
 
+/** Outcome of a golden case. */
 export type Status = "PASS" | "FAIL" | "UNSUPPORTED";
 
+/** A golden case's outcome with its worst error/tolerance ratio. */
 export interface CaseResult {
   file: string;
   caseName: string;

@@ -19,6 +19,7 @@ export function sizeClass(bytes: number): number {
   return 2 * p;
 }
 
+/** Device buffers recycled by size class. */
 export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
   /** Released since the last submit: safe for kernels, not for uploads. */

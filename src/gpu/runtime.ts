@@ -30,6 +30,7 @@ export function f32bits(x: number): number {
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
+/** The device, its buffer pool, the command recording and the uniform ring. */
 export class Runtime {
   readonly device: GPUDevice;
   readonly pool: BufferPool;

@@ -20,6 +20,7 @@ interface Node {
 /** Adds `b` into `a` (a new tensor or `a` itself), without recording. */
 export type Accumulate = (a: Tensor, b: Tensor) => Tensor;
 
+/** The recorded ops of a forward pass and their backward closures. */
 export class Tape {
   #nodes: Node[] = [];
   #held = new Set<Tensor>();

@@ -8,6 +8,7 @@ import type { Runtime } from "./runtime.ts";
 
 let nextId = 1;
 
+/** A float32 tensor on the device (see the module doc). */
 export class Tensor {
   readonly id = nextId++;
   readonly size: number;

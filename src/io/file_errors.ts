@@ -4,10 +4,15 @@
  * `TypeError` from deep inside a parser.
  */
 
-/** The first line of an error's message, without a trailing colon (libraries append code frames). */
+/**
+ * The first line of an error's message, without a trailing colon (libraries append code frames),
+ * followed by its cause's (libraries that wrap errors keep the useful part there).
+ */
 export function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return (msg.split("\n").find((l) => l.trim() !== "") ?? "unknown error").trim().replace(/:$/, "");
+  const line = (msg.split("\n").find((l) => l.trim() !== "") ?? "unknown error").trim().replace(/:$/, "");
+  const cause = e instanceof Error ? e.cause : undefined;
+  return cause instanceof Error ? `${line}: ${firstLine(cause)}` : line;
 }
 
 /**

@@ -21,7 +21,13 @@ export { h5wasm };
 
 /** Emscripten's file-system object, reduced to the write hook used here. */
 interface EmscriptenFS {
-  write(stream: { fd: number }, buffer: Uint8Array, offset: number, length: number, ...rest: unknown[]): number;
+  write(
+    stream: { fd: number },
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    ...rest: unknown[]
+  ): number;
 }
 
 let ready: Promise<void> | null = null;
@@ -79,21 +85,21 @@ function takeDiagnostics(): string {
 }
 
 /**
- * Runs `fn`, a step of reading or writing `path` through h5wasm. If it throws, or HDF5 reported an
- * error while it ran (h5wasm sometimes carries on with a partial result, e.g. an attribute list cut
- * short by a checksum failure), throws one line naming the file; `what` says what was being done
- * ("reading variable 'prediction/t2m'") when that helps.
+ * Runs `fn`, a step of reading (or, with `writing`, of writing) `path` through h5wasm. If it throws,
+ * or HDF5 reported an error while it ran (h5wasm sometimes carries on with a partial result, e.g.
+ * an attribute list cut short by a checksum failure), throws one line naming the file; `what` says
+ * what was being done ("reading variable 'prediction/t2m'") when that helps.
  */
-export function h5Guard<T>(path: string, fn: () => T, what?: string): T {
+export function h5Guard<T>(path: string, fn: () => T, what?: string, writing = false): T {
   takeDiagnostics();
   let out: T;
   try {
     out = fn();
   } catch (e) {
-    throw hdf5Error(path, takeDiagnostics(), e, what);
+    throw hdf5Error(path, takeDiagnostics(), e, what, writing);
   }
   const diag = takeDiagnostics();
-  if (/Error detected in HDF5/.test(diag)) throw hdf5Error(path, diag, null, what);
+  if (/Error detected in HDF5/.test(diag)) throw hdf5Error(path, diag, null, what, writing);
   return out;
 }
 
@@ -103,21 +109,32 @@ export function h5Guard<T>(path: string, fn: () => T, what?: string): T {
  * check first, to say which format they expected); damage is reported as by {@link h5Guard}.
  */
 export function openHdf5(path: string, mode: "r" | "w" = "r"): H5File {
-  return h5Guard(path, () => {
-    const f = mode === "r" ? new h5wasm.File(path, "r") : new h5wasm.File(path, "w", { track_order: true });
-    // A failed H5Fopen/H5Fcreate gives a negative id, not an exception.
-    if (f.file_id < 0n) throw new Error(`HDF5 could not ${mode === "r" ? "open" : "create"} the file`);
-    return f;
-  });
+  return h5Guard(
+    path,
+    () => {
+      const f = mode === "r" ? new h5wasm.File(path, "r") : new h5wasm.File(path, "w", { track_order: true });
+      // A failed H5Fopen/H5Fcreate gives a negative id, not an exception.
+      if (f.file_id < 0n) throw new Error(`HDF5 could not ${mode === "r" ? "open" : "create"} the file`);
+      return f;
+    },
+    undefined,
+    mode === "w",
+  );
 }
 
-/** The one-line message for a failure of HDF5 on `path`, from its error stack when it printed one. */
-export function hdf5Error(path: string, diag: string, e: unknown, what?: string): Error {
+/**
+ * The one-line message for a failure of HDF5 on `path`, from its error stack when it printed one.
+ * A failure while reading is blamed on the file; one while `writing` on HDF5 (a full disk, say).
+ */
+export function hdf5Error(path: string, diag: string, e: unknown, what?: string, writing = false): Error {
   const during = what ? ` while ${what}` : "";
+  const failed = writing ? "HDF5 failed" : "damaged NetCDF4/HDF5 file";
   const trunc = /truncated file: eof = (\d+)[^\n]*stored_eof = (\d+)/.exec(diag);
   if (trunc) {
     const [have, want] = [Number(trunc[1]), Number(trunc[2])];
-    return new Error(`${path}: truncated NetCDF4/HDF5 file (${formatBytes(have)} of the expected ${formatBytes(want)})`);
+    return new Error(
+      `${path}: truncated NetCDF4/HDF5 file (${formatBytes(have)} of the expected ${formatBytes(want)})`,
+    );
   }
   if (/checksum/i.test(diag)) {
     return new Error(`${path}: HDF5 metadata checksum mismatch${during}: the file is damaged`);
@@ -129,11 +146,11 @@ export function hdf5Error(path: string, diag: string, e: unknown, what?: string)
     return new Error(`${path}: not an HDF5 file (no HDF5 signature where the superblock should be)`);
   }
   const deepest = deepestHdf5Message(diag);
-  if (deepest) return new Error(`${path}: damaged NetCDF4/HDF5 file${during} (HDF5: ${deepest})`);
+  if (deepest) return new Error(`${path}: ${failed}${during} (HDF5: ${deepest})`);
   const line = firstLine(e);
   if (line.includes(path)) return new Error(line);
   // Without a stack, a wasm trap ("memory access out of bounds") or h5wasm's own complaint is all there is.
-  return new Error(`${path}: damaged NetCDF4/HDF5 file${during} (${line})`);
+  return new Error(`${path}: ${failed}${during} (${line})`);
 }
 
 /** The innermost `#NNN: file line N in func(): message` entry of the first error stack. */

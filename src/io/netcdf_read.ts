@@ -205,7 +205,9 @@ abstract class CatalogFile implements NcFile {
       return this.readVariable(v);
     } catch (e) {
       const line = firstLine(e);
-      throw new Error(line.includes(this.path) ? line : `${this.path}: cannot read variable '${v.path}': ${line}`);
+      throw new Error(
+        line.includes(this.path) ? line : `${this.path}: cannot read variable '${v.path}': ${line}`,
+      );
     }
   }
 

@@ -140,10 +140,15 @@ export class NetCDF4Writer {
     const writer = new NetCDF4Writer(target, tempPath, file);
     try {
       const props = "version=2,writer=corrdiff-ts,hdf5=h5wasm";
-      h5Guard(tempPath, () => {
-        file.create_attribute("_NCProperties", props, null, `S${props.length}`);
-        writer.buildGroup(file, layout, [], opts);
-      });
+      h5Guard(
+        tempPath,
+        () => {
+          file.create_attribute("_NCProperties", props, null, `S${props.length}`);
+          writer.buildGroup(file, layout, [], opts);
+        },
+        "laying out the file",
+        true,
+      );
     } catch (e) {
       await writer.abort();
       throw new Error(`cannot write ${path}: ${(e as Error).message.replace(`${tempPath}: `, "")}`);
@@ -183,7 +188,12 @@ export class NetCDF4Writer {
     const want = dtypeOfData(data);
     const have = dtypeOfDataset(ds);
     if (want !== have) throw new Error(`${this.path}: ${variable} is ${have}, slab data is ${want}`);
-    h5Guard(this.path, () => ds.write_slice(start.map((s, i) => [s, s + count[i]]), data), `writing ${variable}`);
+    h5Guard(
+      this.path,
+      () => ds.write_slice(start.map((s, i) => [s, s + count[i]]), data),
+      `writing ${variable}`,
+      true,
+    );
   }
 
   /** Closes the file and renames it onto the target path. */
@@ -191,7 +201,7 @@ export class NetCDF4Writer {
     const file = this.openFile();
     this.file = null;
     try {
-      h5Guard(this.tempPath, () => file.close(), "finishing the file");
+      h5Guard(this.tempPath, () => file.close(), "finishing the file", true);
       await Deno.rename(this.tempPath, this.path);
     } catch (e) {
       await Deno.remove(this.tempPath).catch(() => {});

@@ -26,6 +26,7 @@ export interface Mode {
   dropoutSeed?: { next: number };
 }
 
+/** Conv2d (reference conv_layers.py): optional 2x up/down resampling, then a k x k convolution and bias. */
 export class Conv2d {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -52,6 +53,7 @@ export class Conv2d {
   }
 }
 
+/** Linear (reference fully_connected_layers.py): y = x W^T + b. */
 export class Linear {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -66,6 +68,7 @@ export class Linear {
   }
 }
 
+/** GroupNorm with the reference's train/eval variance and optional fused SiLU. */
 export class GroupNorm {
   readonly weight: Tensor;
   readonly bias: Tensor;

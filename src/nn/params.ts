@@ -23,6 +23,7 @@ export interface InitSpec {
 /** Keys present in old or reference checkpoints that carry nothing we use. */
 const IGNORED_KEYS = /(^|\.)device_buffer$/;
 
+/** A network's parameters and persistent buffers, by state-dict key, with init, load and save. */
 export class ParamStore {
   /** Trainable parameters in registration (= state-dict) order. */
   readonly params = new Map<string, Tensor>();

@@ -59,6 +59,7 @@ export interface UNetForwardOptions {
   embeddingSelector?: (grid: Tensor) => Tensor;
 }
 
+/** The SongUNet / SongUNetPosEmbd U-Net, built from the reference's keyword arguments. */
 export class SongUNet {
   readonly ps: ParamStore;
   readonly H: number;

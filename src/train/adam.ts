@@ -50,6 +50,7 @@ export interface OptimStats {
   lossSum: number;
 }
 
+/** Adam over a parameter arena, with nan_to_num, optional clipping and device-side loss bookkeeping. */
 export class Adam {
   readonly beta1: number;
   readonly beta2: number;

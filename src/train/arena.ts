@@ -32,6 +32,7 @@ export interface Segment {
   scratch: GPUBuffer | null;
 }
 
+/** Parameters, gradients and Adam moments in a few flat buffers (see the module doc). */
 export class ParamArena {
   readonly slots: Slot[] = [];
   readonly segments: Segment[] = [];

@@ -14,6 +14,7 @@ export interface MetricsRecord {
   [metric: string]: unknown;
 }
 
+/** `metrics.jsonl` and the loss curve of a training run. */
 export class MetricsLog {
   readonly path: string;
   readonly records: MetricsRecord[] = [];

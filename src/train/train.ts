@@ -370,11 +370,11 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   }
   if (inFlight) await inFlight;
   progress?.done();
-  if (averager && steps > 0) {
+  if (averager && averager.times.calls > 0) {
     const t = averager.times, ms = (x: number) => (1000 * x / t.calls).toFixed(1);
     const read = ms(t.readSeconds), reduce = ms(t.allreduceSeconds), upload = ms(t.uploadSeconds);
     log(
-      `gradient averaging per step: ${read} ms waiting for the backward pass and reading back, ` +
+      `gradient averaging per step (after the first): ${read} ms waiting for the backward pass and reading back, ` +
         `${reduce} ms MPI_Allreduce, ${upload} ms scaling and upload`,
     );
   }

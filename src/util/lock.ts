@@ -78,7 +78,9 @@ export function acquireLock(target: string, opts: LockOptions = {}): Lock {
     if (owner && isAlive(owner)) throw new Error(refusal(target, path, owner));
     if (!owner && !olderThan(path, 10_000)) {
       // Unparsable and fresh: written by another version or mid-edit by hand; do not break it.
-      throw new Error(`${target}: locked by ${path}, which is not a lock this program wrote; delete it if no run uses ${target}`);
+      throw new Error(
+        `${target}: locked by ${path}, which is not a lock this program wrote; delete it if no run uses ${target}`,
+      );
     }
     takeOver(path, text);
   }

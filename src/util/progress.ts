@@ -26,6 +26,7 @@ export function formatDuration(s: number): string {
   return `${sec}s`;
 }
 
+/** A progress display for a count of units: a bar on a terminal, a line per interval otherwise. */
 export class Progress {
   readonly #t0 = performance.now();
   readonly #tty: boolean;

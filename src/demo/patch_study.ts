@@ -1,0 +1,283 @@
+/**
+ * The exploratory power-spectrum analysis of the reference for choosing the patch size of patched
+ * diffusion training: spectra (1-D along x and isotropic) and autocorrelations of a dataset's target
+ * fields and of the residual left after the regression step, the distance at which the residual's
+ * autocorrelation has fallen near zero, and the smallest patch that spans it.
+ *
+ * The residual is what the diffusion model learns, so a patch must be wider than the distance over
+ * which the residual stays correlated; otherwise each patch sees only part of a coherent structure.
+ *
+ * Works on plain (time, y, x) arrays in physical units, from a generation file or straight from a
+ * dataset ({@link fieldsFromDataset}), with or without a regression mean.
+ */
+import type { DownscalingDataset } from "../data/dataset.ts";
+import {
+  autocorrelation,
+  averagePowerSpectrum,
+  correlationLength,
+  gridSpacingKm,
+  radialPowerSpectrum,
+  suggestPatchSize,
+  swapLastAxes,
+} from "../metrics/spectra.ts";
+import { DEFAULT_ACF_THRESHOLD } from "../metrics/spectra_analysis.ts";
+import { acfChart, type LineSeries, spectraChart } from "../plot/charts.ts";
+import type { GeneratedFile } from "./evaluate.ts";
+
+/** One variable's fields, (time, y, x) row-major, physical units. */
+export interface StudyVariable {
+  name: string;
+  units?: string;
+  truth: ArrayLike<number>;
+  /** The upsampled coarse input of the same variable, when there is one. */
+  input?: ArrayLike<number>;
+  /** The regression mean, when a regression model was run. */
+  mean?: ArrayLike<number>;
+}
+
+/** Fields of one dataset to study. */
+export interface StudyFields {
+  /** A name for titles ("synthetic", "ERA5 UK t2m"). */
+  label: string;
+  time: number;
+  height: number;
+  width: number;
+  /** Grid spacing, km, and how it was found. */
+  dx: number;
+  dy: number;
+  spacing: string;
+  variables: StudyVariable[];
+}
+
+/** Spectra and autocorrelations of one series (a field or a residual). */
+export interface StudySeries {
+  /** "truth", "regression mean", "bilinear input", "truth − regression mean", "truth − bilinear input". */
+  name: string;
+  residual: boolean;
+  /** 1-D periodogram along x, on {@link StudyVariableResult.freqs}. */
+  spectrum: Float64Array;
+  /** Isotropic spectrum on {@link StudyVariableResult.wavenumbers}. */
+  radial: Float64Array;
+  /** Autocorrelation along x and y (lag 0 = 1). */
+  acfX: Float64Array;
+  acfY: Float64Array;
+  /** Lags (pixels) where the ACF first falls below the threshold; undefined: not within the domain. */
+  lengthX?: number;
+  lengthY?: number;
+}
+
+/** The study of one variable. */
+export interface StudyVariableResult {
+  name: string;
+  units?: string;
+  freqs: Float64Array;
+  wavenumbers: Float64Array;
+  /** Lag distances, km. */
+  lagX: Float64Array;
+  lagY: Float64Array;
+  series: StudySeries[];
+}
+
+/** The whole study of a dataset. */
+export interface PatchStudy {
+  fields: StudyFields;
+  threshold: number;
+  /** The residual that sets the patch: the regression residual when there is a mean, else truth − input. */
+  residual: string;
+  variables: StudyVariableResult[];
+  /** Smallest square patch (a multiple of `multiple` pixels) spanning the residual's correlation length. */
+  patch: { size: number; wholeImage: boolean; multiple: number };
+}
+
+function series(
+  name: string,
+  residual: boolean,
+  data: ArrayLike<number>,
+  f: StudyFields,
+  threshold: number,
+): StudySeries {
+  const { time: t, height: h, width: w, dx, dy } = f;
+  const px = averagePowerSpectrum(data, [t, h, w], dx);
+  const py = averagePowerSpectrum(swapLastAxes(data, [t, h, w]), [t, w, h], dy);
+  const acfX = autocorrelation(px.spectrum, w), acfY = autocorrelation(py.spectrum, h);
+  return {
+    name,
+    residual,
+    spectrum: px.spectrum,
+    radial: radialPowerSpectrum(data, [t, h, w], dy, dx).spectrum,
+    acfX,
+    acfY,
+    lengthX: correlationLength(acfX, threshold),
+    lengthY: correlationLength(acfY, threshold),
+  };
+}
+
+const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from({ length: a.length }, (_, i) => a[i] - b[i]);
+
+/**
+ * Runs the study. `threshold` is the autocorrelation taken as "near zero" (default 0.1, as
+ * `deno task spectra`); patches are multiples of `multiple` pixels (default 32, as the reference's
+ * patching requires), capped at the domain.
+ */
+export function patchStudy(f: StudyFields, opts: { threshold?: number; multiple?: number } = {}): PatchStudy {
+  const threshold = opts.threshold ?? DEFAULT_ACF_THRESHOLD, multiple = opts.multiple ?? 32;
+  const n = f.time * f.height * f.width;
+  const hasMean = f.variables.some((v) => v.mean);
+  const residualName = hasMean ? "truth − regression mean" : "truth − bilinear input";
+  const variables = f.variables.map((v): StudyVariableResult => {
+    for (const [k, d] of [["truth", v.truth], ["input", v.input], ["mean", v.mean]] as const) {
+      if (d && d.length !== n) throw new Error(`patch study: ${v.name} ${k} has ${d.length} values, expected ${n}`);
+    }
+    const all = [series("truth", false, v.truth, f, threshold)];
+    if (v.mean) all.push(series("regression mean", false, v.mean, f, threshold));
+    if (v.input) all.push(series("bilinear input", false, v.input, f, threshold));
+    if (v.mean) all.push(series("truth − regression mean", true, diff(v.truth, v.mean), f, threshold));
+    if (v.input) all.push(series("truth − bilinear input", true, diff(v.truth, v.input), f, threshold));
+    const px = averagePowerSpectrum(v.truth, [f.time, f.height, f.width], f.dx);
+    const radial = radialPowerSpectrum(v.truth, [f.time, f.height, f.width], f.dy, f.dx);
+    return {
+      name: v.name,
+      units: v.units,
+      freqs: px.freqs,
+      wavenumbers: radial.wavenumbers,
+      lagX: Float64Array.from(all[0].acfX, (_, j) => j * f.dx),
+      lagY: Float64Array.from(all[0].acfY, (_, j) => j * f.dy),
+      series: all,
+    };
+  });
+  const lengths = variables.flatMap((v) => {
+    const r = v.series.find((s) => s.name === residualName);
+    return r ? [r.lengthX, r.lengthY] : [];
+  });
+  const patch = suggestPatchSize(lengths, [f.height, f.width], multiple);
+  return { fields: f, threshold, residual: residualName, variables, patch: { ...patch, multiple } };
+}
+
+/** The study's fields from a generation file: truth, input and the ensemble mean (a regression-only run's mean). */
+export function fieldsFromGeneration(file: GeneratedFile, label: string): StudyFields {
+  const plane = file.time * file.height * file.width;
+  return {
+    label,
+    time: file.time,
+    height: file.height,
+    width: file.width,
+    dx: file.dx,
+    dy: file.dy,
+    spacing: file.spacing,
+    variables: file.variables.map((v) => {
+      const mean = new Float64Array(plane);
+      for (let m = 0; m < file.ensemble; m++) for (let i = 0; i < plane; i++) mean[i] += v.prediction[m * plane + i] / file.ensemble;
+      return { name: v.name, units: v.units, truth: v.truth, input: v.input, mean };
+    }),
+  };
+}
+
+/**
+ * The study's fields straight from a dataset (no model): the targets and their upsampled inputs at
+ * `count` times spread evenly over the dataset, in physical units. The grid spacing comes from the
+ * dataset's lat/lon, else `dx` km (default 1: lags in pixels).
+ */
+export async function fieldsFromDataset(ds: DownscalingDataset, label: string, count = 32, dx?: number): Promise<StudyFields> {
+  const [h, w] = ds.imageShape();
+  const n = Math.min(count, ds.length);
+  const idx = Array.from({ length: n }, (_, k) => Math.floor((k * ds.length) / n));
+  const outs = ds.outputChannels(), ins = ds.inputChannels();
+  const inIndex = outs.map((c) => ins.findIndex((i) => i.name === c.name && !i.auxiliary));
+  const plane = h * w;
+  const truth = outs.map(() => new Float32Array(n * plane));
+  const input = outs.map((_, c) => (inIndex[c] >= 0 ? new Float32Array(n * plane) : undefined));
+  for (let k = 0; k < n; k++) {
+    const item = await ds.item(idx[k]);
+    const target = ds.denormalizeOutput(item.target), inp = ds.denormalizeInput(item.input);
+    outs.forEach((_, c) => {
+      truth[c].set(target.subarray(c * plane, (c + 1) * plane), k * plane);
+      if (input[c]) input[c]!.set(inp.subarray(inIndex[c] * plane, (inIndex[c] + 1) * plane), k * plane);
+    });
+  }
+  let spacing = { dx: dx ?? 1, dy: dx ?? 1, text: dx === undefined ? "1 km per pixel assumed (no coordinates)" : `${dx} km (given)` };
+  if (dx === undefined) {
+    const lat = Float32Array.from(ds.latitude().data), lon = Float32Array.from(ds.longitude().data);
+    if (lat.length === plane && lat.every(Number.isFinite) && lon.every(Number.isFinite)) {
+      const s = gridSpacingKm(lat, lon, h, w);
+      spacing = { dx: s.dx, dy: s.dy, text: `dx ${s.dx.toFixed(2)} km, dy ${s.dy.toFixed(2)} km (from lat/lon)` };
+    }
+  }
+  return {
+    label,
+    time: n,
+    height: h,
+    width: w,
+    dx: spacing.dx,
+    dy: spacing.dy,
+    spacing: spacing.text,
+    variables: outs.map((c, k) => ({ name: c.name, units: c.units, truth: truth[k], input: input[k] })),
+  };
+}
+
+function squared(units?: string): string {
+  if (!units) return "1";
+  return /^[A-Za-z%]+$/.test(units) ? `${units}²` : `(${units})²`;
+}
+
+/**
+ * Per variable: the isotropic and 1-D spectra of the fields and residuals (log-log), and the
+ * autocorrelation along x and y of the truth and of the residuals, with the threshold drawn.
+ */
+export function patchStudyCharts(study: PatchStudy): { name: string; spec: object }[] {
+  const f = study.fields;
+  return study.variables.flatMap((v) => {
+    const heading = `${f.label}: ${v.units ? `${v.name} (${v.units})` : v.name}`;
+    const yTitle = `Power spectral density (${squared(v.units)} km)`;
+    const line = (x: ArrayLike<number>, pick: (s: StudySeries) => ArrayLike<number>, keep: (s: StudySeries) => boolean) =>
+      v.series.filter(keep).map((s): LineSeries => ({ name: s.name, x, y: pick(s) }));
+    const acf: LineSeries[] = v.series.filter((s) => s.name === "truth" || s.residual).flatMap((s) => [
+      { name: `${s.name}, along x`, x: v.lagX, y: s.acfX },
+      { name: `${s.name}, along y`, x: v.lagY, y: s.acfY },
+    ]);
+    return [
+      {
+        name: `${v.name}_radial_spectra`,
+        spec: spectraChart(line(v.wavenumbers, (s) => s.radial, () => true), {
+          title: `${heading}: isotropic spectra`,
+          xTitle: "Wavenumber (1/km)",
+          yTitle,
+        }),
+      },
+      {
+        name: `${v.name}_spectra`,
+        spec: spectraChart(line(v.freqs, (s) => s.spectrum, () => true), {
+          title: `${heading}: 1-D spectra along x`,
+          xTitle: "Frequency (1/km)",
+          yTitle,
+        }),
+      },
+      {
+        name: `${v.name}_acf`,
+        spec: acfChart(acf, { title: `${heading}: autocorrelation (dashed: ${study.threshold})`, threshold: study.threshold }),
+      },
+    ];
+  });
+}
+
+/** The findings as text: correlation lengths (pixels and km) of every series, and the patch size. */
+export function formatPatchStudy(study: PatchStudy): string[] {
+  const f = study.fields;
+  const len = (l: number | undefined, d: number) =>
+    l === undefined ? "beyond the domain" : `${l.toFixed(1)} px = ${(l * d).toFixed(1)} km`;
+  const lines = [
+    `${f.label}: ${f.time} times of ${f.height}x${f.width}; ${f.spacing}; autocorrelation threshold ${study.threshold}`,
+  ];
+  for (const v of study.variables) {
+    for (const s of v.series.filter((s) => s.name === "truth" || s.residual)) {
+      lines.push(`  ${v.name}, ${s.name}: falls below ${study.threshold} at ${len(s.lengthX, f.dx)} along x, ${len(s.lengthY, f.dy)} along y`);
+    }
+  }
+  const p = study.patch;
+  lines.push(
+    p.wholeImage
+      ? `suggested patch: the whole ${f.height}x${f.width} domain (the ${study.residual} residual stays correlated over ` +
+        `more than a ${p.multiple}-pixel multiple short of it): train without patches`
+      : `suggested patch: ${p.size}x${p.size} pixels (the smallest multiple of ${p.multiple} spanning the ${study.residual} correlation length)`,
+  );
+  return lines;
+}
