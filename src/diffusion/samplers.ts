@@ -5,6 +5,7 @@
  * The whole run is recorded without a single CPU-GPU sync: the noise schedule lives on the host, and
  * the state, the network calls and the update steps stay on the device.
  */
+import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { axpby, scale } from "../ops/elementwise.ts";
 
@@ -51,6 +52,16 @@ function addChurnNoise(x: Tensor, noiseScale: number, randnLike: RandnLike): Ten
   return axpby(1, x, noiseScale, randnLike(x.shape));
 }
 
+/**
+ * One sampler step in a scope of its own: its temporaries (denoiser calls, slopes, noise) go back to
+ * the pool when it ends, and so does the previous state, so memory stays flat over the steps.
+ */
+function step(x: Tensor, fn: (x: Tensor) => Tensor): Tensor {
+  const next = rt().scope(() => fn(x));
+  x.release();
+  return next;
+}
+
 /** The stochastic sampler's float32 time steps t_0 > ... > t_{N-1} > t_N = 0. */
 export function stochasticTimeSteps(o: StochasticOptions = {}): number[] {
   const N = o.numSteps ?? 18, rho = o.rho ?? 7;
@@ -86,16 +97,17 @@ export function stochasticSampler(
     const tCur = t[i], tNext = t[i + 1];
     const gamma = sMinC <= tCur && tCur <= sMaxC ? f(churn / N) : 0;
     const tHat = f(tCur + f(gamma * tCur));
-    const xHat = addChurnNoise(x, f(f(Math.sqrt(f(f(tHat * tHat) - f(tCur * tCur)))) * sNoise), randnLike);
-    const D = call(xHat, tHat);
-    const d = axpby(1 / tHat, xHat, -1 / tHat, D);
-    const h = f(tNext - tHat);
-    x = axpby(1, xHat, h, d);
-    if (i < N - 1) {
-      const D2 = call(x, tNext);
-      const d2 = axpby(1 / tNext, x, -1 / tNext, D2);
-      x = axpby(1, xHat, h, axpby(0.5, d, 0.5, d2));
-    }
+    x = step(x, (xi) => {
+      const xHat = addChurnNoise(xi, f(f(Math.sqrt(f(f(tHat * tHat) - f(tCur * tCur)))) * sNoise), randnLike);
+      const D = call(xHat, tHat);
+      const d = axpby(1 / tHat, xHat, -1 / tHat, D);
+      const h = f(tNext - tHat);
+      const xNext = axpby(1, xHat, h, d);
+      if (i === N - 1) return xNext;
+      const D2 = call(xNext, tNext);
+      const d2 = axpby(1 / tNext, xNext, -1 / tNext, D2);
+      return axpby(1, xHat, h, axpby(0.5, d, 0.5, d2));
+    });
   }
   return x;
 }
@@ -148,19 +160,18 @@ export function deterministicSampler(
     const tCur = t[i], tNext = t[i + 1];
     const gamma = sMinC <= tCur && tCur <= sMaxC ? Math.min(churn / N, Math.SQRT2 - 1) : 0;
     const tHat = tCur + gamma * tCur;
-    const xHat = addChurnNoise(x, Math.sqrt(Math.max(tHat * tHat - tCur * tCur, 0)) * sNoise, randnLike);
-    const D = call(xHat, tHat);
-    const d = axpby(1 / tHat, xHat, -1 / tHat, D);
-    const h = tNext - tHat;
-    if (solver === "euler" || i === N - 1) {
-      x = axpby(1, xHat, h, d);
-    } else {
+    x = step(x, (xi) => {
+      const xHat = addChurnNoise(xi, Math.sqrt(Math.max(tHat * tHat - tCur * tCur, 0)) * sNoise, randnLike);
+      const D = call(xHat, tHat);
+      const d = axpby(1 / tHat, xHat, -1 / tHat, D);
+      const h = tNext - tHat;
+      if (solver === "euler" || i === N - 1) return axpby(1, xHat, h, d);
       const tP = tHat + alpha * h;
       const xP = axpby(1, xHat, alpha * h, d);
       const dP = axpby(1 / tP, xP, -1 / tP, call(xP, tP));
       const w = 1 / (2 * alpha);
-      x = axpby(1, xHat, h, axpby(1 - w, d, w, dP));
-    }
+      return axpby(1, xHat, h, axpby(1 - w, d, w, dP));
+    });
   }
   return x;
 }

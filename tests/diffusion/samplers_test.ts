@@ -48,3 +48,21 @@ Deno.test("stochastic sampler: 2N-1 calls on the EDM schedule, one draw per step
   assertEquals(sigmas[0], stochasticTimeSteps({ numSteps: 6 })[0]);
   assert((await x.read()).every(Number.isFinite));
 });
+
+Deno.test("sampler memory stays flat over the steps: each step's temporaries are released", async () => {
+  const r = await initRuntime();
+  const shape = [2, 2, 32, 32];
+  const peakFor = (numSteps: number) => {
+    r.flush();
+    r.pool.resetPeak();
+    const before = r.pool.stats().liveBytes;
+    const out = r.scope(() =>
+      stochasticSampler((x) => axpby(0.5, x, 0, x), full(shape, 1), (s) => zeros(s), { numSteps, S_churn: 1 })
+    );
+    const peak = r.pool.stats().peakBytes - before;
+    out.release();
+    return peak;
+  };
+  const short = peakFor(4), long = peakFor(24);
+  assert(long <= short, `peak device memory grew with the steps: ${short} bytes for 4 steps, ${long} for 24`);
+});
