@@ -2,6 +2,7 @@
  * `merge`: joins the shard files of one run into the file the unsharded run writes (same layout,
  * attributes and values; each member taken from the shard that generated it).
  */
+import { acquireLock, type Lock } from "../util/lock.ts";
 import type { NcAttrInput } from "../io/netcdf_write.ts";
 import {
   type FieldGroup,
@@ -84,6 +85,7 @@ export async function mergeShards(files: string[], outPath: string): Promise<Mer
   if (files.length === 0) throw new Error("merge: no shard files given");
   const shards: OpenShard[] = [];
   let out: RunOutput | null = null;
+  let lock: Lock | null = null;
   try {
     for (const path of files) {
       const reader = await GenerationReader.open(path);
@@ -122,6 +124,7 @@ export async function mergeShards(files: string[], outPath: string): Promise<Mer
       attrs,
       runId: ordered[0].info.runId,
     }, run);
+    lock = acquireLock(outPath, { purpose: "merge" });
     for (let t = 0; t < run.numTimes; t++) mergeTime(t, ordered, out);
     await out.close();
     return { path: outPath, shards: ordered.length, times: run.numTimes, members: run.numMembers };
@@ -129,6 +132,7 @@ export async function mergeShards(files: string[], outPath: string): Promise<Mer
     await out?.abort();
     throw e;
   } finally {
+    lock?.release();
     for (const s of shards) s.reader.close();
   }
 }

@@ -6,6 +6,8 @@
  * written, the regression mean is computed once, and each batch of members is sampled on the device
  * and read back once.
  */
+import { acquireLock, type Lock } from "../util/lock.ts";
+import { countNonFinite } from "../io/file_errors.ts";
 import { basename, extname } from "node:path";
 import { type Config, isMapping } from "../config/tree.ts";
 import { channelName } from "../data/base.ts";
@@ -172,6 +174,7 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
   const ds = await createDataset(config.dataset, { baseDir: opts.baseDir });
   let models: Models | null = null;
   let out: RunOutput | null = null;
+  let lock: Lock | null = null;
   try {
     const timeIdx = selectTimes(s.times, ds.time());
     const shard = opts.shard ?? { index: 0, count: 1 };
@@ -188,6 +191,8 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
     // The output first: an unwritable path fails before the checkpoints are read.
     const path = opts.output ?? shardOutputPath(s.outputFilename, shard);
     out = await RunOutput.create(path, await runLayout(config, s, ds, timeIdx), plan);
+    // A second run on the same output would interleave with this one: refuse it.
+    lock = acquireLock(path, { purpose: "generation" });
     models = await loadModels(s, data);
     log(
       `plan: ${plan.times().length} of ${timeIdx.length} times, ${plan.memberCount} members in batches of ` +
@@ -216,8 +221,22 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
     throw e;
   } finally {
     if (models) disposeModels(models);
+    lock?.release();
     ds.close?.();
   }
+}
+
+/** NaN or Inf in a conditioning input would give NaN members without a word: refuse, naming the time and channels. */
+function checkFiniteInput(ds: DownscalingDataset, index: number, input: Float32Array): void {
+  const [H, W] = ds.imageShape();
+  const bad = ds.inputChannels().map((c, k) => [channelName(c), countNonFinite(input.subarray(k * H * W, (k + 1) * H * W))] as const)
+    .filter(([, n]) => n > 0);
+  if (!bad.length) return;
+  const t = ds.time()[index];
+  const when = t instanceof Date ? t.toISOString().replace(".000Z", "Z") : String(t);
+  throw new Error(
+    `input at time ${when} (sample ${index}) has non-finite values: ${bad.map(([n, k]) => `${k} in ${n}`).join(", ")}`,
+  );
 }
 
 /** One time: input and truth, the regression mean, then every member batch of this shard. */
@@ -233,6 +252,7 @@ async function generateTime(
 ): Promise<void> {
   const r = rt();
   const item = await ds.item(index);
+  checkFiniteInput(ds, index, item.input);
   out.writeTime(t, ds.denormalizeInput(item.input), ds.denormalizeOutput(item.target));
   const [H, W] = ds.imageShape();
   const cin = ds.inputChannels().length, cout = ds.outputChannels().length;

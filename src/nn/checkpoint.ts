@@ -136,20 +136,6 @@ export function networkFromMdlus(file: MdlusFile): LoadedNetwork {
   };
 }
 
-/** Checks a safetensors file's extent before parsing, so a cut-off file gets a plain message. */
-function checkSafetensorsExtent(bytes: Uint8Array, path: string): void {
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (8 + n > bytes.length) throw new Error(`${path}: truncated safetensors file (header needs ${8 + n} bytes, the file has ${bytes.length})`);
-  let header: Record<string, { data_offsets?: [number, number] }>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-  } catch (e) {
-    throw new Error(`${path}: damaged safetensors header (${oneLine(e)})`);
-  }
-  let end = 0;
-  for (const [k, v] of Object.entries(header)) if (k !== "__metadata__") end = Math.max(end, v.data_offsets?.[1] ?? 0);
-  if (8 + n + end > bytes.length) throw new Error(`${path}: truncated safetensors file (data needs ${8 + n + end} bytes, the file has ${bytes.length})`);
-}
 
 /**
  * The newest network checkpoint in a training directory: `<Class>.0.<N>.mdlus` or
@@ -191,7 +177,6 @@ export function loadNetwork(path: string): LoadedNetwork {
   // The reference's order: tar first, then zip (a tar .mdlus contains a zip).
   if (isTar(bytes) || isZip(bytes)) return networkFromMdlus(parseMdlus(bytes, path));
   if (bytes.length >= 9 && bytes[8] === 0x7b) {
-    checkSafetensorsExtent(bytes, path);
     return networkFromSafetensors(parseSafetensors(bytes, path), path);
   }
   throw new Error(`${path}: not a network checkpoint (neither safetensors nor a .mdlus zip/tar archive)`);

@@ -162,6 +162,11 @@ export function loadTrainState(path: string): LoadedState {
   } catch {
     throw new Error(`${path}: its training_state metadata is not valid JSON`);
   }
+  const int = (k: string) => Number.isSafeInteger(meta[k]) && (meta[k] as number) >= 0;
+  const bad = ["curNimg", "step", "samplerIdx", "samplerPos", "nonFiniteGrads"].filter((k) => !int(k));
+  if (typeof meta.lr !== "number" || !Number.isFinite(meta.lr)) bad.push("lr");
+  if (!Array.isArray(meta.rng) || meta.rng.length !== 4) bad.push("rng");
+  if (bad.length) throw new Error(`${path}: its training state lacks valid ${bad.join(", ")}: the file is damaged`);
   const order = file.tensors.get("data_order"), key = file.tensors.get("data_rng_key");
   if (!order || !key || !(order.data instanceof BigInt64Array) || !(key.data instanceof BigInt64Array)) {
     throw new Error(`${path}: the data order is missing`);

@@ -119,3 +119,23 @@ Deno.test("the command line prints the one line and exits 1", async () => {
     /^generate: generation\.io\.reg_ckpt_filename: regression checkpoint .*missing\.safetensors does not exist$/,
   );
 });
+
+Deno.test("NaN in an input field is refused, naming the time and channel; a second run on the same output is refused", async () => {
+  const nanDs = new URL("../train/nan_dataset.ts", import.meta.url).pathname;
+  expectMatch(
+    await failure([`dataset.type=${nanDs}::NanDataset`, "++dataset.nan_sample=0"]),
+    /^input at time 2000-01-01T00:00:00Z \(sample 0\) has non-finite values: 1 in u10m$/,
+  );
+  // A live lock on the output (this process, this host) stands for a run in progress.
+  const out = `${dir}/locked.nc`;
+  const lockFile = `${out}.lock`;
+  const { acquireLock } = await import("../../src/util/lock.ts");
+  const held = acquireLock(out, { purpose: "test" });
+  try {
+    const e = await assertRejects(() => generate(tinyConfig(models, out, [], 16)));
+    assert(e.message.includes(lockFile) || e.message.includes("lock"), e.message);
+    assert(!e.message.includes("\n"), e.message);
+  } finally {
+    held.release();
+  }
+});
