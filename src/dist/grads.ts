@@ -1,7 +1,9 @@
 /**
- * Data-parallel gradient averaging, as PyTorch's DDP does it (sum over ranks, divided by their
- * number), staged through the host: the gradient arenas are read back once per step (one read per
- * segment), reduced with one MPI_Allreduce over a single flat host buffer, scaled and uploaded.
+ * Data-parallel gradient averaging, as PyTorch's DDP does it (the mean over ranks), staged through the
+ * host: the gradient arenas are read back once per step (one read per segment), summed with one
+ * MPI_Allreduce over a single flat host buffer and uploaded. The 1/N of the mean is already in each
+ * rank's gradients (`recordGradients` seeds its backward pass with it; exact for a power-of-two N), so
+ * the host does no arithmetic on the buffer.
  * Also the start-of-run broadcast of rank 0's parameters (DDP's module-state broadcast).
  */
 import { rt } from "../gpu/runtime.ts";
@@ -18,7 +20,7 @@ export interface ReduceTimes {
   readSeconds: number;
   /** MPI_Allreduce (includes waiting for the slowest rank). */
   allreduceSeconds: number;
-  /** Scaling and uploading the average. */
+  /** Uploading the average. */
   uploadSeconds: number;
 }
 
@@ -53,8 +55,9 @@ export class GradientAverager {
   }
 
   /**
-   * Replaces every rank's gradient arenas by their average over the ranks (a CPU-GPU sync).
-   * Submits what is recorded; the optimiser recorded afterwards sees the average.
+   * Replaces every rank's gradient arenas by their sum over the ranks, the mean gradient when each
+   * holds its 1/N share (a CPU-GPU sync). Submits what is recorded; the optimiser recorded afterwards
+   * sees the sum.
    */
   async average(): Promise<void> {
     const r = rt(), segs = this.arena.segments;
@@ -70,11 +73,7 @@ export class GradientAverager {
     const t1 = performance.now();
     this.world.allreduce(this.host, "sum");
     const t2 = performance.now();
-    // DDP averages: the sum over ranks divided by their number (exact for a power of two).
-    const inv = 1 / this.world.size;
-    const h = this.host;
-    for (let i = 0; i < h.length; i++) h[i] *= inv;
-    segs.forEach((s, i) => r.device.queue.writeBuffer(s.grad, 0, h, this.#offsets[i], s.length));
+    segs.forEach((s, i) => r.device.queue.writeBuffer(s.grad, 0, this.host, this.#offsets[i], s.length));
     const t3 = performance.now();
     if (this.#first) {
       this.#first = false;

@@ -131,6 +131,8 @@ export function frozenRegressionMean(ctx: StepContext, target: Tensor, input: Te
  * Records the forward and backward passes of one step over `batches` (one per accumulation round):
  * their gradients, summed over the rounds, end in the arena's gradient buffers and the loss in the
  * optimiser's accumulator. `step` numbers the step (1-based) for dropout masks and the loss record.
+ * With N ranks the gradients are this rank's share of the mean over ranks (scaled by 1/N, DDP's
+ * average), so that their sum over the ranks is the step's gradient.
  */
 export function recordGradients(ctx: StepContext, batches: HostBatch[], step: number): void {
   const r = rt();
@@ -152,7 +154,7 @@ export function recordGradients(ctx: StepContext, batches: HostBatch[], step: nu
           const mode: Mode = { train: true, dropoutSeed: { next: stream } };
           const { value, grads } = valueAndGrad(
             () => sumAll(batchLoss(ctx.loss, target, input, batch.input, mode, ctx.rng, patches, yMean)),
-            () => full([1], perSample),
+            () => full([1], perSample / size),
           );
           adam.accumulateLoss(value, perSample / batches.length / chunks.length, step);
           arena.gatherGrads(grads, first, adam.accumulate);

@@ -240,9 +240,11 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     );
   }
 
+  // Launchers hand ranks a pseudo-terminal even when the job's output goes to a file: lines, not a bar.
+  const tty = world.size === 1 && Deno.stdout.isTerminal();
   const progress = o.progress === false || !lead
     ? null
-    : new Progress(s.hp.training_duration, { unit: "samples", start: state.curNimg });
+    : new Progress(s.hp.training_duration, { unit: "samples", start: state.curNimg, tty });
   const say = (l: string) => progress ? progress.log(l) : log(l);
   const total = s.hp.total_batch_size;
   let steps = 0, lastLoss: number | null = null, stepsSinceRead = 0;
@@ -316,7 +318,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         nonfinite_grads: st.nonFiniteGrads,
         seconds: (performance.now() - t0) / 1000,
       });
-      if (!progress || !Deno.stdout.isTerminal()) {
+      if (!progress || !tty) {
         progress?.update(
           state.curNimg,
           extra() + ` | grad norm ${st.gradNorm.toPrecision(3)}` +
@@ -375,7 +377,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     const read = ms(t.readSeconds), reduce = ms(t.allreduceSeconds), upload = ms(t.uploadSeconds);
     log(
       `gradient averaging per step (after the first): ${read} ms waiting for the backward pass and reading back, ` +
-        `${reduce} ms MPI_Allreduce, ${upload} ms scaling and upload`,
+        `${reduce} ms MPI_Allreduce, ${upload} ms upload`,
     );
   }
   const summary: TrainSummary = {
