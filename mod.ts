@@ -129,3 +129,7 @@ export {
   type Shard,
   shardOutputPath,
 } from "./src/generate/mod.ts";
+
+// The whole job on synthetic data (deno task demo, the notebooks): pipeline, evaluation against the
+// baselines, the patch-size study.
+export * from "./src/demo/mod.ts";

@@ -13,9 +13,9 @@ import { DEMO_DEFAULTS, demoSettings, formatDemoReport, runDemo } from "../demo/
 const USAGE = `usage: deno task demo [--out DIR]
 
 Trains a small regression U-Net and a small residual diffusion model on the built-in synthetic data
-(${DEMO_DEFAULTS.regression.steps} + ${DEMO_DEFAULTS.diffusion.steps} steps, a few minutes on a CPU), generates a ${DEMO_DEFAULTS.members}-member ensemble at ${DEMO_DEFAULTS.testTimes}
-held-back times, scores it against the bilinear upsampled input and the regression mean, and draws
-spectra and maps.
+(${DEMO_DEFAULTS.regression.steps} + ${DEMO_DEFAULTS.diffusion.steps} steps, a few minutes on a CPU), generates ${DEMO_DEFAULTS.members} members at each of ${DEMO_DEFAULTS.testTimes}
+held-back times, scores them against the bilinear upsampled input and the regression mean, and
+draws spectra and maps (PNG and SVG).
 
   --out DIR   output folder (default ./${DEMO_DEFAULTS.out}); the demo's previous checkpoints there are replaced`;
 
@@ -36,7 +36,9 @@ async function main(args: string[]): Promise<number> {
   }
   const r = await initRuntime().catch(exitIfNoGpu);
   const s = demoSettings({ out: values.out });
-  console.log(`corrdiff demo: the whole job on synthetic data, into ${s.out}/ (WebGPU adapter: ${r.gpu.description})`);
+  console.log(
+    `corrdiff demo: the whole job on synthetic data, into ${s.out}/ (WebGPU adapter: ${r.gpu.description})`,
+  );
   const result = await runDemo(s, { generationProgress: createProgress() });
   for (const line of formatDemoReport(result)) console.log(line);
   return 0;

@@ -13,10 +13,18 @@ const COLORS = { domain: FORECASTS.map((f) => FORECAST_LABELS[f]), range: ["#d62
  * Training and validation loss against samples seen, one panel per model (the two losses differ in
  * scale), log scale. `runs` maps a model name ("regression", "diffusion") to its metrics.jsonl records.
  */
-export function trainingLossChart(runs: Record<string, readonly MetricsRecord[]>, title = "Training"): object {
+export function trainingLossChart(
+  runs: Record<string, readonly MetricsRecord[]>,
+  title = "Training",
+): object {
   const values = Object.entries(runs).flatMap(([model, recs]) =>
     recs.filter((r) => typeof r.loss === "number" && (r.loss as number) > 0 && Number.isFinite(r.loss))
-      .map((r) => ({ model, series: r.kind === "train" ? "training loss" : "validation loss", samples: r.samples, loss: r.loss }))
+      .map((r) => ({
+        model,
+        series: r.kind === "train" ? "training loss" : "validation loss",
+        samples: r.samples,
+        loss: r.loss,
+      }))
   );
   return {
     $schema: SCHEMA,
@@ -104,7 +112,12 @@ export function scoreSummaryChart(ev: GenerationEvaluation): object {
       height: 60,
       mark: "bar",
       encoding: {
-        y: { field: "forecast", type: "nominal", title: null, sort: FORECASTS.map((f) => FORECAST_LABELS[f]) },
+        y: {
+          field: "forecast",
+          type: "nominal",
+          title: null,
+          sort: FORECASTS.map((f) => FORECAST_LABELS[f]),
+        },
         x: { field: "value", type: "quantitative", title: null },
         color: { field: "forecast", type: "nominal", title: null, scale: COLORS, legend: null },
       },
@@ -117,13 +130,18 @@ export function rankHistogramChart(ev: GenerationEvaluation): object {
   const n = ev.nEnsemble;
   const values = ev.variables.flatMap((v) => {
     const total = v.rankHistogram.reduce((a, b) => a + b, 0);
-    return Array.from(v.rankHistogram, (c, rank) => ({ variable: v.name, rank, frequency: total ? c / total : 0 }));
+    return Array.from(
+      v.rankHistogram,
+      (c, rank) => ({ variable: v.name, rank, frequency: total ? c / total : 0 }),
+    );
   });
   return {
     $schema: SCHEMA,
     title: `Rank histogram of the truth among ${n} members (flat = calibrated, U = too little spread)`,
     data: { values },
-    facet: { column: { field: "variable", type: "nominal", title: null, sort: ev.variables.map((v) => v.name) } },
+    facet: {
+      column: { field: "variable", type: "nominal", title: null, sort: ev.variables.map((v) => v.name) },
+    },
     spec: {
       width: 200,
       height: 150,
@@ -135,7 +153,10 @@ export function rankHistogramChart(ev: GenerationEvaluation): object {
             y: { field: "frequency", type: "quantitative", title: "relative frequency" },
           },
         },
-        { mark: { type: "rule", strokeDash: [4, 3], color: "#444" }, encoding: { y: { datum: 1 / (n + 1) } } },
+        {
+          mark: { type: "rule", strokeDash: [4, 3], color: "#444" },
+          encoding: { y: { datum: 1 / (n + 1) } },
+        },
       ],
     },
   };

@@ -83,7 +83,10 @@ function line(perTime: FieldScores[]): ScoreLine {
  * upsampled input of the same name (the bilinear baseline for hrrr_mini-style data), and the
  * regression mean of `regressionPath`.
  */
-export async function evaluateGeneration(path: string, opts: EvaluateOptions = {}): Promise<GenerationEvaluation> {
+export async function evaluateGeneration(
+  path: string,
+  opts: EvaluateOptions = {},
+): Promise<GenerationEvaluation> {
   const reader = await GenerationReader.open(path);
   const regression = opts.regressionPath ? await GenerationReader.open(opts.regressionPath) : null;
   try {
@@ -91,7 +94,10 @@ export async function evaluateGeneration(path: string, opts: EvaluateOptions = {
     if (!(Number.isInteger(n) && n >= 1 && n <= reader.nEnsemble)) {
       throw new Error(`${path}: ${n} members requested, the file has ${reader.nEnsemble}`);
     }
-    if (regression && (regression.nTime !== reader.nTime || regression.ny !== reader.ny || regression.nx !== reader.nx)) {
+    if (
+      regression &&
+      (regression.nTime !== reader.nTime || regression.ny !== reader.ny || regression.nx !== reader.nx)
+    ) {
       throw new Error(`${opts.regressionPath}: not the same times and grid as ${path}`);
     }
     const nPixels = reader.ny * reader.nx;
@@ -104,13 +110,17 @@ export async function evaluateGeneration(path: string, opts: EvaluateOptions = {
       if (inputs.has(v.name)) perTime.bilinear = [];
       for (let t = 0; t < reader.nTime; t++) {
         const truth = reader.readField("truth", v.name, t);
-        perTime.ensemble!.push(scoreField(reader.readField("prediction", v.name, t, n), truth, { nEns: n, nPixels }));
+        perTime.ensemble!.push(
+          scoreField(reader.readField("prediction", v.name, t, n), truth, { nEns: n, nPixels }),
+        );
         if (perTime.regression) {
           const mean = regression!.readField("prediction", v.name, t, 1);
           perTime.regression.push(scoreField(mean, truth, { nEns: 1, nPixels }));
         }
         if (perTime.bilinear) {
-          perTime.bilinear.push(scoreField(reader.readField("input", v.name, t), truth, { nEns: 1, nPixels }));
+          perTime.bilinear.push(
+            scoreField(reader.readField("input", v.name, t), truth, { nEns: 1, nPixels }),
+          );
         }
       }
       const summary: VariableEvaluation["summary"] = {};
@@ -160,7 +170,8 @@ export function formatScoreTable(ev: GenerationEvaluation): string[] {
     }
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmtRow = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  const fmtRow = (r: string[]) =>
+    r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [fmtRow(head), ...rows.map(fmtRow)];
 }
 
@@ -215,9 +226,14 @@ export async function readGeneratedFile(path: string, dx?: number): Promise<Gene
       const finite = (a: Float32Array | null) => a !== null && a.every(Number.isFinite);
       if (finite(lat) && finite(lon)) {
         const s = gridSpacingKm(lat!, lon!, reader.ny, reader.nx);
-        spacing = { dx: s.dx, dy: s.dy, description: `dx ${s.dx.toFixed(2)} km, dy ${s.dy.toFixed(2)} km (from lat/lon)` };
+        spacing = {
+          dx: s.dx,
+          dy: s.dy,
+          description: `dx ${s.dx.toFixed(2)} km, dy ${s.dy.toFixed(2)} km (from lat/lon)`,
+        };
       } else {
-        spacing.description = "no lat/lon in the file: 1 km per pixel assumed, so lags and wavelengths are in pixels";
+        spacing.description =
+          "no lat/lon in the file: 1 km per pixel assumed, so lags and wavelengths are in pixels";
       }
     }
     return {
@@ -259,7 +275,8 @@ export function mapVariables(file: GeneratedFile, t: number, members = 2): Sampl
   const { height: h, width: w, time: nt, ensemble: ne } = file;
   if (!(Number.isInteger(t) && t >= 0 && t < nt)) throw new Error(`time index ${t} outside 0..${nt - 1}`);
   const plane = h * w;
-  const at = (data: ArrayLike<number>, m: number) => Float32Array.from({ length: plane }, (_, i) => data[(m * nt + t) * plane + i]);
+  const at = (data: ArrayLike<number>, m: number) =>
+    Float32Array.from({ length: plane }, (_, i) => data[(m * nt + t) * plane + i]);
   return file.variables.map((v) => {
     const all = Array.from({ length: ne }, (_, m) => at(v.prediction, m));
     const mean = new Float32Array(plane);

@@ -10,7 +10,11 @@
  * Works on plain (time, y, x) arrays in physical units, from a generation file or straight from a
  * dataset ({@link fieldsFromDataset}), with or without a regression mean.
  */
+import { channelName } from "../data/base.ts";
 import type { DownscalingDataset } from "../data/dataset.ts";
+import { loadRegressionModel } from "../generate/models.ts";
+import { regressionMean } from "../generate/sampling.ts";
+import { initRuntime } from "../gpu/runtime.ts";
 import {
   autocorrelation,
   averagePowerSpectrum,
@@ -112,7 +116,8 @@ function series(
   };
 }
 
-const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from({ length: a.length }, (_, i) => a[i] - b[i]);
+const diff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Float64Array.from({ length: a.length }, (_, i) => a[i] - b[i]);
 
 /**
  * Runs the study. `threshold` is the autocorrelation taken as "near zero" (default 0.1, as
@@ -126,7 +131,9 @@ export function patchStudy(f: StudyFields, opts: { threshold?: number; multiple?
   const residualName = hasMean ? "truth − regression mean" : "truth − bilinear input";
   const variables = f.variables.map((v): StudyVariableResult => {
     for (const [k, d] of [["truth", v.truth], ["input", v.input], ["mean", v.mean]] as const) {
-      if (d && d.length !== n) throw new Error(`patch study: ${v.name} ${k} has ${d.length} values, expected ${n}`);
+      if (d && d.length !== n) {
+        throw new Error(`patch study: ${v.name} ${k} has ${d.length} values, expected ${n}`);
+      }
     }
     const all = [series("truth", false, v.truth, f, threshold)];
     if (v.mean) all.push(series("regression mean", false, v.mean, f, threshold));
@@ -166,41 +173,90 @@ export function fieldsFromGeneration(file: GeneratedFile, label: string): StudyF
     spacing: file.spacing,
     variables: file.variables.map((v) => {
       const mean = new Float64Array(plane);
-      for (let m = 0; m < file.ensemble; m++) for (let i = 0; i < plane; i++) mean[i] += v.prediction[m * plane + i] / file.ensemble;
+      for (let m = 0; m < file.ensemble; m++) {
+        for (let i = 0; i < plane; i++) mean[i] += v.prediction[m * plane + i] / file.ensemble;
+      }
       return { name: v.name, units: v.units, truth: v.truth, input: v.input, mean };
     }),
   };
 }
 
+/** Options of {@link fieldsFromDataset}. */
+export interface DatasetFieldsOptions {
+  /** Times read, spread evenly over the dataset (default 32). */
+  count?: number;
+  /** Grid spacing in km along x and y (default: from the dataset's lat/lon, else 1 km: lags in pixels). */
+  dx?: number;
+  dy?: number;
+  /** A regression checkpoint (file or checkpoint directory) whose mean is computed at each time. */
+  regressionCheckpoint?: string;
+}
+
 /**
- * The study's fields straight from a dataset (no model): the targets and their upsampled inputs at
- * `count` times spread evenly over the dataset, in physical units. The grid spacing comes from the
- * dataset's lat/lon, else `dx` km (default 1: lags in pixels).
+ * The study's fields straight from a dataset: the targets, their upsampled inputs and, with a
+ * regression checkpoint, its mean, at `count` times spread evenly over the dataset, in physical
+ * units. The grid spacing comes from the dataset's lat/lon when it has them.
  */
-export async function fieldsFromDataset(ds: DownscalingDataset, label: string, count = 32, dx?: number): Promise<StudyFields> {
+export async function fieldsFromDataset(
+  ds: DownscalingDataset,
+  label: string,
+  opts: DatasetFieldsOptions = {},
+): Promise<StudyFields> {
   const [h, w] = ds.imageShape();
-  const n = Math.min(count, ds.length);
+  const n = Math.min(opts.count ?? 32, ds.length);
   const idx = Array.from({ length: n }, (_, k) => Math.floor((k * ds.length) / n));
   const outs = ds.outputChannels(), ins = ds.inputChannels();
   const inIndex = outs.map((c) => ins.findIndex((i) => i.name === c.name && !i.auxiliary));
   const plane = h * w;
   const truth = outs.map(() => new Float32Array(n * plane));
   const input = outs.map((_, c) => (inIndex[c] >= 0 ? new Float32Array(n * plane) : undefined));
-  for (let k = 0; k < n; k++) {
-    const item = await ds.item(idx[k]);
-    const target = ds.denormalizeOutput(item.target), inp = ds.denormalizeInput(item.input);
-    outs.forEach((_, c) => {
-      truth[c].set(target.subarray(c * plane, (c + 1) * plane), k * plane);
-      if (input[c]) input[c]!.set(inp.subarray(inIndex[c] * plane, (inIndex[c] + 1) * plane), k * plane);
-    });
-  }
-  let spacing = { dx: dx ?? 1, dy: dx ?? 1, text: dx === undefined ? "1 km per pixel assumed (no coordinates)" : `${dx} km (given)` };
-  if (dx === undefined) {
-    const lat = Float32Array.from(ds.latitude().data), lon = Float32Array.from(ds.longitude().data);
-    if (lat.length === plane && lat.every(Number.isFinite) && lon.every(Number.isFinite)) {
-      const s = gridSpacingKm(lat, lon, h, w);
-      spacing = { dx: s.dx, dy: s.dy, text: `dx ${s.dx.toFixed(2)} km, dy ${s.dy.toFixed(2)} km (from lat/lon)` };
+  const mean = opts.regressionCheckpoint ? outs.map(() => new Float32Array(n * plane)) : undefined;
+  const r = await initRuntime();
+  const net = opts.regressionCheckpoint
+    ? await loadRegressionModel(opts.regressionCheckpoint, {
+      inputNames: ins.map(channelName),
+      outputNames: outs.map(channelName),
+      H: h,
+      W: w,
+    })
+    : null;
+  try {
+    for (let k = 0; k < n; k++) {
+      const item = await ds.item(idx[k]);
+      const target = ds.denormalizeOutput(item.target), inp = ds.denormalizeInput(item.input);
+      let mu: Float32Array | null = null;
+      if (net) {
+        const y = r.scope(() => regressionMean(net, r.upload(item.input, [1, ins.length, h, w])));
+        mu = ds.denormalizeOutput(await y.read());
+        y.release();
+      }
+      outs.forEach((_, c) => {
+        const at = (a: Float32Array, j: number) => a.subarray(j * plane, (j + 1) * plane);
+        truth[c].set(at(target, c), k * plane);
+        if (input[c]) input[c]!.set(at(inp, inIndex[c]), k * plane);
+        if (mu) mean![c].set(at(mu, c), k * plane);
+      });
     }
+  } finally {
+    net?.ps.dispose();
+  }
+  let spacing = {
+    dx: opts.dx ?? 1,
+    dy: opts.dy ?? opts.dx ?? 1,
+    text: opts.dx === undefined
+      ? "no lat/lon: 1 km per pixel assumed, lags in pixels"
+      : `dx ${opts.dx} km, dy ${opts.dy ?? opts.dx} km (given)`,
+  };
+  const lat = ds.latitude().data, lon = ds.longitude().data;
+  if (
+    opts.dx === undefined && lat.length === plane && lat.every(Number.isFinite) && lon.every(Number.isFinite)
+  ) {
+    const s = gridSpacingKm(Float32Array.from(lat), Float32Array.from(lon), h, w);
+    spacing = {
+      dx: s.dx,
+      dy: s.dy,
+      text: `dx ${s.dx.toFixed(2)} km, dy ${s.dy.toFixed(2)} km (from lat/lon)`,
+    };
   }
   return {
     label,
@@ -210,7 +266,13 @@ export async function fieldsFromDataset(ds: DownscalingDataset, label: string, c
     dx: spacing.dx,
     dy: spacing.dy,
     spacing: spacing.text,
-    variables: outs.map((c, k) => ({ name: c.name, units: c.units, truth: truth[k], input: input[k] })),
+    variables: outs.map((c, k) => ({
+      name: c.name,
+      units: c.units,
+      truth: truth[k],
+      input: input[k],
+      mean: mean?.[k],
+    })),
   };
 }
 
@@ -228,8 +290,11 @@ export function patchStudyCharts(study: PatchStudy): { name: string; spec: objec
   return study.variables.flatMap((v) => {
     const heading = `${f.label}: ${v.units ? `${v.name} (${v.units})` : v.name}`;
     const yTitle = `Power spectral density (${squared(v.units)} km)`;
-    const line = (x: ArrayLike<number>, pick: (s: StudySeries) => ArrayLike<number>, keep: (s: StudySeries) => boolean) =>
-      v.series.filter(keep).map((s): LineSeries => ({ name: s.name, x, y: pick(s) }));
+    const line = (
+      x: ArrayLike<number>,
+      pick: (s: StudySeries) => ArrayLike<number>,
+      keep: (s: StudySeries) => boolean,
+    ) => v.series.filter(keep).map((s): LineSeries => ({ name: s.name, x, y: pick(s) }));
     const acf: LineSeries[] = v.series.filter((s) => s.name === "truth" || s.residual).flatMap((s) => [
       { name: `${s.name}, along x`, x: v.lagX, y: s.acfX },
       { name: `${s.name}, along y`, x: v.lagY, y: s.acfY },
@@ -253,7 +318,10 @@ export function patchStudyCharts(study: PatchStudy): { name: string; spec: objec
       },
       {
         name: `${v.name}_acf`,
-        spec: acfChart(acf, { title: `${heading}: autocorrelation (dashed: ${study.threshold})`, threshold: study.threshold }),
+        spec: acfChart(acf, {
+          title: `${heading}: autocorrelation (dashed: ${study.threshold})`,
+          threshold: study.threshold,
+        }),
       },
     ];
   });
@@ -269,7 +337,11 @@ export function formatPatchStudy(study: PatchStudy): string[] {
   ];
   for (const v of study.variables) {
     for (const s of v.series.filter((s) => s.name === "truth" || s.residual)) {
-      lines.push(`  ${v.name}, ${s.name}: falls below ${study.threshold} at ${len(s.lengthX, f.dx)} along x, ${len(s.lengthY, f.dy)} along y`);
+      lines.push(
+        `  ${v.name}, ${s.name}: falls below ${study.threshold} at ${len(s.lengthX, f.dx)} along x, ${
+          len(s.lengthY, f.dy)
+        } along y`,
+      );
     }
   }
   const p = study.patch;
