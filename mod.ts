@@ -133,3 +133,8 @@ export {
 // The whole job on synthetic data (deno task demo, the notebooks): pipeline, evaluation against the
 // baselines, the patch-size study.
 export * from "./src/demo/mod.ts";
+
+// More than one process: the MPI world (data-parallel training) and the launcher's environment.
+export { initWorld, SINGLE_PROCESS, type World } from "./src/dist/world.ts";
+export { detectLauncher, type LaunchInfo } from "./src/dist/launcher.ts";
+export { resolveShard } from "./src/generate/plan.ts";
