@@ -6,24 +6,13 @@ import { initRuntime, rt } from "../../src/gpu/runtime.ts";
 import { valueAndGrad } from "../../src/gpu/autograd.ts";
 import { sumAll } from "../../src/ops/elementwise.ts";
 import { regressionLoss } from "../../src/diffusion/losses.ts";
-import { CorrDiffRegressionUNet } from "../../src/nn/wrappers.ts";
+import { tinyRegressionNet } from "./tiny.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { assert, assertClose, assertEquals } from "../helpers/assert.ts";
 
 async function gradients(level: number) {
   const r = await initRuntime();
-  const net = new CorrDiffRegressionUNet({
-    img_resolution: [16, 16],
-    img_in_channels: 3 + 4,
-    img_out_channels: 2,
-    model_channels: 8,
-    channel_mult: [1, 2],
-    attn_resolutions: [8],
-    num_blocks: 1,
-    N_grid_channels: 4,
-    embedding_type: "zero",
-    dropout: 0.3,
-  }, 11);
+  const net = tinyRegressionNet(11, 0.3);
   net.model.checkpointLevel = level;
   net.ps.setRequiresGrad(true);
   const rng = new Rng(2);

@@ -4,6 +4,7 @@
  */
 import { resolveConfig } from "../../src/config/mod.ts";
 import type { Config } from "../../src/config/mod.ts";
+import { CorrDiffRegressionUNet } from "../../src/nn/wrappers.ts";
 
 export const TINY_MODEL = [
   "++model.model_args.model_channels=8",
@@ -38,4 +39,20 @@ export function tinyConfig(kind: "regression" | "diffusion", dir: string, extra:
 /** A fresh temporary directory. */
 export function tempDir(prefix: string): string {
   return Deno.makeTempDirSync({ prefix: `corrdiff-${prefix}-` });
+}
+
+/** The tiny regression U-Net of the configs above, built directly: 16x16, 3 inputs + 4 grid channels, 2 outputs. */
+export function tinyRegressionNet(seed: number, dropout: number): CorrDiffRegressionUNet {
+  return new CorrDiffRegressionUNet({
+    img_resolution: [16, 16],
+    img_in_channels: 3 + 4,
+    img_out_channels: 2,
+    model_channels: 8,
+    channel_mult: [1, 2],
+    attn_resolutions: [8],
+    num_blocks: 1,
+    N_grid_channels: 4,
+    embedding_type: "zero",
+    dropout,
+  }, seed);
 }

@@ -11,11 +11,11 @@ import { initRuntime } from "../../src/gpu/runtime.ts";
 import { valueAndGrad } from "../../src/gpu/autograd.ts";
 import { full, sumAll } from "../../src/ops/elementwise.ts";
 import { regressionLoss } from "../../src/diffusion/losses.ts";
-import { CorrDiffRegressionUNet } from "../../src/nn/wrappers.ts";
+
 import { ParamArena } from "../../src/train/arena.ts";
 import { Adam } from "../../src/train/adam.ts";
 import { Rng } from "../../src/util/rng.ts";
-import { tempDir, tinyConfig } from "./tiny.ts";
+import { tempDir, tinyConfig, tinyRegressionNet } from "./tiny.ts";
 
 const quiet = { log: () => {}, progress: false } as const;
 
@@ -175,18 +175,7 @@ Deno.test("gradient accumulation sums the rounds' gradients in the arena (train.
   const rng = new Rng(1);
   const y = rng.normals(4 * 2 * 256), x = rng.normals(4 * 3 * 256);
   const arenaGrads = async (rounds: number) => {
-    const net = new CorrDiffRegressionUNet({
-      img_resolution: [16, 16],
-      img_in_channels: 7,
-      img_out_channels: 2,
-      model_channels: 8,
-      channel_mult: [1, 2],
-      attn_resolutions: [8],
-      num_blocks: 1,
-      N_grid_channels: 4,
-      embedding_type: "zero",
-      dropout: 0,
-    }, 5);
+    const net = tinyRegressionNet(5, 0);
     net.ps.setRequiresGrad(true);
     const arena = new ParamArena(net.ps.params);
     const adam = new Adam(arena);
