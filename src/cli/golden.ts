@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { formatResult, runGolden } from "../golden/runner.ts";
 import "../golden/all_handlers.ts";
+import { pathExists } from "../util/fs.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -14,8 +15,10 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 if (values.help) {
-  console.log("usage: deno task golden [DIR] [--filter REGEX]   (DIR defaults to ../shared/golden; " +
-    "tests/fixtures/golden is the committed subset)");
+  console.log(
+    "usage: deno task golden [DIR] [--filter REGEX]   (DIR defaults to ../shared/golden; " +
+      "tests/fixtures/golden is the committed subset)",
+  );
   Deno.exit(0);
 }
 const fullSet = new URL("../../../shared/golden", import.meta.url).pathname;
@@ -23,7 +26,7 @@ const fixtures = new URL("../../tests/fixtures/golden", import.meta.url).pathnam
 let dir = positionals[0] ?? fullSet;
 // On a fresh clone the full set is not beside the repository: say so and run the committed subset
 // rather than failing on a missing file.
-if (!positionals[0] && !exists(`${fullSet}/manifest.json`)) {
+if (!positionals[0] && !pathExists(`${fullSet}/manifest.json`)) {
   console.log(`${fullSet} not found: running the committed subset ${fixtures} instead`);
   dir = fixtures;
 }
@@ -32,14 +35,7 @@ const results = await runGolden(dir, {
   report: (r) => console.log(formatResult(r)),
 });
 const count = (s: string) => results.filter((r) => r.status === s).length;
-console.log(`\n${count("PASS")} passed, ${count("FAIL")} failed, ${count("UNSUPPORTED")} unsupported (${dir})`);
+console.log(
+  `\n${count("PASS")} passed, ${count("FAIL")} failed, ${count("UNSUPPORTED")} unsupported (${dir})`,
+);
 Deno.exit(count("FAIL") > 0 ? 1 : 0);
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -8,6 +8,7 @@
  * - Real datasets (../shared/data): tests that need them run when present and are otherwise reported
  *   as ignored, with the reason in their name, so they are never counted as passed.
  */
+import { pathExists } from "../../src/util/fs.ts";
 
 /** The committed golden subset (see tests/fixtures/golden/README.md). */
 export const FIXTURE_GOLDEN_DIR = new URL("../fixtures/golden", import.meta.url).pathname;
@@ -19,17 +20,8 @@ export const SHARED_DIR = Deno.env.get("CORRDIFF_SHARED") ??
 /** The golden directory unit tests read: always the committed fixtures, so results do not depend on the machine. */
 export const GOLDEN_DIR = FIXTURE_GOLDEN_DIR;
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The full golden set, or null when it is not beside the repository. */
-export const SHARED_GOLDEN_DIR: string | null = exists(`${SHARED_DIR}/golden/manifest.json`)
+export const SHARED_GOLDEN_DIR: string | null = pathExists(`${SHARED_DIR}/golden/manifest.json`)
   ? `${SHARED_DIR}/golden`
   : null;
 
@@ -63,7 +55,7 @@ export function sharedDataTest(
   fn: (path: string) => Promise<void> | void,
 ): Deno.TestDefinition {
   const path = `${SHARED_DATA_DIR}/${relPath}`;
-  const present = exists(path);
+  const present = pathExists(path);
   return {
     name: present ? name : `${name} [needs ${path}: not found]`,
     ignore: !present,

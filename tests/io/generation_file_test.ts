@@ -198,7 +198,8 @@ Deno.test("CF time encoding picks an exact unit; decoding handles common unit sp
   const fiveMin = [0, 5, 10].map((m) => new Date(Date.UTC(2020, 0, 1, 0, m)));
   assertEquals(encodeCfTimes(fiveMin).units, "minutes since 1990-01-01 00:00:00");
   assertEquals(encodeCfTimes([new Date(Date.UTC(1990, 0, 1, 0, 0, 1))]).values, [1]);
-  const iso = (cf: Parameters<typeof decodeCfTimesOrNull>[0]) => decodeCfTimesOrNull(cf)!.map((d) => d.toISOString());
+  const iso = (cf: Parameters<typeof decodeCfTimesOrNull>[0]) =>
+    decodeCfTimesOrNull(cf)!.map((d) => d.toISOString());
   assertEquals(iso({ values: [1.5], units: "days since 2000-01-01" }), ["2000-01-02T12:00:00.000Z"]);
   assertEquals(iso({ values: [30], units: "minutes since 1970-01-01T00:00:00Z" }), [
     "1970-01-01T00:30:00.000Z",
@@ -207,7 +208,10 @@ Deno.test("CF time encoding picks an exact unit; decoding handles common unit sp
   assertEquals(iso({ values: [0], units: "seconds since 2000-01-01 06:00:00 +03:00" }), [
     "2000-01-01T03:00:00.000Z",
   ]);
-  assertEquals(decodeCfTimesOrNull({ values: [0], units: "days since 2000-01-01", calendar: "360_day" }), null);
+  assertEquals(
+    decodeCfTimesOrNull({ values: [0], units: "days since 2000-01-01", calendar: "360_day" }),
+    null,
+  );
   assertEquals(decodeCfTimesOrNull({ values: [0], units: "fortnights since 2000-01-01" }), null);
 });
 

@@ -4,15 +4,7 @@
  */
 import { acquireLock, lockPathFor } from "../../src/util/lock.ts";
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { pathExists } from "../../src/util/fs.ts";
 
 function withDir(fn: (dir: string) => void | Promise<void>): () => Promise<void> {
   return async () => {
@@ -48,12 +40,12 @@ Deno.test(
     }
     lock.release();
     lock.release(); // harmless
-    assert(!exists(lock.path), "lock file left behind");
+    assert(!pathExists(lock.path), "lock file left behind");
     {
       using _again = acquireLock(target);
-      assert(exists(lockPathFor(target)));
+      assert(pathExists(lockPathFor(target)));
     }
-    assert(!exists(lockPathFor(target)), "`using` did not release");
+    assert(!pathExists(lockPathFor(target)), "`using` did not release");
     assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), [], "temporary files left");
   }),
 );
@@ -82,7 +74,7 @@ Deno.test(
     for (const part of [target, "on host elsewhere.example", `delete ${path}`, "output path"]) {
       assert(e.message.includes(part), `"${e.message}" lacks "${part}"`);
     }
-    assert(exists(path), "a remote lock must not be removed");
+    assert(pathExists(path), "a remote lock must not be removed");
   }),
 );
 
@@ -104,7 +96,7 @@ Deno.test(
     const e = assertThrows(() => acquireLock(`${dir}/no/such/out.nc`));
     assert(e.message.includes(`${dir}/no/such/out.nc`) && e.message.includes("does not exist"), e.message);
     using lock = acquireLock(`${dir}/new/checkpoints_x`, { createParent: true });
-    assert(exists(lock.path));
+    assert(pathExists(lock.path));
   }),
 );
 
@@ -133,7 +125,7 @@ Deno.test(
     await holder.status;
     reader.releaseLock();
     await holder.stdout.cancel();
-    assert(exists(lockPathFor(target)));
+    assert(pathExists(lockPathFor(target)));
     using lock = acquireLock(target, { purpose: "training" });
     assertEquals(JSON.parse(Deno.readTextFileSync(lock.path)).pid, Deno.pid);
   }),
