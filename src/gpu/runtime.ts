@@ -128,6 +128,40 @@ export class Runtime {
     return out;
   }
 
+  /**
+   * Reads several tensors back with one sync: each is copied into one staging buffer, mapped once
+   * (a sync costs about 11 ms on llvmpipe; a state dict of 140 tensors read one by one costs 1.5 s).
+   */
+  async readAll(ts: readonly Tensor[]): Promise<Float32Array[]> {
+    const offsets: number[] = [];
+    let total = 0;
+    for (const t of ts) {
+      offsets.push(total);
+      total += Math.ceil(Math.max(4, t.bytes) / 4) * 4;
+    }
+    const staging = this.device.createBuffer({
+      size: Math.max(4, total),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#endPass();
+    ts.forEach((t, i) => {
+      if (t.bytes > 0) this.#enc().copyBufferToBuffer(t.buffer, t.byteOffset, staging, offsets[i], t.bytes);
+    });
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.checkErrors();
+      throw e;
+    }
+    this.checkErrors();
+    const all = staging.getMappedRange();
+    const out = ts.map((t, i) => new Float32Array(all.slice(offsets[i], offsets[i] + t.bytes)));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
   /** Throws if the device reported an error since the last check, naming the kernels recorded meanwhile. */
   checkErrors(): void {
     if (this.gpu.lost) throw new Error(this.gpu.lost);

@@ -119,7 +119,8 @@ export class ParamStore {
   /** The state dict (parameters and buffers, read back from the device) in registration order. */
   async stateDict(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
     const out = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [key, p] of this.params) out.set(key, { shape: [...p.shape], data: await p.read() });
+    const data = await rt().readAll([...this.params.values()]);
+    [...this.params].forEach(([key, p], i) => out.set(key, { shape: [...p.shape], data: data[i] }));
     for (const [key, b] of this.buffers) out.set(key, { shape: b.shape, data: b.data });
     return out;
   }

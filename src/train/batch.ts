@@ -5,6 +5,7 @@
 import type { DownscalingDataset } from "../data/dataset.ts";
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { countNonFinite } from "../io/file_errors.ts";
 
 /** One batch on the host: targets [B, C_out, H, W] and inputs [B, C_lr, H, W]. */
 export interface HostBatch {
@@ -12,12 +13,6 @@ export interface HostBatch {
   target: Float32Array;
   input: Float32Array;
   B: number;
-}
-
-function countBad(a: Float32Array): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) n++;
-  return n;
 }
 
 function timeLabel(ds: DownscalingDataset, index: number): string {
@@ -41,7 +36,7 @@ export async function loadBatch(
   const target = new Float32Array(B * tLen), input = new Float32Array(B * iLen);
   items.forEach((it, b) => {
     for (const [name, arr] of [["target", it.target], ["input", it.input]] as const) {
-      const bad = countBad(arr);
+      const bad = countNonFinite(arr);
       if (bad) {
         throw new Error(
           `${what} data: sample ${indices[b]} (time ${timeLabel(ds, indices[b])}) has ${bad} non-finite ` +

@@ -87,13 +87,10 @@ export async function validate(
     for (const t of previous) t?.release();
   }
   if (!lossAcc || !perChannel) return { loss: NaN, rmse: {}, inputRmse: {}, samples: 0 };
-  const [lossSum, chSum] = await Promise.all([lossAcc.read(), perChannel.read()]);
+  const [lossSum, chSum] = await rt().readAll([lossAcc, perChannel]);
   lossAcc.release();
   perChannel.release();
-  const pixels = samples *
-    (ctx.settings.hp.patch
-      ? ctx.settings.hp.patch.num * ctx.settings.hp.patch.Hp * ctx.settings.hp.patch.Wp
-      : H * W);
+  const pixels = samples * H * W; // the RMSE is given for regression models, which never patch
   const rmse: Record<string, number> = {};
   const names = ds.outputChannels().map((c) => c.name + c.level);
   // The std of each output channel, from the dataset's own denormalisation: x(1) - x(0).
