@@ -8,20 +8,15 @@
  * inside a time has cells of that time it does not own; they hold NaN and are never merged.
  */
 import type { NcAttrInput } from "../io/netcdf_write.ts";
-import { type CfTimes, type GenerationVariable, GenerationWriter } from "../io/generation_file.ts";
+import { type CfTimes, GenerationWriter, type GenerationWriterOptions } from "../io/generation_file.ts";
 import { GenerationPlan, parseShard } from "./plan.ts";
 
 /** Global attributes that only shard files carry. */
 export const SHARD_ATTRIBUTES = ["shard", "shard_units", "run_times", "run_batches", "run_id"] as const;
 
 /** Everything about the output that does not depend on the shard. */
-export interface RunLayout {
-  ny: number;
-  nx: number;
-  lat: Float32Array;
-  lon: Float32Array;
-  inputVariables: GenerationVariable[];
-  outputVariables: GenerationVariable[];
+export interface RunLayout
+  extends Pick<GenerationWriterOptions, "ny" | "nx" | "lat" | "lon" | "inputVariables" | "outputVariables"> {
   /** The times of the whole run, in output order, CF-encoded once for the run. */
   times: CfTimes;
   /** The resolved configuration (object, stored as YAML, or the YAML text itself). */
