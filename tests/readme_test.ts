@@ -37,8 +37,13 @@ Deno.test("every README train and generate command resolves its config", () => {
   let n = 0;
   for (const [task, ...args] of commands) {
     if (task !== "train" && task !== "generate") continue;
-    const argv = args.filter((a) => !a.startsWith("--shard") && !/^\$|^\d+\/\d+$/.test(a) && !a.includes("${"));
-    const cfg = loadConfigFromArgs(argv, task === "train" ? "config_training_synthetic_regression" : "config_generate_synthetic");
+    const argv = args.filter((a) =>
+      !a.startsWith("--shard") && !/^\$|^\d+\/\d+$/.test(a) && !a.includes("${")
+    );
+    const cfg = loadConfigFromArgs(
+      argv,
+      task === "train" ? "config_training_synthetic_regression" : "config_generate_synthetic",
+    );
     assertEquals(cfg.rest, [], `deno task ${task} ${args.join(" ")}`);
     n++;
   }

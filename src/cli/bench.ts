@@ -15,10 +15,15 @@ import { Rng } from "../util/rng.ts";
 import { addMean, DiffusionStep, regressionMean, seededNoise } from "../generate/sampling.ts";
 import { samplerSettings } from "../generate/settings.ts";
 import { benchTrainStep } from "../train/bench.ts";
+import { DispatchProfiler, type FamilyTime, groupByFamily } from "../gpu/profiler.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { json: { type: "boolean" }, repeats: { type: "string", default: "3" } },
+  options: {
+    json: { type: "boolean" },
+    repeats: { type: "string", default: "3" },
+    profile: { type: "boolean" },
+  },
 });
 const repeats = Math.max(1, Number(values.repeats));
 const log = (s: string) => values.json ? undefined : console.log(s);
@@ -61,10 +66,21 @@ const reg = new CorrDiffRegressionUNet({ ...MINI, img_in_channels: 9, img_out_ch
 log(`regression mini: ${(reg.ps.numParameters / 1e6).toFixed(2)} M parameters`);
 const results: Record<string, number | string> = { adapter: r.gpu.description, profile: r.gpu.profile };
 
+if (values.profile) {
+  const p = await profileRegression(r, reg, rand);
+  if (values.json) console.log(JSON.stringify({ ...results, ...p.json }));
+  else console.log(p.table.join("\n"));
+  Deno.exit(0);
+}
+
 for (const B of [1, 8]) {
   const x = rand([B, 2, 64, 64]), lr = rand([B, 5, 64, 64]);
   // Batch 8 reuses the pipelines compiled at batch 1: no second warm-up pass (each costs seconds here).
-  results[`reg_fwd_b${B}_ms`] = await median(r, () => r.scope(() => void reg.forward(x, lr, { train: false })), B === 1);
+  results[`reg_fwd_b${B}_ms`] = await median(
+    r,
+    () => r.scope(() => void reg.forward(x, lr, { train: false })),
+    B === 1,
+  );
   log(`regression forward, batch ${B}: ${(results[`reg_fwd_b${B}_ms`] as number).toFixed(1)} ms`);
   if (B === 8) {
     const R = rand([B, 2, 64, 64]);
@@ -91,14 +107,22 @@ for (const kind of ["regression", "diffusion"] as const) {
   const b = await benchTrainStep(kind, { ...MINI, dropout: 0.13 }, { repeats });
   results[`${key}_ms`] = b.ms;
   results[`${key}_peak_mb`] = Math.round(b.peakBytes / 2 ** 20);
-  log(`${kind} train step, batch 8 (Adam): ${b.ms.toFixed(0)} ms, peak device memory ${results[`${key}_peak_mb`]} MiB`);
+  log(
+    `${kind} train step, batch 8 (Adam): ${b.ms.toFixed(0)} ms, peak device memory ${
+      results[`${key}_peak_mb`]
+    } MiB`,
+  );
 }
 
 const diff = new EDMPrecondSuperResolution({ ...MINI, img_in_channels: 11, img_out_channels: 2 }, 2);
 for (const B of [1, 8]) {
   const x = rand([B, 2, 64, 64]), cond = rand([B, 7, 64, 64]);
   const sigma = new Float32Array(B).fill(1.5);
-  results[`diff_fwd_b${B}_ms`] = await median(r, () => r.scope(() => void diff.forward(x, cond, sigma, { train: false })), B === 1);
+  results[`diff_fwd_b${B}_ms`] = await median(
+    r,
+    () => r.scope(() => void diff.forward(x, cond, sigma, { train: false })),
+    B === 1,
+  );
   log(`diffusion forward, batch ${B}: ${(results[`diff_fwd_b${B}_ms`] as number).toFixed(1)} ms`);
 }
 
@@ -122,7 +146,11 @@ for (const B of [1, 8]) {
     step.dispose();
     mean.persistent = false;
     mean.release();
-    log(`stochastic sampler, 18 steps, batch ${B} (with the regression mean): ${(results[`sampler18_b${B}_ms`] as number).toFixed(0)} ms`);
+    log(
+      `stochastic sampler, 18 steps, batch ${B} (with the regression mean): ${
+        (results[`sampler18_b${B}_ms`] as number).toFixed(0)
+      } ms`,
+    );
   }
 }
 reg.ps.dispose();
@@ -131,9 +159,94 @@ diff.ps.dispose();
 {
   const x = rand([8, 64, 64, 64]), w = rand([64, 64, 3, 3]), b = rand([64]);
   const reps = 10;
-  const t = await median(r, () => r.scope(() => { for (let i = 0; i < reps; i++) conv2d(x, w, b); }));
+  const t = await median(r, () =>
+    r.scope(() => {
+      for (let i = 0; i < reps; i++) conv2d(x, w, b);
+    }));
   results.conv3x3_ms = t / reps;
   results.conv3x3_gflops = (2 * 8 * 64 * 64 * 64 * 64 * 9) / (results.conv3x3_ms * 1e6);
-  log(`conv 3x3, batch 8, 64->64, 64x64: ${(results.conv3x3_ms as number).toFixed(2)} ms, ${(results.conv3x3_gflops as number).toFixed(1)} GFLOP/s`);
+  log(
+    `conv 3x3, batch 8, 64->64, 64x64: ${(results.conv3x3_ms as number).toFixed(2)} ms, ${
+      (results.conv3x3_gflops as number).toFixed(1)
+    } GFLOP/s`,
+  );
 }
 if (values.json) console.log(JSON.stringify(results));
+
+/** Op families of `--profile`, matched on `file.wgsl:entry` labels in this order. */
+function families(): [string, (label: string) => boolean][] {
+  return [
+    [
+      "conv 3x3 (forward, input-gradient)",
+      (l) => l.startsWith("conv2d_k3.wgsl:conv3_forward") || l.startsWith("conv2d_gpu.wgsl:gpu_forward"),
+    ],
+    ["conv weight-gradient", (l) => /grad_weight/.test(l)],
+    ["conv 1x1", (l) => l.startsWith("conv2d_k1.wgsl")],
+    ["conv weight re-layout", (l) => l.startsWith("conv2d.wgsl:weight_layout")],
+    ["GroupNorm", (l) => l.startsWith("groupnorm.wgsl")],
+    ["attention", (l) => l.startsWith("attention.wgsl") || l.startsWith("softmax.wgsl")],
+    ["linear", (l) => l.startsWith("linear.wgsl")],
+    ["optimiser", (l) => l.startsWith("optim.wgsl")],
+    ["elementwise", (l) => /^(elementwise|tensor_ops|dropout|patching)\.wgsl/.test(l)],
+  ];
+}
+
+/**
+ * `--profile`: device time per op family of the mini regression U-Net at batch 8, forward alone and
+ * forward+backward (timestamp queries around every dispatch; see src/gpu/profiler.ts).
+ */
+async function profileRegression(
+  r: Runtime,
+  net: CorrDiffRegressionUNet,
+  rand: (shape: number[]) => Tensor,
+): Promise<{ table: string[]; json: Record<string, number> }> {
+  const x = rand([8, 2, 64, 64]), lr = rand([8, 5, 64, 64]), R = rand([8, 2, 64, 64]);
+  const forward = () => r.scope(() => void net.forward(x, lr, { train: false }));
+  const both = () =>
+    r.scope(() => {
+      const { value, grads } = valueAndGrad(() => sumAll(mul(net.forward(x, lr, { train: true }), R)));
+      value.release();
+      for (const g of grads.values()) g.release();
+    });
+  const profiler = new DispatchProfiler(r.device);
+  const measure = async (fn: () => void): Promise<{ wall: number; families: FamilyTime[] }> => {
+    fn(); // compile and warm the pool outside the profile
+    await r.sync();
+    r.profiler = profiler;
+    await profiler.reset();
+    const t0 = performance.now();
+    fn();
+    await r.sync();
+    const wall = performance.now() - t0;
+    r.profiler = null;
+    return { wall, families: groupByFamily(await profiler.totals(), families()) };
+  };
+  const fwd = await measure(forward);
+  net.ps.setRequiresGrad(true);
+  const fb = await measure(both);
+  net.ps.setRequiresGrad(false);
+  const json: Record<string, number> = {};
+  const table: string[] = [];
+  for (
+    const [name, m] of [["regression forward, batch 8", fwd], [
+      "regression forward+backward, batch 8",
+      fb,
+    ]] as const
+  ) {
+    const total = m.families.reduce((a, f) => a + f.ms, 0);
+    table.push(
+      `${name}: ${m.wall.toFixed(0)} ms wall (profiled), ${total.toFixed(0)} ms in kernels`,
+      ...m.families.map((f) =>
+        `  ${f.family.padEnd(36)} ${f.ms.toFixed(1).padStart(9)} ms ${
+          (100 * f.ms / total).toFixed(1).padStart(5)
+        }%  ${f.dispatches} dispatches`
+      ),
+    );
+    const key = name.includes("backward") ? "reg_fwdbwd_b8" : "reg_fwd_b8";
+    json[`${key}_wall_ms`] = m.wall;
+    for (const f of m.families) {
+      json[`${key}_${f.family.replace(/[^a-z0-9]+/gi, "_").replace(/_$/, "")}_ms`] = f.ms;
+    }
+  }
+  return { table, json };
+}

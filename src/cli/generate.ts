@@ -36,7 +36,10 @@ export async function main(args: string[]): Promise<number> {
   }
   let loaded, flags;
   try {
-    loaded = loadConfigFromArgs(args, "config_generate_synthetic");
+    // Which checkpoints are needed depends on generation.inference_mode: the settings check them.
+    loaded = loadConfigFromArgs(args, "config_generate_synthetic", {
+      optional: ["generation.io.reg_ckpt_filename", "generation.io.res_ckpt_filename"],
+    });
     flags = parseArgs({
       args: loaded.rest,
       options: {

@@ -21,6 +21,11 @@ export interface ResolveOptions {
   overrides?: string[] | Override[];
   /** Leave `???` values in place instead of failing (for inspecting an incomplete config). */
   allowMissing?: boolean;
+  /**
+   * Keys whose `???` may stay (as Hydra, which fails only when a value is read): the program needs
+   * them in some modes only and checks them itself.
+   */
+  optional?: readonly string[];
 }
 
 /** This repository's `conf/` directory. */
@@ -76,7 +81,7 @@ export function resolveConfig(opts: ResolveOptions): Config {
   resolveInterpolations(cfg, { allowMissing: opts.allowMissing, hydra });
 
   if (!opts.allowMissing) {
-    const missing = missingPaths(cfg);
+    const missing = missingPaths(cfg).filter((p) => !opts.optional?.includes(p));
     if (missing.length) {
       throw new ConfigError(
         `Missing mandatory value${missing.length > 1 ? "s" : ""} (???) in config '${opts.configName}': ` +
@@ -108,7 +113,7 @@ export interface LoadedArgs {
 export function loadConfigFromArgs(
   argv: string[],
   defaultConfigName: string,
-  opts: { allowMissing?: boolean } = {},
+  opts: { allowMissing?: boolean; optional?: readonly string[] } = {},
 ): LoadedArgs {
   const parsed = parseOverrides(argv);
   const configName = parsed.configName ?? defaultConfigName;
@@ -118,6 +123,7 @@ export function loadConfigFromArgs(
     configPath,
     overrides: parsed.overrides,
     allowMissing: opts.allowMissing,
+    optional: opts.optional,
   });
   return { config, configName, configPath, overrides: parsed.overrides, rest: parsed.rest };
 }

@@ -117,6 +117,9 @@ export abstract class RawItemDataset extends NormalizedDataset {
 
   item(index: number): Promise<DownscalingItem> {
     const raw = this.rawItem(index);
-    return Promise.resolve({ target: this.normalizeOutput(raw.target), input: this.normalizeInput(raw.input) });
+    return Promise.resolve({
+      target: this.normalizeOutput(raw.target),
+      input: this.normalizeInput(raw.input),
+    });
   }
 }

@@ -179,7 +179,9 @@ export class CwbDataset extends NormalizedDataset {
     try {
       store = await zarr.withMaybeConsolidatedMetadata(new FileSystemStore(path));
     } catch (e) {
-      throw new Error(`${path}: damaged consolidated metadata (.zmetadata) in the Zarr store (${firstLine(e)})`);
+      throw new Error(
+        `${path}: damaged consolidated metadata (.zmetadata) in the Zarr store (${firstLine(e)})`,
+      );
     }
     const root = zarr.root(store);
     const open = async (name: string): Promise<ZArray> => {
@@ -360,7 +362,6 @@ export class CwbDataset extends NormalizedDataset {
     };
   }
 
-
   /** The date of store time index `t`, for messages. */
   #timeOf(t: number): string {
     const k = this.#indices.indexOf(t);
@@ -396,7 +397,9 @@ export class CwbDataset extends NormalizedDataset {
 }
 
 function expectShape(path: string, name: string, shape: readonly number[], want: number[]): void {
-  if (shape.join() !== want.join()) throw new Error(`${path}: '${name}' has shape [${shape}], expected [${want.join(", ")}]`);
+  if (shape.join() !== want.join()) {
+    throw new Error(`${path}: '${name}' has shape [${shape}], expected [${want.join(", ")}]`);
+  }
 }
 
 /** Python's `str(float)` for pressure levels (`500.0`); NaN (surface fields) gives "". */

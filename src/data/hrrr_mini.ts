@@ -19,7 +19,7 @@
  * and bad data (NaN, a non-integer factor, windows outside the invariant grid) are rejected at open.
  */
 
-import { channel, RawItemDataset, nanGrid } from "./base.ts";
+import { channel, nanGrid, RawItemDataset } from "./base.ts";
 import { decodeCfTimes, unpackCf } from "./cf.ts";
 import type { ChannelMetadata, Grid2D } from "./dataset.ts";
 import { type NcFile, openNetCDF } from "../io/netcdf_read.ts";
@@ -222,7 +222,6 @@ export class HrrrMiniDataset extends RawItemDataset {
       upsample_factor: this.upsampleFactor,
     };
   }
-
 }
 
 /**

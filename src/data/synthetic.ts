@@ -17,7 +17,7 @@
  * (coarse fields for inputs, fine fields for outputs, the whole grid for invariants).
  */
 
-import { channel, RawItemDataset, nanGrid } from "./base.ts";
+import { channel, nanGrid, RawItemDataset } from "./base.ts";
 import type { ChannelMetadata, Grid2D } from "./dataset.ts";
 import {
   gaussianBlur,
@@ -302,7 +302,6 @@ export class SyntheticDataset extends RawItemDataset {
   override info(): Record<string, unknown> {
     return { seed: this.seed, upsample_factor: this.upsampleFactor, stats: this.stats() };
   }
-
 
   #measureStats(count: number): StatsTable {
     const inputs = this.inputVariables.map(() => new Moments());

@@ -10,6 +10,7 @@
 import { GenerationReader } from "../io/generation_file.ts";
 import { type FieldScores, scoreField, summarizeScores } from "../metrics/scores.ts";
 import { gridSpacingKm } from "../metrics/spectra.ts";
+import { finePowerShare } from "../metrics/fine_scale.ts";
 import {
   analyseSpectra,
   DEFAULT_ACF_THRESHOLD,
@@ -28,16 +29,22 @@ export interface ScoreLine {
   stdDev: number;
   /** Spread over RMSE (NaN for a deterministic field). */
   spreadSkill: number;
+  /**
+   * Share of the truth's power above the coarse grid's Nyquist wavenumber that the forecast keeps
+   * (members for the ensemble; see src/metrics/fine_scale.ts). Only with `upsampleFactor`.
+   */
+  finePower?: number;
 }
 
 /** The forecasts compared: the CorrDiff ensemble and the deterministic baselines. */
-export type ForecastName = "ensemble" | "regression" | "bilinear";
+export type ForecastName = "ensemble" | "regression" | "bilinear" | "bicubic";
 
 /** Legend labels of {@link ForecastName}. */
 export const FORECAST_LABELS: Record<ForecastName, string> = {
   ensemble: "CorrDiff ensemble",
   regression: "regression mean",
   bilinear: "bilinear input",
+  bicubic: "bicubic input",
 };
 
 /** One output variable's evaluation. */
@@ -70,12 +77,26 @@ export interface EvaluateOptions {
   regressionPath?: string;
   /** Score the first n members only (default: all). */
   members?: number;
+  /** Fine pixels per coarse cell: adds each forecast's fine-scale power share. */
+  upsampleFactor?: number;
+  /**
+   * The bicubic baseline of variable `name` at time index `t` of the file (null: none). The file holds
+   * only the bilinear upsampling, so the caller reads the coarse field from the dataset.
+   */
+  bicubic?: (name: string, t: number) => Float32Array | null;
 }
 
-function line(perTime: FieldScores[]): ScoreLine {
+function line(perTime: FieldScores[], finePower?: number): ScoreLine {
   const s = summarizeScores(perTime);
   const [rmse, crps, stdDev, mae] = s.means;
-  return { crps, mae, rmse, stdDev, spreadSkill: s.spreadSkill };
+  return {
+    crps,
+    mae,
+    rmse,
+    stdDev,
+    spreadSkill: s.spreadSkill,
+    ...(finePower === undefined ? {} : { finePower }),
+  };
 }
 
 /**
@@ -102,29 +123,30 @@ export async function evaluateGeneration(
     }
     const nPixels = reader.ny * reader.nx;
     const inputs = new Set(reader.variables.input.map((v) => v.name));
-    const truths = new Set(reader.variables.truth.map((v) => v.name));
+    const truthNames = new Set(reader.variables.truth.map((v) => v.name));
     const variables = reader.variables.prediction.map((v): VariableEvaluation => {
-      if (!truths.has(v.name)) throw new Error(`${path}: prediction/${v.name} has no truth/${v.name}`);
+      if (!truthNames.has(v.name)) throw new Error(`${path}: prediction/${v.name} has no truth/${v.name}`);
       const perTime: VariableEvaluation["perTime"] = { ensemble: [] };
-      if (regression) perTime.regression = [];
-      if (inputs.has(v.name)) perTime.bilinear = [];
+      const fields: Partial<Record<ForecastName, Float32Array[]>> = { ensemble: [] };
+      const truths: Float32Array[] = [];
+      const add = (k: ForecastName, field: Float32Array, truth: Float32Array, nEns: number) => {
+        (perTime[k] ??= []).push(scoreField(field, truth, { nEns, nPixels }));
+        if (opts.upsampleFactor) (fields[k] ??= []).push(field);
+      };
       for (let t = 0; t < reader.nTime; t++) {
         const truth = reader.readField("truth", v.name, t);
-        perTime.ensemble!.push(
-          scoreField(reader.readField("prediction", v.name, t, n), truth, { nEns: n, nPixels }),
-        );
-        if (perTime.regression) {
-          const mean = regression!.readField("prediction", v.name, t, 1);
-          perTime.regression.push(scoreField(mean, truth, { nEns: 1, nPixels }));
-        }
-        if (perTime.bilinear) {
-          perTime.bilinear.push(
-            scoreField(reader.readField("input", v.name, t), truth, { nEns: 1, nPixels }),
-          );
-        }
+        if (opts.upsampleFactor) truths.push(truth);
+        add("ensemble", reader.readField("prediction", v.name, t, n), truth, n);
+        if (regression) add("regression", regression.readField("prediction", v.name, t, 1), truth, 1);
+        if (inputs.has(v.name)) add("bilinear", reader.readField("input", v.name, t), truth, 1);
+        const cubic = opts.bicubic?.(v.name, t);
+        if (cubic) add("bicubic", cubic, truth, 1);
       }
       const summary: VariableEvaluation["summary"] = {};
-      for (const [k, s] of Object.entries(perTime) as [ForecastName, FieldScores[]][]) summary[k] = line(s);
+      const f = opts.upsampleFactor;
+      for (const [k, s] of Object.entries(perTime) as [ForecastName, FieldScores[]][]) {
+        summary[k] = line(s, f ? finePowerShare(fields[k]!, truths, reader.ny, reader.nx, f) : undefined);
+      }
       return {
         name: v.name,
         units: typeof v.attrs.units === "string" ? v.attrs.units : "",
@@ -148,17 +170,22 @@ export async function evaluateGeneration(
   }
 }
 
-/** A fixed-width table of the condensed scores: a block per variable, a row per forecast. */
-export function formatScoreTable(ev: GenerationEvaluation): string[] {
-  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "--");
+/**
+ * The condensed scores as a table: a block per variable, a row per forecast; fixed-width text, or a
+ * Markdown table with `markdown`. The fine-scale power column appears when it was computed.
+ */
+export function formatScoreTable(ev: GenerationEvaluation, o: { markdown?: boolean } = {}): string[] {
+  const fmt = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(3) : "--");
+  const withFine = ev.variables.some((v) => Object.values(v.summary).some((s) => s?.finePower !== undefined));
   const head = ["variable", "forecast", "CRPS", "MAE", "RMSE", "spread", "spread/skill"];
+  if (withFine) head.push("fine-scale power");
   const rows: string[][] = [];
   for (const v of ev.variables) {
-    for (const k of ["ensemble", "regression", "bilinear"] as ForecastName[]) {
+    for (const k of ["ensemble", "regression", "bilinear", "bicubic"] as ForecastName[]) {
       const s = v.summary[k];
       if (!s) continue;
       const deterministic = k !== "ensemble";
-      rows.push([
+      const row = [
         v.units ? `${v.name} (${v.units})` : v.name,
         FORECAST_LABELS[k],
         fmt(s.crps),
@@ -166,8 +193,14 @@ export function formatScoreTable(ev: GenerationEvaluation): string[] {
         fmt(s.rmse),
         deterministic ? "--" : fmt(s.stdDev),
         deterministic ? "--" : fmt(s.spreadSkill),
-      ]);
+      ];
+      if (withFine) row.push(Number.isFinite(s.finePower) ? `${(100 * s.finePower!).toFixed(1)}%` : "--");
+      rows.push(row);
     }
+  }
+  if (o.markdown) {
+    const md = (r: string[]) => `| ${r.join(" | ")} |`;
+    return [md(head), md(head.map((_, i) => (i < 2 ? "---" : "---:"))), ...rows.map(md)];
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmtRow = (r: string[]) =>

@@ -13,7 +13,12 @@ import { globalView, type Patching } from "./patching.ts";
 import { DevicePatching } from "../ops/patching.ts";
 
 /** RegressionLoss: (net(0, img_lr) - img_clean)^2 per element. */
-export function regressionLoss(net: CorrDiffRegressionUNet, imgClean: Tensor, imgLr: Tensor, mode: Mode): Tensor {
+export function regressionLoss(
+  net: CorrDiffRegressionUNet,
+  imgClean: Tensor,
+  imgLr: Tensor,
+  mode: Mode,
+): Tensor {
   const D = net.forward(zeros(imgClean.shape), imgLr, mode);
   const e = sub(D, imgClean);
   return mul(e, e);
@@ -85,7 +90,9 @@ export function residualLoss(
     dev.dispose();
   }
   const Bp = y.shape[0];
-  if (draws.sigmaNormal.length !== Bp) throw new Error(`residualLoss: ${draws.sigmaNormal.length} sigma draws for ${Bp} samples`);
+  if (draws.sigmaNormal.length !== Bp) {
+    throw new Error(`residualLoss: ${draws.sigmaNormal.length} sigma draws for ${Bp} samples`);
+  }
   const f = Math.fround;
   const sigma = draws.sigmaNormal.map((z) => f(Math.exp(f(f(z * pStd) + pMean))));
   const weight = sigma.map((s) => f(f(f(s * s) + f(sd * sd)) / f(f(s * sd) * f(s * sd))));

@@ -229,13 +229,17 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
 /** NaN or Inf in a conditioning input would give NaN members without a word: refuse, naming the time and channels. */
 function checkFiniteInput(ds: DownscalingDataset, index: number, input: Float32Array): void {
   const [H, W] = ds.imageShape();
-  const bad = ds.inputChannels().map((c, k) => [channelName(c), countNonFinite(input.subarray(k * H * W, (k + 1) * H * W))] as const)
+  const bad = ds.inputChannels().map((c, k) =>
+    [channelName(c), countNonFinite(input.subarray(k * H * W, (k + 1) * H * W))] as const
+  )
     .filter(([, n]) => n > 0);
   if (!bad.length) return;
   const t = ds.time()[index];
   const when = t instanceof Date ? t.toISOString().replace(".000Z", "Z") : String(t);
   throw new Error(
-    `input at time ${when} (sample ${index}) has non-finite values: ${bad.map(([n, k]) => `${k} in ${n}`).join(", ")}`,
+    `input at time ${when} (sample ${index}) has non-finite values: ${
+      bad.map(([n, k]) => `${k} in ${n}`).join(", ")
+    }`,
   );
 }
 

@@ -3,7 +3,7 @@
  * one-line errors that name the key at fault (reference: generate.py and conf/base/generation/).
  */
 import { didYouMean } from "../config/errors.ts";
-import { type Config, isMapping } from "../config/tree.ts";
+import { type Config, isMapping, MISSING } from "../config/tree.ts";
 
 /** What a run produces: regression mean only, diffusion residual only, or their sum (the default). */
 export type InferenceMode = "all" | "regression" | "diffusion";
@@ -115,7 +115,7 @@ class Section {
 
   optionalPath(key: string): string | null {
     const v = this.values[key];
-    if (v === undefined || v === null) return null;
+    if (v === undefined || v === null || v === MISSING) return null;
     if (typeof v !== "string" || v === "") this.fail(key, "a file path");
     return v;
   }

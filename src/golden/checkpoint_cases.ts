@@ -20,7 +20,8 @@ function input(ctx: CaseContext, suffix: string): string | undefined {
 async function runCheckpointCase(ctx: CaseContext): Promise<Outputs> {
   const r = await initRuntime();
   const { net } = loadNetwork(`${ctx.golden.dir}/${ctx.spec.checkpoint as string}`);
-  const up = (name: string) => r.upload(ctx.golden.f32(ctx.file, name), ctx.golden.tensor(ctx.file, name).shape);
+  const up = (name: string) =>
+    r.upload(ctx.golden.f32(ctx.file, name), ctx.golden.tensor(ctx.file, name).shape);
   const out: Outputs = new Map();
   try {
     const xName = input(ctx, "x"), lrName = input(ctx, "img_lr"), sigmaName = input(ctx, "sigma");
@@ -34,7 +35,9 @@ async function runCheckpointCase(ctx: CaseContext): Promise<Outputs> {
         return net.forward(x, imgLr, ctx.golden.f32(ctx.file, sigmaName), mode);
       }
       if (net instanceof CorrDiffRegressionUNet) return net.forward(x, imgLr, mode);
-      throw new Error(`case ${ctx.caseName}: ${ctx.spec.checkpoint} holds a bare U-Net, not a CorrDiff wrapper`);
+      throw new Error(
+        `case ${ctx.caseName}: ${ctx.spec.checkpoint} holds a bare U-Net, not a CorrDiff wrapper`,
+      );
     });
     out.set(ctx.spec.outputs[0], await y.read());
     y.release();
@@ -45,4 +48,6 @@ async function runCheckpointCase(ctx: CaseContext): Promise<Outputs> {
   return out;
 }
 
-registerHandler((ctx) => typeof ctx.spec.checkpoint === "string" && ctx.spec.outputs.length === 1 ? runCheckpointCase : null);
+registerHandler((ctx) =>
+  typeof ctx.spec.checkpoint === "string" && ctx.spec.outputs.length === 1 ? runCheckpointCase : null
+);

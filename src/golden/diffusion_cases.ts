@@ -17,7 +17,9 @@ import type { NetworkSpec } from "./manifest.ts";
 
 /** The network stored in a named safetensors file of the set. */
 function entryFor(ctx: CaseContext, file: string): { file: string; spec: NetworkSpec } {
-  const entry = Object.entries(ctx.golden.manifest.files).find(([k, v]) => v.file === file || k === file.replace(/\.safetensors$/, ""));
+  const entry = Object.entries(ctx.golden.manifest.files).find(([k, v]) =>
+    v.file === file || k === file.replace(/\.safetensors$/, "")
+  );
   const spec = entry?.[1].networks?.["<unprefixed>"];
   if (!entry || !spec) throw new Error(`golden ${ctx.file}: no network stored in ${file}`);
   return { file: entry[0], spec };
@@ -50,8 +52,23 @@ async function runRegressionLoss(ctx: CaseContext): Promise<Outputs> {
   try {
     const loss = r.scope(() => {
       const lr = host(ctx, "img_lr");
-      const setup = { net, regressionNet: null, P_mean: 0, P_std: 1.2, hrMeanConditioning: false, patch: null };
-      return batchLoss(setup, upload(ctx, "img_clean"), rt().upload(lr.data, lr.shape), lr.data, { train: ctx.spec.mode !== "eval" }, new Replay([]), 1);
+      const setup = {
+        net,
+        regressionNet: null,
+        P_mean: 0,
+        P_std: 1.2,
+        hrMeanConditioning: false,
+        patch: null,
+      };
+      return batchLoss(
+        setup,
+        upload(ctx, "img_clean"),
+        rt().upload(lr.data, lr.shape),
+        lr.data,
+        { train: ctx.spec.mode !== "eval" },
+        new Replay([]),
+        1,
+      );
     });
     return await readAll([[`${ctx.caseName}.loss`, loss]]);
   } finally {
@@ -85,11 +102,21 @@ async function runResidualLoss(ctx: CaseContext): Promise<Outputs> {
         hrMeanConditioning: !/hr_mean_conditioning=False/.test(desc),
         patch: hasPatches ? { Hp: noise.shape[2], Wp: noise.shape[3] } : null,
       };
-      if (num("sigma_data", 0.5) !== net.sigmaData) throw new Error(`golden ${ctx.caseName}: sigma_data differs from the network's`);
+      if (num("sigma_data", 0.5) !== net.sigmaData) {
+        throw new Error(`golden ${ctx.caseName}: sigma_data differs from the network's`);
+      }
       const P = corners ? corners.length / 2 : 1;
       const draws = new Replay([host(ctx, "draw0_sigma_normal").data, noise.data], corners);
       // Through the training code path (src/train/step.ts), with the recorded draws.
-      return batchLoss(setup, rt().upload(clean.data, clean.shape), rt().upload(lr.data, lr.shape), lr.data, { train: true }, draws, P);
+      return batchLoss(
+        setup,
+        rt().upload(clean.data, clean.shape),
+        rt().upload(lr.data, lr.shape),
+        lr.data,
+        { train: true },
+        draws,
+        P,
+      );
     });
     return await readAll([[`${ctx.caseName}.loss`, loss]]);
   } finally {
@@ -104,7 +131,11 @@ class Replay implements Draws {
   constructor(readonly seq: Float32Array[], readonly corners?: ArrayLike<number>) {}
   normals(n: number): Float32Array {
     const d = this.seq[this.#i++];
-    if (!d || d.length !== n) throw new Error(`golden draws: draw ${this.#i - 1} has ${d?.length ?? 0} values, the loss asks for ${n}`);
+    if (!d || d.length !== n) {
+      throw new Error(
+        `golden draws: draw ${this.#i - 1} has ${d?.length ?? 0} values, the loss asks for ${n}`,
+      );
+    }
     return d;
   }
   uniform(): number {
@@ -121,11 +152,19 @@ const camel: Record<string, string> = { num_steps: "numSteps", sigma_min: "sigma
 async function runSampler(ctx: CaseContext): Promise<Outputs> {
   const r = await initRuntime();
   const f = ctx.golden.manifest.files[ctx.file];
-  const src = f.networks?.["<unprefixed>"] ? { file: ctx.file, spec: f.networks["<unprefixed>"] } : entryFor(ctx, f.weights_file!);
+  const src = f.networks?.["<unprefixed>"]
+    ? { file: ctx.file, spec: f.networks["<unprefixed>"] }
+    : entryFor(ctx, f.weights_file!);
   const net = await loadGoldenNetwork(ctx, src) as EDMPrecondSuperResolution;
   const kwargs: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries((ctx.spec.sampler_kwargs ?? {}) as Record<string, unknown>)) kwargs[camel[k] ?? k] = v;
-  const patchSpec = ctx.spec.patching as { patch_shape: [number, number]; overlap_pix: number; boundary_pix: number } | null;
+  for (const [k, v] of Object.entries((ctx.spec.sampler_kwargs ?? {}) as Record<string, unknown>)) {
+    kwargs[camel[k] ?? k] = v;
+  }
+  const patchSpec = ctx.spec.patching as {
+    patch_shape: [number, number];
+    overlap_pix: number;
+    boundary_pix: number;
+  } | null;
   let dev: DevicePatching | null = null;
   try {
     const x = r.scope(() => {
@@ -141,7 +180,14 @@ async function runSampler(ctx: CaseContext): Promise<Outputs> {
       let cond: Tensor;
       let selector: ((g: Tensor) => Tensor) | undefined;
       if (patchSpec) {
-        const gp = gridPatching(H, W, patchSpec.patch_shape[0], patchSpec.patch_shape[1], patchSpec.overlap_pix, patchSpec.boundary_pix);
+        const gp = gridPatching(
+          H,
+          W,
+          patchSpec.patch_shape[0],
+          patchSpec.patch_shape[1],
+          patchSpec.overlap_pix,
+          patchSpec.boundary_pix,
+        );
         dev = new DevicePatching(gp);
         const p = applyPatching(gp, xLr, [B, cm + cl, H, W], lr);
         cond = r.upload(p.data, p.shape);
@@ -160,7 +206,9 @@ async function runSampler(ctx: CaseContext): Promise<Outputs> {
       const per = draws.data.length / draws.shape[0];
       let k = 0;
       const randnLike = (shape: readonly number[]) => {
-        if (k >= draws.shape[0]) throw new Error(`sampler asked for more than the ${draws.shape[0]} recorded draws`);
+        if (k >= draws.shape[0]) {
+          throw new Error(`sampler asked for more than the ${draws.shape[0]} recorded draws`);
+        }
         return r.upload(draws.data.subarray(per * k, per * ++k), shape);
       };
       const lat = r.upload(latents.data, latents.shape);
@@ -181,6 +229,8 @@ registerHandler((ctx) => {
   const has = (n: string) => ins.includes(`${ctx.caseName}.${n}`);
   if (has("latents") && has("randn_draws") && typeof ctx.spec.sampler === "string") return runSampler;
   if (has("img_clean") && has("draw0_sigma_normal")) return runResidualLoss;
-  if (has("img_clean") && has("img_lr") && ctx.golden.manifest.files[ctx.file].networks) return runRegressionLoss;
+  if (has("img_clean") && has("img_lr") && ctx.golden.manifest.files[ctx.file].networks) {
+    return runRegressionLoss;
+  }
   return null;
 });

@@ -5,7 +5,7 @@
 import type { CaseContext, Outputs } from "./runner.ts";
 import { isNetworkCase, runNetworkCase } from "./network_cases.ts";
 import { layerKind, runLayerCase } from "./layer_cases.ts";
-import { positionalGrid, type GridType } from "../nn/embedding.ts";
+import { type GridType, positionalGrid } from "../nn/embedding.ts";
 import { applyPatching, fuseGridPatches, gridPatching, randomPatching } from "../diffusion/patching.ts";
 
 /** Computes a golden case's outputs, or says it does not handle the case. */

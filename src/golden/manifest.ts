@@ -64,7 +64,9 @@ export class GoldenSet {
     this.manifest = JSON.parse(text);
     // The checkpoint set (golden/checkpoints) lists its golden files under "safetensors", each with
     // the same {file, tensors, cases} shape; its cases name a `checkpoint` to load.
-    if (!this.manifest.files && this.manifest.safetensors) this.manifest.files = this.manifest.safetensors as Record<string, FileSpec>;
+    if (!this.manifest.files && this.manifest.safetensors) {
+      this.manifest.files = this.manifest.safetensors as Record<string, FileSpec>;
+    }
     if (!this.manifest.files) throw new Error(`${path}: no "files" entry`);
   }
 

@@ -5,14 +5,21 @@
 import { registerHandler } from "./handlers.ts";
 import type { CaseContext, Outputs } from "./runner.ts";
 import { computeScores } from "../metrics/scores.ts";
-import { averagePowerSpectrum, computePowerSpectrum, haversine, powerSpectraToAcf } from "../metrics/spectra.ts";
+import {
+  averagePowerSpectrum,
+  computePowerSpectrum,
+  haversine,
+  powerSpectraToAcf,
+} from "../metrics/spectra.ts";
 
 function runScores(ctx: CaseContext): Promise<Outputs> {
   const g = ctx.golden;
   const pred = g.tensor(ctx.file, "pred"), truth = g.f32(ctx.file, "truth");
   const [nEns, nTime, nVar, ny, nx] = pred.shape;
   const s = computeScores(pred.data as Float32Array, truth, { nEns, nTime, nVar, ny, nx });
-  return Promise.resolve(new Map<string, ArrayLike<number>>([["metrics", s.metrics], ["crps_map", s.crpsMap]]));
+  return Promise.resolve(
+    new Map<string, ArrayLike<number>>([["metrics", s.metrics], ["crps_map", s.crpsMap]]),
+  );
 }
 
 function runSpectra(ctx: CaseContext): Promise<Outputs> {
@@ -21,7 +28,9 @@ function runSpectra(ctx: CaseContext): Promise<Outputs> {
   const d = g.f32(ctx.file, "d")[0];
   const cps = computePowerSpectrum(data.data as Float32Array, data.shape, d);
   const aps = averagePowerSpectrum(data.data as Float32Array, data.shape, d);
-  const [lat1, lon1, lat2, lon2] = ["lat1", "lon1", "lat2", "lon2"].map((k) => g.f32(ctx.file, `haversine.${k}`));
+  const [lat1, lon1, lat2, lon2] = ["lat1", "lon1", "lat2", "lon2"].map((k) =>
+    g.f32(ctx.file, `haversine.${k}`)
+  );
   const meters = Float64Array.from(lat1, (_, i) => haversine(lat1[i], lon1[i], lat2[i], lon2[i]));
   return Promise.resolve(
     new Map<string, ArrayLike<number>>([
@@ -38,6 +47,8 @@ function runSpectra(ctx: CaseContext): Promise<Outputs> {
 registerHandler((ctx) => {
   const ins = ctx.spec.inputs ?? [];
   if (ins.includes("pred") && ins.includes("truth") && ctx.spec.outputs.includes("metrics")) return runScores;
-  if (ins.includes("data") && ctx.spec.outputs.some((o) => o.startsWith("average_power_spectrum"))) return runSpectra;
+  if (ins.includes("data") && ctx.spec.outputs.some((o) => o.startsWith("average_power_spectrum"))) {
+    return runSpectra;
+  }
   return null;
 });

@@ -6,7 +6,12 @@ import { initRuntime } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { valueAndGrad } from "../gpu/autograd.ts";
 import { mul, sumAll } from "../ops/elementwise.ts";
-import { buildNetwork, CorrDiffRegressionUNet, EDMPrecondSuperResolution, type Network } from "../nn/wrappers.ts";
+import {
+  buildNetwork,
+  CorrDiffRegressionUNet,
+  EDMPrecondSuperResolution,
+  type Network,
+} from "../nn/wrappers.ts";
 import { SongUNet } from "../nn/songunet.ts";
 import type { CaseContext, Outputs } from "./runner.ts";
 import type { NetworkSpec } from "./manifest.ts";
@@ -18,7 +23,9 @@ export function networkSource(ctx: CaseContext): { file: string; spec: NetworkSp
   if (own) return { file: ctx.file, spec: own };
   if (f.weights_file) {
     const name = f.weights_file.replace(/\.safetensors$/, "");
-    const entry = Object.entries(ctx.golden.manifest.files).find(([k, v]) => k === name || v.file === f.weights_file);
+    const entry = Object.entries(ctx.golden.manifest.files).find(([k, v]) =>
+      k === name || v.file === f.weights_file
+    );
     const spec = entry?.[1].networks?.["<unprefixed>"];
     if (entry && spec) return { file: entry[0], spec };
   }
@@ -26,7 +33,11 @@ export function networkSource(ctx: CaseContext): { file: string; spec: NetworkSp
 }
 
 /** Builds a network from a golden file entry and loads that file's weights. */
-export async function loadGoldenNetwork(ctx: CaseContext, source: { file: string; spec: NetworkSpec }, cls?: string): Promise<Network> {
+export async function loadGoldenNetwork(
+  ctx: CaseContext,
+  source: { file: string; spec: NetworkSpec },
+  cls?: string,
+): Promise<Network> {
   await initRuntime();
   const net = buildNetwork({ class: cls ?? source.spec.class, kwargs: source.spec.kwargs });
   net.ps.load(ctx.golden.file(source.file), { strict: false });
@@ -62,7 +73,9 @@ export async function runNetworkCase(ctx: CaseContext): Promise<Outputs> {
       const labels = labelsHost ? up("noise_labels") : null;
       const sigma = has(ctx, "sigma") ? host("sigma") : null;
       const run = (): Tensor => {
-        if (net instanceof SongUNet) return net.forward(x, labelsHost!, { mode, noiseLabelTensor: labels ?? undefined });
+        if (net instanceof SongUNet) {
+          return net.forward(x, labelsHost!, { mode, noiseLabelTensor: labels ?? undefined });
+        }
         if (net instanceof EDMPrecondSuperResolution) return net.forward(x, imgLr, sigma!, mode);
         return (net as CorrDiffRegressionUNet).forward(x, imgLr, mode);
       };

@@ -39,7 +39,9 @@ export function compareOutputs(ctx: CaseContext, got: Outputs): { worst: number;
     const mine = got.get(name);
     if (!mine) throw new Error(`output ${name} was not produced`);
     const golden = ctx.golden.f32(ctx.file, name);
-    if (mine.length !== golden.length) throw new Error(`output ${name}: ${mine.length} values, golden has ${golden.length}`);
+    if (mine.length !== golden.length) {
+      throw new Error(`output ${name}: ${mine.length} values, golden has ${golden.length}`);
+    }
     const tol = ctx.spec.tolerance?.[name] ?? ctx.spec.tolerance?.default ?? { atol: 1e-5, rtol: 1e-4 };
     const exact = tol === "exact";
     let { atol, rtol } = exact ? { atol: 0, rtol: 0 } : tol as Tolerance;
@@ -69,14 +71,32 @@ export async function runCase(golden: GoldenSet, file: string, caseName: string)
   const t0 = performance.now();
   const handler = findHandler(ctx);
   const seconds = () => (performance.now() - t0) / 1000;
-  if (!handler) return { file, caseName, status: "UNSUPPORTED", worst: NaN, detail: "no handler yet", seconds: 0 };
+  if (!handler) {
+    return { file, caseName, status: "UNSUPPORTED", worst: NaN, detail: "no handler yet", seconds: 0 };
+  }
   try {
     const got = await handler(ctx);
-    if (got === "unsupported") return { file, caseName, status: "UNSUPPORTED", worst: NaN, detail: "not implemented", seconds: seconds() };
+    if (got === "unsupported") {
+      return {
+        file,
+        caseName,
+        status: "UNSUPPORTED",
+        worst: NaN,
+        detail: "not implemented",
+        seconds: seconds(),
+      };
+    }
     const { worst, where } = compareOutputs(ctx, got);
     return { file, caseName, status: worst <= 1 ? "PASS" : "FAIL", worst, detail: where, seconds: seconds() };
   } catch (e) {
-    return { file, caseName, status: "FAIL", worst: Infinity, detail: (e as Error).stack ?? String(e), seconds: seconds() };
+    return {
+      file,
+      caseName,
+      status: "FAIL",
+      worst: Infinity,
+      detail: (e as Error).stack ?? String(e),
+      seconds: seconds(),
+    };
   }
 }
 

@@ -10,6 +10,7 @@ import { BufferPool } from "./pool.ts";
 import { Tensor } from "./tensor.ts";
 import { Tape } from "./tape.ts";
 import { wgslSource } from "./wgsl.ts";
+import type { DispatchProfiler } from "./profiler.ts";
 
 /** A storage binding: a tensor, a raw buffer, or null for a binding the entry point does not use. */
 export type Binding = Tensor | GPUBuffer | null;
@@ -50,6 +51,8 @@ export class Runtime {
   /** Counters since start: dispatches recorded and command buffers submitted. */
   dispatches = 0;
   submits = 0;
+  /** When set, each dispatch runs in its own timestamped pass (`deno task bench --profile`). */
+  profiler: DispatchProfiler | null = null;
 
   constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
@@ -283,10 +286,18 @@ export class Runtime {
       );
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const pass = this.#beginPass();
+    const prof = this.profiler;
+    if (prof) {
+      if (prof.full) this.flush();
+      this.#endPass();
+    }
+    const pass = prof
+      ? (this.#pass = this.#enc().beginComputePass({ timestampWrites: prof.next(k.label) }))
+      : this.#beginPass();
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (prof) this.#endPass();
     this.dispatches++;
     this.#recent.push(k.label);
     if (this.#recent.length > 256) this.#recent.splice(0, 128);
@@ -337,6 +348,7 @@ export class Runtime {
     if (this.#slot > 0) {
       this.device.queue.writeBuffer(this.#ring, 0, this.#ringData, 0, this.#slot * this.#slotWords);
     }
+    this.profiler?.resolve(this.#encoder);
     this.device.queue.submit([this.#encoder.finish()]);
     this.submits++;
     this.#encoder = null;

@@ -58,7 +58,10 @@ export function parsePythonJson(text: string, source = "<json>"): unknown {
     } else out += c;
   }
   try {
-    return JSON.parse(out, (_k, v) => typeof v === "string" && v.startsWith(SENTINEL) ? Number(v.slice(SENTINEL.length)) : v);
+    return JSON.parse(
+      out,
+      (_k, v) => typeof v === "string" && v.startsWith(SENTINEL) ? Number(v.slice(SENTINEL.length)) : v,
+    );
   } catch (e) {
     throw new Error(`${source}: not valid JSON (${(e as Error).message})`);
   }
@@ -92,18 +95,26 @@ export function readTar(bytes: Uint8Array, source: string): Map<string, Uint8Arr
   let pax: Record<string, string> = {};
   let longName: string | null = null;
   for (;;) {
-    if (p + 512 > bytes.length) throw new Error(`${source}: truncated tar archive (no end-of-archive blocks)`);
+    if (p + 512 > bytes.length) {
+      throw new Error(`${source}: truncated tar archive (no end-of-archive blocks)`);
+    }
     if (bytes.subarray(p, p + 512).every((b) => b === 0)) return out;
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : bytes[p + i];
-    if (sum !== num(p + 148, 8)) throw new Error(`${source}: damaged tar archive (bad header checksum at byte ${p})`);
+    if (sum !== num(p + 148, 8)) {
+      throw new Error(`${source}: damaged tar archive (bad header checksum at byte ${p})`);
+    }
     const type = String.fromCharCode(bytes[p + 156] || 0x30);
     const prefix = td.decode(bytes.subarray(p + 257, p + 263)) === "ustar\0" ? str(p + 345, 155) : "";
     let name = longName ?? pax.path ?? (prefix ? `${prefix}/${str(p, 100)}` : str(p, 100));
     const size = pax.size !== undefined ? Number(pax.size) : num(p + 124, 12);
     const start = p + 512;
     if (start + size > bytes.length) {
-      throw new Error(`${source}: truncated tar archive (member ${name} needs ${size} bytes, ${Math.max(0, bytes.length - start)} remain)`);
+      throw new Error(
+        `${source}: truncated tar archive (member ${name} needs ${size} bytes, ${
+          Math.max(0, bytes.length - start)
+        } remain)`,
+      );
     }
     const data = bytes.subarray(start, start + size);
     p = start + Math.ceil(size / 512) * 512;
@@ -142,7 +153,10 @@ function parsePax(data: Uint8Array): Record<string, string> {
 }
 
 /** The three members of a `.mdlus`, from either container. */
-function members(bytes: Uint8Array, source: string): { format: "zip" | "tar"; get(name: string): Uint8Array } {
+function members(
+  bytes: Uint8Array,
+  source: string,
+): { format: "zip" | "tar"; get(name: string): Uint8Array } {
   // The reference tests tar first: a tar .mdlus ends with a stored zip (model.pt), so a search for a
   // zip end record would misread it.
   if (isTar(bytes)) {
@@ -159,7 +173,9 @@ function members(bytes: Uint8Array, source: string): { format: "zip" | "tar"; ge
   if (isZip(bytes)) {
     const zip = new ZipArchive(bytes, source);
     if (!zip.has("args.json") && zip.names.some((n) => n.endsWith("/data.pkl"))) {
-      throw new Error(`${source}: a torch.save file (e.g. training state), not a .mdlus: it has no args.json`);
+      throw new Error(
+        `${source}: a torch.save file (e.g. training state), not a .mdlus: it has no args.json`,
+      );
     }
     return { format: "zip", get: (name) => zip.read(name) };
   }
@@ -170,14 +186,20 @@ function members(bytes: Uint8Array, source: string): { format: "zip" | "tar"; ge
 const CLASS_ALIASES: Record<string, { to: string; drop: string[] }> = {
   // Regression checkpoints of version 0.1.0 ("UNet", or the new name) carry unused EDM arguments.
   UNet: { to: "CorrDiffRegressionUNet", drop: ["img_channels", "sigma_min", "sigma_max", "sigma_data"] },
-  CorrDiffRegressionUNet: { to: "CorrDiffRegressionUNet", drop: ["img_channels", "sigma_min", "sigma_max", "sigma_data"] },
+  CorrDiffRegressionUNet: {
+    to: "CorrDiffRegressionUNet",
+    drop: ["img_channels", "sigma_min", "sigma_max", "sigma_data"],
+  },
 };
 
 /** The class and kwargs to build for a saved `__name__`/`__args__` (EDMPrecondSR keeps scale_cond_input). */
-export function networkSpecFromArgs(className: string, args: Record<string, unknown>): { class: string; kwargs: Record<string, unknown> } {
+export function networkSpecFromArgs(
+  className: string,
+  args: Record<string, unknown>,
+): { class: string; kwargs: Record<string, unknown> } {
   const alias = CLASS_ALIASES[className];
   const kwargs = { ...args };
-  if (alias) for (const k of alias.drop) delete kwargs[k];
+  if (alias) { for (const k of alias.drop) delete kwargs[k]; }
   return { class: alias?.to ?? className, kwargs };
 }
 
@@ -202,7 +224,9 @@ export function renameLegacyKeys<T>(tensors: Map<string, T>, source: string): Ma
 }
 
 function asRecord(v: unknown, what: string, source: string): Record<string, unknown> {
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error(`${source}: ${what} is not a JSON object`);
+  if (!v || typeof v !== "object" || Array.isArray(v)) {
+    throw new Error(`${source}: ${what} is not a JSON object`);
+  }
   return v as Record<string, unknown>;
 }
 
@@ -222,7 +246,9 @@ function stateDict(value: PyValue, source: string): Map<string, MdlusTensor> {
       throw new Error(`${firstLine(e)} (tensor ${k})`);
     }
     const bad = countNonFinite(tensor.data);
-    if (bad) throw new Error(`${source}: tensor ${k} has ${bad} NaN/infinite value(s) among ${tensor.data.length}`);
+    if (bad) {
+      throw new Error(`${source}: tensor ${k} has ${bad} NaN/infinite value(s) among ${tensor.data.length}`);
+    }
     out.set(k, tensor);
   }
   return out;
@@ -239,8 +265,16 @@ export function parseMdlus(bytes: Uint8Array, path: string): MdlusFile {
 function parseMdlusBytes(bytes: Uint8Array, path: string): MdlusFile {
   const m = members(bytes, path);
   const td = new TextDecoder();
-  const argsJson = asRecord(parsePythonJson(td.decode(m.get("args.json")), `${path} [args.json]`), "args.json", path);
-  const metadata = asRecord(parsePythonJson(td.decode(m.get("metadata.json")), `${path} [metadata.json]`), "metadata.json", path);
+  const argsJson = asRecord(
+    parsePythonJson(td.decode(m.get("args.json")), `${path} [args.json]`),
+    "args.json",
+    path,
+  );
+  const metadata = asRecord(
+    parsePythonJson(td.decode(m.get("metadata.json")), `${path} [metadata.json]`),
+    "metadata.json",
+    path,
+  );
   const className = argsJson.__name__;
   if (typeof className !== "string") throw new Error(`${path}: args.json has no __name__`);
   const args = asRecord(argsJson.__args__ ?? {}, "args.json __args__", path);

@@ -74,7 +74,9 @@ export function parseSafetensors(
     const [b, e] = t.offsets;
     if (base + e > bytes.byteLength) {
       throw new Error(
-        `${source}: truncated safetensors file (tensor ${name} needs ${base + e} bytes, the file has ${bytes.byteLength})`,
+        `${source}: truncated safetensors file (tensor ${name} needs ${
+          base + e
+        } bytes, the file has ${bytes.byteLength})`,
       );
     }
     // Copy so that the result is aligned regardless of the header length.
@@ -105,14 +107,18 @@ function tensorEntry(
   if (dtype !== "F32" && dtype !== "I64") {
     throw new Error(`${source}: tensor ${name} has unsupported dtype ${dtype} (only F32 and I64)`);
   }
-  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(`shape ${JSON.stringify(shape)} is not a list of sizes`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    throw bad(`shape ${JSON.stringify(shape)} is not a list of sizes`);
+  }
   const offsets = data_offsets as [number, number];
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
     throw bad(`data_offsets ${JSON.stringify(data_offsets)} is not [begin, end]`);
   }
   const count = shape.reduce((a: number, s: number) => a * s, 1);
   if (offsets[1] - offsets[0] !== count * ELEMENT_BYTES[dtype]) {
-    throw new Error(`${source}: tensor ${name} has ${offsets[1] - offsets[0]} bytes for shape [${shape}] of ${dtype}`);
+    throw new Error(
+      `${source}: tensor ${name} has ${offsets[1] - offsets[0]} bytes for shape [${shape}] of ${dtype}`,
+    );
   }
   return { dtype, shape, offsets };
 }

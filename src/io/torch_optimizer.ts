@@ -38,7 +38,9 @@ function get(m: PyValue, key: PyValue, what: string, source: string): PyValue {
 
 function num(v: PyValue, what: string, source: string): number {
   if (v instanceof TorchTensor) {
-    if (v.numel !== 1) throw new Error(`${source}: ${what} is a tensor of shape [${v.shape}], expected a scalar`);
+    if (v.numel !== 1) {
+      throw new Error(`${source}: ${what} is a tensor of shape [${v.shape}], expected a scalar`);
+    }
     return v.data[0];
   }
   if (typeof v === "number" || typeof v === "bigint") return Number(v);
@@ -61,7 +63,9 @@ function readAdamState(path: string): TorchAdamState {
   if (!(state instanceof Map)) throw new Error(`${path}: optimizer state is not a dict`);
   if (!Array.isArray(groups) || !groups.length) throw new Error(`${path}: optimizer has no param_groups`);
   const g = groups[0];
-  const indices = groups.flatMap((gr) => get(gr, "params", "param_groups entry", path) as number[]).map(Number);
+  const indices = groups.flatMap((gr) => get(gr, "params", "param_groups entry", path) as number[]).map(
+    Number,
+  );
   const n = indices.length ? Math.max(...indices) + 1 : 0;
   const betas = get(g, "betas", "param_groups[0]", path) as number[];
   const out: TorchAdamState = {
@@ -71,7 +75,9 @@ function readAdamState(path: string): TorchAdamState {
     lr: num(get(g, "lr", "param_groups[0]", path), "lr", path),
     betas: [Number(betas[0]), Number(betas[1])],
     eps: num(get(g, "eps", "param_groups[0]", path), "eps", path),
-    weightDecay: g instanceof Map && g.has("weight_decay") ? num(g.get("weight_decay")!, "weight_decay", path) : 0,
+    weightDecay: g instanceof Map && g.has("weight_decay")
+      ? num(g.get("weight_decay")!, "weight_decay", path)
+      : 0,
     amsgrad: g instanceof Map && g.get("amsgrad") === true,
     numParams: n,
     exp_avg: Array.from({ length: n }, () => new Float32Array(0)),
@@ -81,19 +87,31 @@ function readAdamState(path: string): TorchAdamState {
   };
   for (const [k, s] of state) {
     const i = Number(k);
-    if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`${path}: optimizer state for parameter ${String(k)} outside 0..${n - 1}`);
+    if (!Number.isInteger(i) || i < 0 || i >= n) {
+      throw new Error(`${path}: optimizer state for parameter ${String(k)} outside 0..${n - 1}`);
+    }
     const ea = get(s, "exp_avg", `state[${i}]`, path), eq = get(s, "exp_avg_sq", `state[${i}]`, path);
-    if (!(ea instanceof TorchTensor) || !(eq instanceof TorchTensor)) throw new Error(`${path}: state[${i}] moments are not tensors`);
-    if (ea.shape.join() !== eq.shape.join()) throw new Error(`${path}: state[${i}] exp_avg and exp_avg_sq shapes differ`);
+    if (!(ea instanceof TorchTensor) || !(eq instanceof TorchTensor)) {
+      throw new Error(`${path}: state[${i}] moments are not tensors`);
+    }
+    if (ea.shape.join() !== eq.shape.join()) {
+      throw new Error(`${path}: state[${i}] exp_avg and exp_avg_sq shapes differ`);
+    }
     for (const [name, t] of [["exp_avg", ea], ["exp_avg_sq", eq]] as const) {
       const bad = countNonFinite(t.data);
-      if (bad) throw new Error(`${path}: optimizer state[${i}].${name} has ${bad} NaN/infinite value(s) among ${t.numel}`);
+      if (bad) {
+        throw new Error(
+          `${path}: optimizer state[${i}].${name} has ${bad} NaN/infinite value(s) among ${t.numel}`,
+        );
+      }
     }
     out.exp_avg[i] = ea.data;
     out.exp_avg_sq[i] = eq.data;
     out.shapes[i] = ea.shape;
     out.steps[i] = num(get(s, "step", `state[${i}]`, path), `state[${i}].step`, path);
-    if (!Number.isFinite(out.steps[i])) throw new Error(`${path}: optimizer state[${i}].step is ${out.steps[i]}`);
+    if (!Number.isFinite(out.steps[i])) {
+      throw new Error(`${path}: optimizer state[${i}].step is ${out.steps[i]}`);
+    }
   }
   out.step = out.steps.find((_, i) => out.shapes[i]) ?? 0;
   return out;
@@ -117,7 +135,9 @@ export function adamStateByParam(
   params: Map<string, { shape: readonly number[] }>,
 ): Map<string, ParamAdamState> {
   if (state.numParams !== params.size) {
-    throw new Error(`${state.path}: optimizer covers ${state.numParams} parameters, the network has ${params.size}`);
+    throw new Error(
+      `${state.path}: optimizer covers ${state.numParams} parameters, the network has ${params.size}`,
+    );
   }
   const out = new Map<string, ParamAdamState>();
   let i = 0;
@@ -125,11 +145,16 @@ export function adamStateByParam(
     const shape = state.shapes[i];
     const numel = p.shape.reduce((a, s) => a * s, 1);
     if (shape && shape.join() !== p.shape.join()) {
-      throw new Error(`${state.path}: optimizer state ${i} has shape [${shape}], parameter ${key} is [${p.shape}]`);
+      throw new Error(
+        `${state.path}: optimizer state ${i} has shape [${shape}], parameter ${key} is [${p.shape}]`,
+      );
     }
-    out.set(key, shape
-      ? { index: i, step: state.steps[i], exp_avg: state.exp_avg[i], exp_avg_sq: state.exp_avg_sq[i] }
-      : { index: i, step: 0, exp_avg: new Float32Array(numel), exp_avg_sq: new Float32Array(numel) });
+    out.set(
+      key,
+      shape
+        ? { index: i, step: state.steps[i], exp_avg: state.exp_avg[i], exp_avg_sq: state.exp_avg_sq[i] }
+        : { index: i, step: 0, exp_avg: new Float32Array(numel), exp_avg_sq: new Float32Array(numel) },
+    );
     i++;
   }
   return out;

@@ -11,7 +11,17 @@
 import { isZip, ZipArchive } from "./zip.ts";
 
 /** Element types of torch storages that convert to float32. */
-export type TorchDtype = "float32" | "float64" | "float16" | "bfloat16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool";
+export type TorchDtype =
+  | "float32"
+  | "float64"
+  | "float16"
+  | "bfloat16"
+  | "int64"
+  | "int32"
+  | "int16"
+  | "int8"
+  | "uint8"
+  | "bool";
 
 /** Storage class name (`torch.<Name>`) → dtype and element size. */
 const STORAGE_TYPES: Record<string, [TorchDtype, number]> = {
@@ -72,7 +82,11 @@ export class TorchStorage {
   /** The storage's dtype and element size, or a one-line error naming the file. */
   get type(): [TorchDtype, number] {
     const t = STORAGE_TYPES[this.typeName];
-    if (!t) throw new Error(`${this.source}: storage data/${this.key} has unsupported dtype torch.${this.typeName}`);
+    if (!t) {
+      throw new Error(
+        `${this.source}: storage data/${this.key} has unsupported dtype torch.${this.typeName}`,
+      );
+    }
     return t;
   }
 
@@ -81,7 +95,9 @@ export class TorchStorage {
     if (!this.#bytes) {
       const b = this.load();
       const need = this.numel * this.type[1];
-      if (b.length < need) throw new Error(`${this.source}: storage data/${this.key} has ${b.length} bytes, needs ${need}`);
+      if (b.length < need) {
+        throw new Error(`${this.source}: storage data/${this.key} has ${b.length} bytes, needs ${need}`);
+      }
       this.#bytes = b;
     }
     return this.#bytes;
@@ -125,7 +141,9 @@ export class TorchTensor {
     let last = this.offset;
     for (let d = 0; d < this.shape.length; d++) last += (this.shape[d] - 1) * this.stride[d];
     if (this.offset < 0 || last >= this.storage.numel) {
-      throw new Error(`${this.storage.source}: tensor view [${this.shape}] at offset ${this.offset} exceeds storage data/${this.storage.key}`);
+      throw new Error(
+        `${this.storage.source}: tensor view [${this.shape}] at offset ${this.offset} exceeds storage data/${this.storage.key}`,
+      );
     }
     if (isContiguous(this.shape, this.stride)) return src.slice(this.offset * es, (this.offset + n) * es);
     const out = new Uint8Array(n * es);
@@ -169,7 +187,9 @@ function toFloat32(dtype: TorchDtype, b: Uint8Array): Float32Array {
   switch (dtype) {
     case "float32":
       // storedBytes() returns a fresh array, so it is usually aligned and can be viewed in place.
-      return b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, b.length / 4) : new Float32Array(b.slice().buffer);
+      return b.byteOffset % 4 === 0
+        ? new Float32Array(b.buffer, b.byteOffset, b.length / 4)
+        : new Float32Array(b.slice().buffer);
     case "float64":
       return Float32Array.from({ length: b.length / 8 }, (_, i) => v.getFloat64(8 * i, true));
     case "float16":
@@ -232,7 +252,9 @@ export function unpickle(bytes: Uint8Array, source: string, hooks: UnpickleHooks
   };
   const pop = (): PyValue => {
     const x = stack.pop();
-    if (x === undefined || x === MARK) throw new Error(`${source}: malformed pickle (stack underflow at ${p})`);
+    if (x === undefined || x === MARK) {
+      throw new Error(`${source}: malformed pickle (stack underflow at ${p})`);
+    }
     return x;
   };
   const top = (): PyValue => {
@@ -266,62 +288,182 @@ export function unpickle(bytes: Uint8Array, source: string, hooks: UnpickleHooks
     const at = p;
     const op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: u64(); break; // FRAME
-      case 0x2e: return pop(); // STOP
-      case 0x63: { const mod = line(); stack.push(findGlobal(mod, line(), source)); break; } // GLOBAL
-      case 0x93: { const name = pop(), mod = pop(); stack.push(findGlobal(String(mod), String(name), source)); break; } // STACK_GLOBAL
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: case 0x6a: { // BINGET, LONG_BINGET
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        u64();
+        break; // FRAME
+      case 0x2e:
+        return pop(); // STOP
+      case 0x63: {
+        const mod = line();
+        stack.push(findGlobal(mod, line(), source));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        const name = pop(), mod = pop();
+        stack.push(findGlobal(String(mod), String(name), source));
+        break;
+      } // STACK_GLOBAL
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+      case 0x6a: { // BINGET, LONG_BINGET
         const i = op === 0x68 ? u8() : u32();
         if (!memo.has(i)) throw new Error(`${source}: malformed pickle (memo ${i} unset at ${at})`);
         stack.push(memo.get(i)!);
         break;
       }
-      case 0x28: marks.push(stack); stack = []; break; // MARK: items after it collect on a fresh stack
-      case 0x74: { const t = popMark(); stack.push(t); break; } // TUPLE (popMark swaps `stack`: call it first)
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x85: stack.push([pop()]); break; // TUPLE1
-      case 0x86: { const b = pop(), a = pop(); stack.push([a, b]); break; } // TUPLE2
-      case 0x87: { const c = pop(), b = pop(), a = pop(); stack.push([a, b, c]); break; } // TUPLE3
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x4a: stack.push((u32() | 0)); break; // BININT (signed)
-      case 0x8a: stack.push(long(take(u8()))); break; // LONG1
-      case 0x8b: stack.push(long(take(u32()))); break; // LONG4
-      case 0x47: need(8); stack.push(v.getFloat64(p, false)); p += 8; break; // BINFLOAT: big-endian
-      case 0x58: stack.push(td.decode(take(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(td.decode(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(td.decode(take(u64()))); break; // BINUNICODE8
-      case 0x42: stack.push(take(u32()).slice()); break; // BINBYTES
-      case 0x43: stack.push(take(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x8e: stack.push(take(u64()).slice()); break; // BINBYTES8
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x64: { const items = popMark(); const d = new Map(); setItems(d, items); stack.push(d); break; } // DICT
-      case 0x6c: { const l = popMark(); stack.push(l); break; } // LIST
-      case 0x73: { const val = pop(), key = pop(); setItems(top(), [key, val]); break; } // SETITEM
-      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x61: { const x = pop(); append(top(), [x]); break; } // APPEND
-      case 0x65: { const items = popMark(); append(top(), items); break; } // APPENDS
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
-      case 0x51: stack.push(hooks.persistentLoad(pop())); break; // BINPERSID
-      case 0x52: case 0x81: { // REDUCE, NEWOBJ
+      case 0x28:
+        marks.push(stack);
+        stack = [];
+        break; // MARK: items after it collect on a fresh stack
+      case 0x74: {
+        const t = popMark();
+        stack.push(t);
+        break;
+      } // TUPLE (popMark swaps `stack`: call it first)
+      case 0x29:
+        stack.push([]);
+        break; // EMPTY_TUPLE
+      case 0x85:
+        stack.push([pop()]);
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop(), a = pop();
+        stack.push([a, b]);
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop(), b = pop(), a = pop();
+        stack.push([a, b, c]);
+        break;
+      } // TUPLE3
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x4a:
+        stack.push(u32() | 0);
+        break; // BININT (signed)
+      case 0x8a:
+        stack.push(long(take(u8())));
+        break; // LONG1
+      case 0x8b:
+        stack.push(long(take(u32())));
+        break; // LONG4
+      case 0x47:
+        need(8);
+        stack.push(v.getFloat64(p, false));
+        p += 8;
+        break; // BINFLOAT: big-endian
+      case 0x58:
+        stack.push(td.decode(take(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(td.decode(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(td.decode(take(u64())));
+        break; // BINUNICODE8
+      case 0x42:
+        stack.push(take(u32()).slice());
+        break; // BINBYTES
+      case 0x43:
+        stack.push(take(u8()).slice());
+        break; // SHORT_BINBYTES
+      case 0x8e:
+        stack.push(take(u64()).slice());
+        break; // BINBYTES8
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x64: {
+        const items = popMark();
+        const d = new Map();
+        setItems(d, items);
+        stack.push(d);
+        break;
+      } // DICT
+      case 0x6c: {
+        const l = popMark();
+        stack.push(l);
+        break;
+      } // LIST
+      case 0x73: {
+        const val = pop(), key = pop();
+        setItems(top(), [key, val]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const items = popMark();
+        setItems(top(), items);
+        break;
+      } // SETITEMS
+      case 0x61: {
+        const x = pop();
+        append(top(), [x]);
+        break;
+      } // APPEND
+      case 0x65: {
+        const items = popMark();
+        append(top(), items);
+        break;
+      } // APPENDS
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        stack.push(top());
+        break; // DUP
+      case 0x51:
+        stack.push(hooks.persistentLoad(pop()));
+        break; // BINPERSID
+      case 0x52:
+      case 0x81: { // REDUCE, NEWOBJ
         const args = pop(), fn = pop();
-        if (!Array.isArray(args)) throw new Error(`${source}: malformed pickle (call arguments are not a tuple at ${at})`);
+        if (!Array.isArray(args)) {
+          throw new Error(`${source}: malformed pickle (call arguments are not a tuple at ${at})`);
+        }
         stack.push(call(fn, args, source, op === 0x81));
         break;
       }
-      case 0x62: { const state = pop(); build(top(), state); break; } // BUILD
+      case 0x62: {
+        const state = pop();
+        build(top(), state);
+        break;
+      } // BUILD
       default:
-        throw new Error(`${source}: unsupported pickle opcode 0x${op.toString(16).padStart(2, "0")}${OPNAMES[op] ? ` (${OPNAMES[op]})` : ""} at byte ${at}`);
+        throw new Error(
+          `${source}: unsupported pickle opcode 0x${op.toString(16).padStart(2, "0")}${
+            OPNAMES[op] ? ` (${OPNAMES[op]})` : ""
+          } at byte ${at}`,
+        );
     }
   }
 }
@@ -347,7 +489,10 @@ function call(fn: PyValue, args: PyValue[], source: string, newobj: boolean): Py
     }
     case "torch._utils._rebuild_tensor_v2": {
       const [storage, offset, size, stride] = args;
-      if (!(storage instanceof TorchStorage) || typeof offset !== "number" || !Array.isArray(size) || !Array.isArray(stride)) {
+      if (
+        !(storage instanceof TorchStorage) || typeof offset !== "number" || !Array.isArray(size) ||
+        !Array.isArray(stride)
+      ) {
         throw new Error(`${source}: malformed _rebuild_tensor_v2 arguments`);
       }
       return new TorchTensor(storage, offset, size.map(Number), stride.map(Number));
@@ -382,7 +527,9 @@ export interface TorchZip {
  */
 export function readTorchZip(bytes: Uint8Array, source: string): TorchZip {
   if (!isZip(bytes)) {
-    if (bytes[0] === 0x80) throw new Error(`${source}: legacy (pre-1.6, non-zip) torch serialization is not supported`);
+    if (bytes[0] === 0x80) {
+      throw new Error(`${source}: legacy (pre-1.6, non-zip) torch serialization is not supported`);
+    }
     throw new Error(`${source}: not a torch zip file`);
   }
   const zip = new ZipArchive(bytes, source);
@@ -392,7 +539,9 @@ export function readTorchZip(bytes: Uint8Array, source: string): TorchZip {
   const bo = `${prefix}/byteorder`;
   if (zip.has(bo)) {
     const order = new TextDecoder().decode(zip.read(bo)).trim();
-    if (order !== "little") throw new Error(`${source}: byte order "${order}" is not supported (little-endian only)`);
+    if (order !== "little") {
+      throw new Error(`${source}: byte order "${order}" is not supported (little-endian only)`);
+    }
   }
   const storages = new Map<string, TorchStorage>();
   const persistentLoad = (pid: PyValue): PyValue => {
@@ -403,7 +552,14 @@ export function readTorchZip(bytes: Uint8Array, source: string): TorchZip {
     const k = String(key);
     let s = storages.get(k);
     if (!s) {
-      s = new TorchStorage(cls.name, k, String(location), Number(numel), source, () => zip.read(`${prefix}/data/${k}`));
+      s = new TorchStorage(
+        cls.name,
+        k,
+        String(location),
+        Number(numel),
+        source,
+        () => zip.read(`${prefix}/data/${k}`),
+      );
       storages.set(k, s);
     }
     return s;
@@ -426,8 +582,26 @@ export function readTorchFile(path: string): TorchZip {
 }
 
 Object.assign(OPNAMES, {
-  0x8f: "EMPTY_SET", 0x90: "ADDITEMS", 0x91: "FROZENSET", 0x92: "NEWOBJ_EX", 0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER",
-  0x98: "READONLY_BUFFER", 0x50: "PERSID", 0x49: "INT", 0x4c: "LONG", 0x46: "FLOAT", 0x53: "STRING", 0x56: "UNICODE",
-  0x55: "SHORT_BINSTRING", 0x54: "BINSTRING", 0x69: "INST", 0x6f: "OBJ", 0x67: "GET", 0x70: "PUT", 0x82: "EXT1",
-  0x83: "EXT2", 0x84: "EXT4",
+  0x8f: "EMPTY_SET",
+  0x90: "ADDITEMS",
+  0x91: "FROZENSET",
+  0x92: "NEWOBJ_EX",
+  0x96: "BYTEARRAY8",
+  0x97: "NEXT_BUFFER",
+  0x98: "READONLY_BUFFER",
+  0x50: "PERSID",
+  0x49: "INT",
+  0x4c: "LONG",
+  0x46: "FLOAT",
+  0x53: "STRING",
+  0x56: "UNICODE",
+  0x55: "SHORT_BINSTRING",
+  0x54: "BINSTRING",
+  0x69: "INST",
+  0x6f: "OBJ",
+  0x67: "GET",
+  0x70: "PUT",
+  0x82: "EXT1",
+  0x83: "EXT2",
+  0x84: "EXT4",
 });

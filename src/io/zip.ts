@@ -56,11 +56,15 @@ export class ZipArchive {
   constructor(readonly bytes: Uint8Array, readonly source: string) {
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const { count, cdOffset, cdSize } = this.#endRecord();
-    if (cdOffset + cdSize > bytes.length) this.#truncated(`central directory at ${cdOffset} runs past the end`);
+    if (cdOffset + cdSize > bytes.length) {
+      this.#truncated(`central directory at ${cdOffset} runs past the end`);
+    }
     let p = cdOffset;
     for (let i = 0; i < count; i++) {
       if (p + 46 > bytes.length || this.#u32(p) !== SIG_CENTRAL) {
-        throw new Error(`${source}: damaged zip archive: central directory entry ${i} is not where the end record says`);
+        throw new Error(
+          `${source}: damaged zip archive: central directory entry ${i} is not where the end record says`,
+        );
       }
       const nameLen = this.#u16(p + 28), extraLen = this.#u16(p + 30), commentLen = this.#u16(p + 32);
       const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
@@ -73,7 +77,14 @@ export class ZipArchive {
         if (compressedSize === 0xffffffff) compressedSize = z[q++];
         if (localHeaderOffset === 0xffffffff) localHeaderOffset = z[q++];
       }
-      const entry = { name, method: this.#u16(p + 10), compressedSize, size, crc32: this.#u32(p + 16), localHeaderOffset };
+      const entry = {
+        name,
+        method: this.#u16(p + 10),
+        compressedSize,
+        size,
+        crc32: this.#u32(p + 16),
+        localHeaderOffset,
+      };
       this.entries.set(name, entry);
       this.names.push(name);
       p += 46 + nameLen + extraLen + commentLen;
@@ -94,12 +105,16 @@ export class ZipArchive {
     if (!e) throw new Error(`${this.source}: missing member ${name}`);
     const lh = e.localHeaderOffset;
     if (lh + 30 > this.bytes.length) this.#truncated(`member ${name} starts past the end`);
-    if (this.#u32(lh) !== SIG_LOCAL) throw new Error(`${this.source}: damaged zip archive: no local header for ${name}`);
+    if (this.#u32(lh) !== SIG_LOCAL) {
+      throw new Error(`${this.source}: damaged zip archive: no local header for ${name}`);
+    }
     // Sizes come from the central directory: PyTorch writes zeros in the local header (flag bit 3),
     // and its extra field (padding to 64 bytes) differs from the central one.
     const start = lh + 30 + this.#u16(lh + 26) + this.#u16(lh + 28);
     const end = start + e.compressedSize;
-    if (end > this.bytes.length) this.#truncated(`member ${name} needs bytes up to ${end}, the file has ${this.bytes.length}`);
+    if (end > this.bytes.length) {
+      this.#truncated(`member ${name} needs bytes up to ${end}, the file has ${this.bytes.length}`);
+    }
     const raw = this.bytes.subarray(start, end);
     let data: Uint8Array;
     if (e.method === 0) data = raw;
@@ -110,10 +125,18 @@ export class ZipArchive {
         throw new Error(`${this.source}: member ${name} does not inflate (${(err as Error).message})`);
       }
     } else {
-      throw new Error(`${this.source}: member ${name} uses zip compression method ${e.method} (only stored and deflate are supported)`);
+      throw new Error(
+        `${this.source}: member ${name} uses zip compression method ${e.method} (only stored and deflate are supported)`,
+      );
     }
-    if (data.length !== e.size) throw new Error(`${this.source}: member ${name} has ${data.length} bytes, the directory says ${e.size}`);
-    if (crc32(data) !== e.crc32) throw new Error(`${this.source}: member ${name} is corrupt (CRC-32 mismatch)`);
+    if (data.length !== e.size) {
+      throw new Error(
+        `${this.source}: member ${name} has ${data.length} bytes, the directory says ${e.size}`,
+      );
+    }
+    if (crc32(data) !== e.crc32) {
+      throw new Error(`${this.source}: member ${name} is corrupt (CRC-32 mismatch)`);
+    }
     return data;
   }
 
@@ -151,9 +174,14 @@ export class ZipArchive {
     }
     let count = this.#u16(eocd + 10), cdSize = this.#u32(eocd + 12), cdOffset = this.#u32(eocd + 16);
     const loc = eocd - 20;
-    if ((count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) && loc >= 0 && this.#u32(loc) === SIG_ZIP64_LOCATOR) {
+    if (
+      (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) && loc >= 0 &&
+      this.#u32(loc) === SIG_ZIP64_LOCATOR
+    ) {
       const z = this.#u64(loc + 8);
-      if (z + 56 > b.length || this.#u32(z) !== SIG_ZIP64_EOCD) throw new Error(`${this.source}: damaged zip archive (bad Zip64 end record)`);
+      if (z + 56 > b.length || this.#u32(z) !== SIG_ZIP64_EOCD) {
+        throw new Error(`${this.source}: damaged zip archive (bad Zip64 end record)`);
+      }
       count = this.#u64(z + 32);
       cdSize = this.#u64(z + 40);
       cdOffset = this.#u64(z + 48);

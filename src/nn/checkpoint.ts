@@ -24,7 +24,10 @@ export function networkClass(net: Network): { name: string; module: string } {
       : { name: "EDMPrecondSuperResolution", module: "physicsnemo.diffusion.preconditioners.legacy" };
   }
   if (net instanceof SongUNet) {
-    return { name: net.posEmbd || net.gridChannels ? "SongUNetPosEmbd" : "SongUNet", module: "physicsnemo.models.diffusion_unets.song_unet" };
+    return {
+      name: net.posEmbd || net.gridChannels ? "SongUNetPosEmbd" : "SongUNet",
+      module: "physicsnemo.models.diffusion_unets.song_unet",
+    };
   }
   throw new Error("networkClass: not a network");
 }
@@ -45,7 +48,11 @@ export interface LoadedNetwork {
 }
 
 /** Writes a network (weights + constructor arguments) as safetensors: temporary name, fsync, rename. */
-export async function saveNetwork(net: Network, path: string, extraMetadata: Record<string, string> = {}): Promise<void> {
+export async function saveNetwork(
+  net: Network,
+  path: string,
+  extraMetadata: Record<string, string> = {},
+): Promise<void> {
   const cls = networkClass(net);
   const state = await net.ps.stateDict();
   writeSafetensors(path, state, {
@@ -106,8 +113,12 @@ export function networkFromSafetensors(file: StFile, path: string): LoadedNetwor
 function buildKwargs(kwargs: Record<string, unknown>, path: string): Record<string, unknown> {
   const kw = { ...kwargs };
   delete kw.use_fp16;
-  if (kw.act !== undefined && kw.act !== "silu") throw new Error(`${path}: activation act=${kw.act} is not supported (only silu)`);
-  if (kw.lead_time_mode || kw.lead_time_channels || (Array.isArray(kw.prob_channels) && kw.prob_channels.length)) {
+  if (kw.act !== undefined && kw.act !== "silu") {
+    throw new Error(`${path}: activation act=${kw.act} is not supported (only silu)`);
+  }
+  if (
+    kw.lead_time_mode || kw.lead_time_channels || (Array.isArray(kw.prob_channels) && kw.prob_channels.length)
+  ) {
     throw new Error(`${path}: lead-time networks (SongUNetPosLtEmbd) are not supported`);
   }
   for (const k of ["lead_time_mode", "lead_time_channels", "lead_time_steps", "prob_channels"]) delete kw[k];
@@ -122,7 +133,9 @@ export function networkFromMdlus(file: MdlusFile): LoadedNetwork {
   for (const [k, t] of file.tensors) tensors.set(k, { dtype: "F32", shape: t.shape, data: t.data });
   // Old checkpoints lack the noise embedding's frequencies; the reference recomputes them on load.
   for (const [k, b] of net.ps.buffers) {
-    if (!tensors.has(k) && k.endsWith("map_noise.freqs")) tensors.set(k, { dtype: "F32", shape: b.shape, data: b.data });
+    if (!tensors.has(k) && k.endsWith("map_noise.freqs")) {
+      tensors.set(k, { dtype: "F32", shape: b.shape, data: b.data });
+    }
   }
   loadState(net, { tensors, metadata: {} }, path);
   return {
@@ -135,7 +148,6 @@ export function networkFromMdlus(file: MdlusFile): LoadedNetwork {
     metadata: file.metadata,
   };
 }
-
 
 /**
  * The newest network checkpoint in a training directory: `<Class>.0.<N>.mdlus` or
@@ -150,7 +162,11 @@ export function findLatestCheckpoint(dir: string): string {
     const cand = { name: e.name, n: Number(m[2]), own: m[3] === "safetensors" };
     if (!best || cand.n > best.n || (cand.n === best.n && cand.own && !best.own)) best = cand;
   }
-  if (!best) throw new Error(`${dir}: no <Class>.0.<N>.mdlus or <Class>.0.<N>.safetensors network checkpoint in this directory`);
+  if (!best) {
+    throw new Error(
+      `${dir}: no <Class>.0.<N>.mdlus or <Class>.0.<N>.safetensors network checkpoint in this directory`,
+    );
+  }
   return `${dir.replace(/\/+$/, "")}/${best.name}`;
 }
 
@@ -165,7 +181,9 @@ export function loadNetwork(path: string): LoadedNetwork {
   try {
     info = Deno.statSync(path);
   } catch (e) {
-    throw new Error(`${path}: ${e instanceof Deno.errors.NotFound ? "no such file or directory" : oneLine(e)}`);
+    throw new Error(
+      `${path}: ${e instanceof Deno.errors.NotFound ? "no such file or directory" : oneLine(e)}`,
+    );
   }
   if (info.isDirectory) return loadNetwork(findLatestCheckpoint(path));
   let bytes: Uint8Array;

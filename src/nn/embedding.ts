@@ -88,12 +88,17 @@ export function positionalGrid(type: GridType, channels: number, H: number, W: n
     for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) out[(c * H + i) * W + j] = fn(i, j);
   };
   if (type === "sinusoidal" || type === "sinusoidal_octave") {
-    if (channels % 4 !== 0) throw new Error(`gridtype ${type} needs N_grid_channels divisible by 4, got ${channels}`);
+    if (channels % 4 !== 0) {
+      throw new Error(`gridtype ${type} needs N_grid_channels divisible by 4, got ${channels}`);
+    }
     const F = channels / 4;
     const gx = linspace(0, 2 * Math.PI, W), gy = linspace(0, 2 * Math.PI, H);
     // The legacy 'sinusoidal' spacing 2^linspace(0, F, F) is not octaves (F=2 gives [1, 4]); N=4 is f=1.
-    const freqs = type === "sinusoidal_octave" ? [...Array(F).keys()].map((k) => 2 ** k)
-      : F === 1 ? [1] : [...linspace(0, F, F)].map((e) => 2 ** e);
+    const freqs = type === "sinusoidal_octave"
+      ? [...Array(F).keys()].map((k) => 2 ** k)
+      : F === 1
+      ? [1]
+      : [...linspace(0, F, F)].map((e) => 2 ** e);
     freqs.forEach((f, k) => {
       put(4 * k + 0, (_i, j) => Math.sin(gx[j] * f));
       put(4 * k + 1, (i, _j) => Math.sin(gy[i] * f));

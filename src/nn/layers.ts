@@ -42,10 +42,16 @@ export class Conv2d {
     withBias = true,
   ) {
     const fanIn = inChannels * kernel * kernel, fanOut = outChannels * kernel * kernel;
-    this.weight = ps.param(`${key}.weight`, [outChannels, inChannels, kernel, kernel], { ...init, fanIn, fanOut });
+    this.weight = ps.param(`${key}.weight`, [outChannels, inChannels, kernel, kernel], {
+      ...init,
+      fanIn,
+      fanOut,
+    });
     this.bias = withBias ? ps.param(`${key}.bias`, [outChannels], { fill: 0 }) : null;
     // The reference keeps its [1,1] resampling filter (0.25 each) as a persistent buffer.
-    if (resample.up || resample.down) ps.buffer(`${key}.resample_filter`, [1, 1, 2, 2], new Float32Array(4).fill(0.25));
+    if (resample.up || resample.down) {
+      ps.buffer(`${key}.resample_filter`, [1, 1, 2, 2], new Float32Array(4).fill(0.25));
+    }
   }
 
   forward(x: Tensor): Tensor {
@@ -58,8 +64,19 @@ export class Linear {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(ps: ParamStore, readonly key: string, inFeatures: number, outFeatures: number, init: InitKind, withBias = true) {
-    this.weight = ps.param(`${key}.weight`, [outFeatures, inFeatures], { ...init, fanIn: inFeatures, fanOut: outFeatures });
+  constructor(
+    ps: ParamStore,
+    readonly key: string,
+    inFeatures: number,
+    outFeatures: number,
+    init: InitKind,
+    withBias = true,
+  ) {
+    this.weight = ps.param(`${key}.weight`, [outFeatures, inFeatures], {
+      ...init,
+      fanIn: inFeatures,
+      fanOut: outFeatures,
+    });
     this.bias = withBias ? ps.param(`${key}.bias`, [outFeatures], { fill: 0 }) : null;
   }
 
@@ -74,14 +91,25 @@ export class GroupNorm {
   readonly bias: Tensor;
   readonly groups: number;
 
-  constructor(ps: ParamStore, readonly key: string, channels: number, readonly eps: number, readonly silu = false) {
+  constructor(
+    ps: ParamStore,
+    readonly key: string,
+    channels: number,
+    readonly eps: number,
+    readonly silu = false,
+  ) {
     this.groups = groupCount(channels);
     this.weight = ps.param(`${key}.weight`, [channels], { fill: 1 });
     this.bias = ps.param(`${key}.bias`, [channels], { fill: 0 });
   }
 
   forward(x: Tensor, mode: Mode): Tensor {
-    return groupNorm(x, this.weight, this.bias, { groups: this.groups, eps: this.eps, silu: this.silu, train: mode.train });
+    return groupNorm(x, this.weight, this.bias, {
+      groups: this.groups,
+      eps: this.eps,
+      silu: this.silu,
+      train: mode.train,
+    });
   }
 }
 
@@ -95,7 +123,9 @@ export class UNetAttention {
     attn: InitKind;
     zero: InitKind;
   }) {
-    if (channels % heads !== 0) throw new Error(`${key}: ${channels} channels do not split into ${heads} heads`);
+    if (channels % heads !== 0) {
+      throw new Error(`${key}: ${channels} channels do not split into ${heads} heads`);
+    }
     this.norm = new GroupNorm(ps, `${key}.norm`, channels, eps);
     this.qkv = new Conv2d(ps, `${key}.qkv`, channels, 3 * channels, 1, init.attn);
     this.proj = new Conv2d(ps, `${key}.proj`, channels, channels, 1, init.zero);
@@ -134,7 +164,13 @@ export class UNetBlock {
   readonly skipScale: number;
   readonly dropout: number;
 
-  constructor(ps: ParamStore, readonly key: string, readonly inChannels: number, readonly outChannels: number, o: UNetBlockOptions) {
+  constructor(
+    ps: ParamStore,
+    readonly key: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    o: UNetBlockOptions,
+  ) {
     const eps = o.eps ?? 1e-6;
     const init = o.init ?? { mode: "xavier_uniform" };
     const initZero = o.initZero ?? { mode: "xavier_uniform", gain: 1e-5 };
@@ -151,7 +187,10 @@ export class UNetBlock {
       ? new Conv2d(ps, `${key}.skip`, inChannels, outChannels, 1, init, resample)
       : null;
     this.attn = o.attention
-      ? new UNetAttention(ps, `${key}.attn`, outChannels, o.heads ?? 1, eps, { attn: initAttn, zero: initZero })
+      ? new UNetAttention(ps, `${key}.attn`, outChannels, o.heads ?? 1, eps, {
+        attn: initAttn,
+        zero: initZero,
+      })
       : null;
   }
 

@@ -101,7 +101,9 @@ export class ParamStore {
       if (!t) throw new Error(`${where}: missing tensor ${prefix + key}`);
       if (t.dtype !== "F32") throw new Error(`${where}: tensor ${prefix + key} is ${t.dtype}, expected F32`);
       if (t.shape.join() !== shape.join()) {
-        throw new Error(`${where}: tensor ${prefix + key} has shape [${t.shape}], the model expects [${shape}]`);
+        throw new Error(
+          `${where}: tensor ${prefix + key} has shape [${t.shape}], the model expects [${shape}]`,
+        );
       }
       used.add(prefix + key);
       return t.data as Float32Array;
@@ -111,7 +113,9 @@ export class ParamStore {
     if (opts.strict !== false && prefix === "") {
       const extra = [...file.tensors.keys()].filter((k) => !used.has(k) && !IGNORED_KEYS.test(k));
       if (extra.length) {
-        throw new Error(`${where}: ${extra.length} tensors the model does not have, e.g. ${extra.slice(0, 3).join(", ")}`);
+        throw new Error(
+          `${where}: ${extra.length} tensors the model does not have, e.g. ${extra.slice(0, 3).join(", ")}`,
+        );
       }
     }
   }

@@ -45,7 +45,12 @@ export interface SongUNetKwargs {
 
 /** Keyword arguments that only change speed or memory in the reference, accepted and ignored. */
 const IGNORED = new Set([
-  "use_apex_gn", "profile_mode", "amp_mode", "act", "use_fp16", "label_dropout",
+  "use_apex_gn",
+  "profile_mode",
+  "amp_mode",
+  "act",
+  "use_fp16",
+  "label_dropout",
 ]);
 
 /** Optional inputs of a forward pass. */
@@ -85,7 +90,10 @@ export class SongUNet {
    * `posEmbd` selects SongUNetPosEmbd (grid channels appended after the input). `prefix` is the
    * wrappers' "model." so that keys match the reference's state dicts.
    */
-  constructor(readonly kwargs: SongUNetKwargs, opts: { posEmbd: boolean; prefix?: string; ps?: ParamStore; seed?: number }) {
+  constructor(
+    readonly kwargs: SongUNetKwargs,
+    opts: { posEmbd: boolean; prefix?: string; ps?: ParamStore; seed?: number },
+  ) {
     const k = kwargs;
     for (const key of Object.keys(k)) {
       if (!KNOWN.has(key) && !IGNORED.has(key)) throw new Error(`SongUNet: unknown keyword argument ${key}`);
@@ -93,7 +101,9 @@ export class SongUNet {
     const p = opts.prefix ?? "";
     this.ps = opts.ps ?? new ParamStore(opts.seed ?? 0);
     const ps = this.ps;
-    [this.H, this.W] = Array.isArray(k.img_resolution) ? k.img_resolution : [k.img_resolution, k.img_resolution];
+    [this.H, this.W] = Array.isArray(k.img_resolution)
+      ? k.img_resolution
+      : [k.img_resolution, k.img_resolution];
     const pe = opts.posEmbd;
     const mc = k.model_channels ?? 128;
     const mult = k.channel_mult ?? (pe ? [1, 2, 2, 2, 2] : [1, 2, 2, 2]);
@@ -104,11 +114,17 @@ export class SongUNet {
     this.embChannels = mc * (k.channel_mult_emb ?? 4);
     const noiseChannels = mc * (k.channel_mult_noise ?? 1);
     for (const [name, want] of [["encoder_type", "standard"], ["decoder_type", "standard"]] as const) {
-      if (k[name] !== undefined && k[name] !== want) throw new Error(`SongUNet: ${name}=${k[name]} is not supported (only ${want})`);
+      if (k[name] !== undefined && k[name] !== want) {
+        throw new Error(`SongUNet: ${name}=${k[name]} is not supported (only ${want})`);
+      }
     }
-    if (k.resample_filter && k.resample_filter.join() !== "1,1") throw new Error("SongUNet: only resample_filter [1,1] is supported");
+    if (k.resample_filter && k.resample_filter.join() !== "1,1") {
+      throw new Error("SongUNet: only resample_filter [1,1] is supported");
+    }
     if (k.additive_pos_embed) throw new Error("SongUNet: additive_pos_embed is not supported");
-    if (k.label_dim || k.augment_dim) throw new Error("SongUNet: label_dim / augment_dim conditioning is not supported");
+    if (k.label_dim || k.augment_dim) {
+      throw new Error("SongUNet: label_dim / augment_dim conditioning is not supported");
+    }
     this.levels = mult.length;
     this.checkpointLevel = (k.checkpoint_level as number | undefined) ?? 0;
 
@@ -122,10 +138,16 @@ export class SongUNet {
       const type = k.gridtype ?? "sinusoidal";
       if (type === "learnable") {
         this.posEmbd = ps.param(`${p}pos_embd`, [this.gridChannels, this.H, this.W], {
-          mode: "kaiming_normal", fanIn: 1, fanOut: 1, // standard normal, as torch.randn
+          mode: "kaiming_normal",
+          fanIn: 1,
+          fanOut: 1, // standard normal, as torch.randn
         });
       } else {
-        this.posEmbd = rt().upload(positionalGrid(type, this.gridChannels, this.H, this.W), [this.gridChannels, this.H, this.W]).keep();
+        this.posEmbd = rt().upload(positionalGrid(type, this.gridChannels, this.H, this.W), [
+          this.gridChannels,
+          this.H,
+          this.W,
+        ]).keep();
       }
     }
     if (this.embeddingType !== "zero") {
@@ -145,16 +167,25 @@ export class SongUNet {
       if (level === 0) {
         const cin = cout;
         cout = mc;
-        this.enc.push([`${res}x${res}_conv`, new Conv2d(ps, `${p}enc.${res}x${res}_conv`, cin, cout, 3, init)]);
+        this.enc.push([
+          `${res}x${res}_conv`,
+          new Conv2d(ps, `${p}enc.${res}x${res}_conv`, cin, cout, 3, init),
+        ]);
       } else {
-        this.enc.push([`${res}x${res}_down`, new UNetBlock(ps, `${p}enc.${res}x${res}_down`, cout, cout, { ...block, down: true })]);
+        this.enc.push([
+          `${res}x${res}_down`,
+          new UNetBlock(ps, `${p}enc.${res}x${res}_down`, cout, cout, { ...block, down: true }),
+        ]);
       }
       skips.push(cout);
       for (let i = 0; i < numBlocks; i++) {
         const cin = cout;
         cout = mc * mult[level];
         const name = `${res}x${res}_block${i}`;
-        this.enc.push([name, new UNetBlock(ps, `${p}enc.${name}`, cin, cout, { ...block, attention: attnRes.includes(res) })]);
+        this.enc.push([
+          name,
+          new UNetBlock(ps, `${p}enc.${name}`, cin, cout, { ...block, attention: attnRes.includes(res) }),
+        ]);
         skips.push(cout);
       }
     }
@@ -162,7 +193,10 @@ export class SongUNet {
       const res = this.H >> level;
       const at = (n: string) => `${p}dec.${res}x${res}_${n}`;
       if (level === mult.length - 1) {
-        this.dec.push([`in0`, new UNetBlock(ps, at("in0"), cout, cout, { ...block, attention: k.bottleneck_attention ?? true })]);
+        this.dec.push([
+          `in0`,
+          new UNetBlock(ps, at("in0"), cout, cout, { ...block, attention: k.bottleneck_attention ?? true }),
+        ]);
         this.dec.push([`in1`, new UNetBlock(ps, at("in1"), cout, cout, block)]);
       } else {
         this.dec.push([`up`, new UNetBlock(ps, at("up"), cout, cout, { ...block, up: true })]);
@@ -201,7 +235,10 @@ export class SongUNet {
   /** The noise-level embedding [B or 1, emb] (zeros for embedding_type "zero"). */
   #embedding(noiseLabels: Float32Array, o: UNetForwardOptions): Tensor {
     if (!this.mapLayer0 || !this.mapLayer1 || !this.noiseFreqs) {
-      return rt().upload(new Float32Array(noiseLabels.length * this.embChannels), [noiseLabels.length, this.embChannels]);
+      return rt().upload(new Float32Array(noiseLabels.length * this.embChannels), [
+        noiseLabels.length,
+        this.embChannels,
+      ]);
     }
     const kind = this.embeddingType === "fourier" ? "fourier" : "positional";
     const e = noiseEmbedding(noiseLabels, this.noiseFreqs, kind, o.noiseLabelTensor);
@@ -212,7 +249,10 @@ export class SongUNet {
   #block(block: UNetBlock, x: Tensor, emb: Tensor, mode: Mode): Tensor {
     const [, , h, w] = x.shape;
     const level = this.checkpointLevel;
-    if (level <= 0 || !rt().tape || Math.floor(Math.sqrt(h * w)) <= (Math.floor(Math.sqrt(this.H * this.W)) >> level) + 1) {
+    if (
+      level <= 0 || !rt().tape ||
+      Math.floor(Math.sqrt(h * w)) <= (Math.floor(Math.sqrt(this.H * this.W)) >> level) + 1
+    ) {
       return block.forward(x, emb, mode);
     }
     // The recomputation must draw the same dropout masks: both runs start from the same seed.
@@ -241,7 +281,11 @@ export class SongUNet {
     if (grid) x = concatChannels([x, grid]);
     const firstConv = this.enc[0][1] as Conv2d;
     if (x.shape[1] !== firstConv.inChannels) {
-      throw new Error(`SongUNet: input has ${x.shape[1]} channels (with the grid), the network expects ${firstConv.inChannels}`);
+      throw new Error(
+        `SongUNet: input has ${
+          x.shape[1]
+        } channels (with the grid), the network expects ${firstConv.inChannels}`,
+      );
     }
     const emb = this.#embedding(noiseLabels, o);
     const skips: Tensor[] = [];
@@ -263,8 +307,25 @@ export class SongUNet {
 }
 
 const KNOWN = new Set([
-  "img_resolution", "in_channels", "out_channels", "model_channels", "channel_mult", "channel_mult_emb",
-  "channel_mult_noise", "num_blocks", "attn_resolutions", "dropout", "embedding_type", "encoder_type",
-  "decoder_type", "resample_filter", "bottleneck_attention", "additive_pos_embed", "label_dim", "augment_dim",
-  "gridtype", "N_grid_channels", "checkpoint_level",
+  "img_resolution",
+  "in_channels",
+  "out_channels",
+  "model_channels",
+  "channel_mult",
+  "channel_mult_emb",
+  "channel_mult_noise",
+  "num_blocks",
+  "attn_resolutions",
+  "dropout",
+  "embedding_type",
+  "encoder_type",
+  "decoder_type",
+  "resample_filter",
+  "bottleneck_attention",
+  "additive_pos_embed",
+  "label_dim",
+  "augment_dim",
+  "gridtype",
+  "N_grid_channels",
+  "checkpoint_level",
 ]);

@@ -21,7 +21,14 @@ export interface WrapperKwargs {
 }
 
 function buildUNet(kw: WrapperKwargs, ps: ParamStore, seed: number, drop: string[]): SongUNet {
-  const { img_resolution, img_in_channels, img_out_channels, model_type = "SongUNetPosEmbd", use_fp16, ...rest } = kw;
+  const {
+    img_resolution,
+    img_in_channels,
+    img_out_channels,
+    model_type = "SongUNetPosEmbd",
+    use_fp16,
+    ...rest
+  } = kw;
   if (use_fp16) throw new Error("use_fp16 is not supported: the WebGPU port runs in float32");
   if (model_type !== "SongUNetPosEmbd" && model_type !== "SongUNet") {
     throw new Error(`model_type ${model_type} is not supported (SongUNetPosEmbd or SongUNet)`);
@@ -90,12 +97,24 @@ export class EDMPrecondSuperResolution {
     this.sigmaMin = (kw.sigma_min as number | undefined) ?? 0;
     this.sigmaMax = (kw.sigma_max as number | undefined) ?? Infinity;
     this.scaleCondInput = legacy.scaleCondInput ?? (kw.scale_cond_input as boolean | undefined) ?? false;
-    this.model = buildUNet(kwargs, this.ps, seed, ["sigma_data", "sigma_min", "sigma_max", "scale_cond_input", "img_channels"]);
+    this.model = buildUNet(kwargs, this.ps, seed, [
+      "sigma_data",
+      "sigma_min",
+      "sigma_max",
+      "scale_cond_input",
+      "img_channels",
+    ]);
     this.outChannels = kwargs.img_out_channels;
   }
 
   /** x [B, C_out, H, W] noisy target, img_lr conditioning [B, C, H, W], sigma per sample (host, [B] or [1]). */
-  forward(x: Tensor, imgLr: Tensor | null, sigma: Float32Array, mode: Mode, extra: Partial<UNetForwardOptions> = {}): Tensor {
+  forward(
+    x: Tensor,
+    imgLr: Tensor | null,
+    sigma: Float32Array,
+    mode: Mode,
+    extra: Partial<UNetForwardOptions> = {},
+  ): Tensor {
     const r = rt();
     const B = x.shape[0];
     const sig = sigma.length === 1 && B > 1 ? new Float32Array(B).fill(sigma[0]) : sigma;

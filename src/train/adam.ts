@@ -21,7 +21,8 @@ const PARAMS = {
   max_norm: "f32",
   factor: "f32",
 } as const;
-const kernel = (entry: string, bindings: string[]) => declareKernel({ file: "optim", entry, params: PARAMS, bindings });
+const kernel = (entry: string, bindings: string[]) =>
+  declareKernel({ file: "optim", entry, params: PARAMS, bindings });
 const SANITIZE = kernel("sanitize_partials", ["grad", "partial"]);
 const FINALIZE = kernel("finalize_norm", ["partial", "stats"]);
 const ADAM = kernel("adam", ["grad", "stats", "param", "exp_avg", "exp_avg_sq"]);
@@ -91,11 +92,22 @@ export class Adam {
     const wg = SANITIZE.workgroupSize[0];
     segs.forEach((s, i) => {
       const chunk = Math.ceil(s.length / PARTIALS / wg) * wg;
-      SANITIZE.run({ n: s.length, chunk, slot: i * PARTIALS }, { grad: s.grad, partial: this.#partials }, [PARTIALS]);
+      SANITIZE.run({ n: s.length, chunk, slot: i * PARTIALS }, { grad: s.grad, partial: this.#partials }, [
+        PARTIALS,
+      ]);
     });
-    FINALIZE.run({ slot: segs.length * PARTIALS, max_norm: maxNorm ?? 0 }, { partial: this.#partials, stats: this.#stats }, [1]);
+    FINALIZE.run({ slot: segs.length * PARTIALS, max_norm: maxNorm ?? 0 }, {
+      partial: this.#partials,
+      stats: this.#stats,
+    }, [1]);
     const bc1 = 1 - this.beta1 ** t, bc2 = 1 - this.beta2 ** t;
-    const hyper = { beta1: this.beta1, beta2: this.beta2, eps: this.eps, lr_step: lr / bc1, bc2_sqrt: Math.sqrt(bc2) };
+    const hyper = {
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      lr_step: lr / bc1,
+      bc2_sqrt: Math.sqrt(bc2),
+    };
     for (const s of segs) {
       ADAM.run(
         { n: s.length, ...hyper },

@@ -166,7 +166,9 @@ export function loadTrainState(path: string): LoadedState {
   const bad = ["curNimg", "step", "samplerIdx", "samplerPos", "nonFiniteGrads"].filter((k) => !int(k));
   if (typeof meta.lr !== "number" || !Number.isFinite(meta.lr)) bad.push("lr");
   if (!Array.isArray(meta.rng) || meta.rng.length !== 4) bad.push("rng");
-  if (bad.length) throw new Error(`${path}: its training state lacks valid ${bad.join(", ")}: the file is damaged`);
+  if (bad.length) {
+    throw new Error(`${path}: its training state lacks valid ${bad.join(", ")}: the file is damaged`);
+  }
   const order = file.tensors.get("data_order"), key = file.tensors.get("data_rng_key");
   if (!order || !key || !(order.data instanceof BigInt64Array) || !(key.data instanceof BigInt64Array)) {
     throw new Error(`${path}: the data order is missing`);

@@ -167,3 +167,47 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/**
+ * An HRRR-mini fixture with the given variable names: coarse `h x w` inputs, fine `(f h) x (f w)`
+ * outputs (smooth waves of amplitude ~2 about 1.5, the fixture statistics), invariants on the fine
+ * grid, every window at (0, 0).
+ */
+export function hrrrStandIn(o: {
+  inputs: string[];
+  outputs: string[];
+  invariants: string[];
+  h: number;
+  w: number;
+  f: number;
+  times: number[];
+  timeUnits: string;
+}): HrrrFixture {
+  const { h, w, f } = o, T = o.times.length, H = h * f, W = w * f;
+  const wave = (t: number, c: number, y: number, x: number, n: number) =>
+    1.5 + 2 * Math.sin(2 * Math.PI * (x / n + 0.5 * y / n) + 0.7 * t + c) +
+    0.3 * Math.cos(0.9 * y - 0.4 * x + t);
+  const fields = (names: string[], hh: number, ww: number, TT: number) =>
+    Object.fromEntries(names.map((name, c) => {
+      const a = new Float32Array(TT * hh * ww);
+      for (let t = 0; t < TT; t++) {
+        for (let y = 0; y < hh; y++) {
+          for (let x = 0; x < ww; x++) a[(t * hh + y) * ww + x] = wave(t, c, y, x, ww);
+        }
+      }
+      return [name, a];
+    }));
+  return {
+    T,
+    h,
+    w,
+    f,
+    inputs: fields(o.inputs, h, w, T),
+    outputs: fields(o.outputs, H, W, T),
+    invariants: fields(o.invariants, H, W, 1),
+    invShape: [H, W],
+    coords: new Array(2 * T).fill(0),
+    times: o.times,
+    timeUnits: o.timeUnits,
+  };
+}

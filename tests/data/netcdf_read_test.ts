@@ -207,23 +207,29 @@ Deno.test("NetCDF4 written by netCDF-C: an HRRR-mini file's structure (fixture)"
   }
 });
 
-Deno.test(sharedDataTest("NetCDF4 written by netCDF-C: the shared ERA5 file's structure", "era5-uk-t2m/train.nc", async (path) => {
-  const f = await openNetCDF(path);
-  try {
-    assertEquals(f.group("").groups, ["input", "output", "invariant"]);
-    assertEquals(f.group("").variables, ["time", "coord"], "dimension-only scales are not variables");
-    assertEquals(f.variable("input/t2m").dims, ["time", "y_lr", "x_lr"]);
-    assertEquals(f.variable("output/t2m").shape, [528, 32, 48]);
-    assertEquals(f.variable("time").attrs.units, "hours since 1970-01-01 00:00:00");
-    assertEquals(f.attrs.upsample_factor, 4);
-    assert(
-      !("_NCProperties" in f.attrs) && !("DIMENSION_LIST" in f.variable("input/t2m").attrs),
-      "bookkeeping hidden",
-    );
-    const t = f.read("time") as BigInt64Array;
-    // 2019-03-01T00:00Z is 430944 hours after 1970-01-01.
-    assertEquals([t[0], t[527]].map(Number), [430944, 430944 + 527]);
-  } finally {
-    f.close();
-  }
-}));
+Deno.test(
+  sharedDataTest(
+    "NetCDF4 written by netCDF-C: the shared ERA5 file's structure",
+    "era5-uk-t2m/train.nc",
+    async (path) => {
+      const f = await openNetCDF(path);
+      try {
+        assertEquals(f.group("").groups, ["input", "output", "invariant"]);
+        assertEquals(f.group("").variables, ["time", "coord"], "dimension-only scales are not variables");
+        assertEquals(f.variable("input/t2m").dims, ["time", "y_lr", "x_lr"]);
+        assertEquals(f.variable("output/t2m").shape, [528, 32, 48]);
+        assertEquals(f.variable("time").attrs.units, "hours since 1970-01-01 00:00:00");
+        assertEquals(f.attrs.upsample_factor, 4);
+        assert(
+          !("_NCProperties" in f.attrs) && !("DIMENSION_LIST" in f.variable("input/t2m").attrs),
+          "bookkeeping hidden",
+        );
+        const t = f.read("time") as BigInt64Array;
+        // 2019-03-01T00:00Z is 430944 hours after 1970-01-01.
+        assertEquals([t[0], t[527]].map(Number), [430944, 430944 + 527]);
+      } finally {
+        f.close();
+      }
+    },
+  ),
+);

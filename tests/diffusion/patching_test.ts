@@ -2,16 +2,24 @@
  * Patching on the device equals the host reference (which is at golden parity), and fusing grid
  * patches of an image gives the image back.
  */
-import { assertEquals, assertThrows, worstRatio, assert } from "../helpers/assert.ts";
+import { assert, assertEquals, assertThrows, worstRatio } from "../helpers/assert.ts";
 import { initRuntime } from "../../src/gpu/runtime.ts";
 import { DevicePatching } from "../../src/ops/patching.ts";
-import { applyPatching, fuseGridPatches, gridPatching, randomCorners, randomPatching } from "../../src/diffusion/patching.ts";
+import {
+  applyPatching,
+  fuseGridPatches,
+  gridPatching,
+  randomCorners,
+  randomPatching,
+} from "../../src/diffusion/patching.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 Deno.test("device grid patching: apply and fuse equal the host reference; fuse(apply(x)) = x", async () => {
   const r = await initRuntime();
   const rng = new Rng(3);
-  for (const [H, W, Hp, Wp, ov, bd] of [[24, 40, 16, 16, 4, 2], [20, 20, 12, 8, 2, 1], [16, 16, 16, 16, 0, 0]]) {
+  for (
+    const [H, W, Hp, Wp, ov, bd] of [[24, 40, 16, 16, 4, 2], [20, 20, 12, 8, 2, 1], [16, 16, 16, 16, 0, 0]]
+  ) {
     const B = 2, C = 3;
     const x = rng.normals(B * C * H * W);
     const gp = gridPatching(H, W, Hp, Wp, ov, bd);

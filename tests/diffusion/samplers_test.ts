@@ -17,7 +17,11 @@ Deno.test("deterministic Heun solves dx/dsigma = x exactly enough: x(0) = 1 from
   // D(x; sigma) = (sigma + 1) x makes the ODE direction d = (x - D) / sigma = -x.
   const denoise = (x: Tensor, s: number) => axpby(s + 1, x, 0, x);
   const latents = full([1, 1, 4, 4], Math.exp(-4) / 4);
-  const x = deterministicSampler(denoise, latents, (shape) => zeros(shape), { numSteps: 100, sigmaMax: 4, solver: "heun" });
+  const x = deterministicSampler(denoise, latents, (shape) => zeros(shape), {
+    numSteps: 100,
+    sigmaMax: 4,
+    solver: "heun",
+  });
   for (const v of await x.read()) assertAlmostEquals(v, 1, 1e-2);
 });
 

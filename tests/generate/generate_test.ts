@@ -190,11 +190,17 @@ Deno.test(
           `generation.io.res_ckpt_filename=${m.res}`,
           `generation.io.output_filename=${dir}/era5.nc`,
           "sampler.num_steps=3",
+          "generation.num_ensembles=2",
+          "generation.seed_batch_size=2",
+          'dataset.time_range=["2019-03-22T12:00:00","2019-03-22T13:00:00"]',
         ],
       });
       const s = await generate(cfg);
       const d = await readGenerationFile(s.path);
-      assertEquals([d.nEnsemble, d.ny, d.nx, d.time.labels[0]], [4, 32, 48, "2019-03-22T12:00:00.000Z"]);
+      assertEquals([d.nEnsemble, d.ny, d.nx, d.time.labels], [2, 32, 48, [
+        "2019-03-22T12:00:00.000Z",
+        "2019-03-22T13:00:00.000Z",
+      ]]);
       assert(d.prediction.get("t2m")!.data.every(Number.isFinite));
     },
   ),

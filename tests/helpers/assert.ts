@@ -31,7 +31,11 @@ export function assertThrows(fn: () => unknown, _cls?: unknown, includes?: strin
   throw new AssertionError("expected an error");
 }
 
-export async function assertRejects(fn: () => Promise<unknown>, _cls?: unknown, includes?: string): Promise<Error> {
+export async function assertRejects(
+  fn: () => Promise<unknown>,
+  _cls?: unknown,
+  includes?: string,
+): Promise<Error> {
   try {
     await fn();
   } catch (e) {
@@ -44,8 +48,15 @@ export async function assertRejects(fn: () => Promise<unknown>, _cls?: unknown, 
 }
 
 /** Worst ratio |a - g| / (atol + rtol |g|) over all elements; <= 1 passes. */
-export function worstRatio(actual: ArrayLike<number>, golden: ArrayLike<number>, atol: number, rtol: number): number {
-  if (actual.length !== golden.length) throw new AssertionError(`length ${actual.length} vs golden ${golden.length}`);
+export function worstRatio(
+  actual: ArrayLike<number>,
+  golden: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+): number {
+  if (actual.length !== golden.length) {
+    throw new AssertionError(`length ${actual.length} vs golden ${golden.length}`);
+  }
   let worst = 0;
   for (let i = 0; i < golden.length; i++) {
     const r = Math.abs(actual[i] - golden[i]) / (atol + rtol * Math.abs(golden[i]));
@@ -54,7 +65,13 @@ export function worstRatio(actual: ArrayLike<number>, golden: ArrayLike<number>,
   return worst;
 }
 
-export function assertClose(actual: ArrayLike<number>, golden: ArrayLike<number>, atol: number, rtol: number, what = ""): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  golden: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  what = "",
+): void {
   const w = worstRatio(actual, golden, atol, rtol);
   if (!(w <= 1)) throw new AssertionError(`${what}: worst error/tolerance ratio ${w.toFixed(3)} > 1`);
 }

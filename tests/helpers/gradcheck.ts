@@ -82,7 +82,9 @@ export async function gradCheck(
     const g = analyticHost[k];
     if (!g) throw new Error(`gradCheck: input ${k} got no gradient`);
     const n = inputs[k].data.length;
-    const idx = n <= samples ? [...Array(n).keys()] : [...Array(samples)].map((_, i) => Math.floor((i * n) / samples + (i % 3)) % n);
+    const idx = n <= samples
+      ? [...Array(n).keys()]
+      : [...Array(samples)].map((_, i) => Math.floor((i * n) / samples + (i % 3)) % n);
     for (const i of idx) {
       const plus = inputs.map((x) => x.data.slice());
       const minus = inputs.map((x) => x.data.slice());
@@ -92,7 +94,11 @@ export async function gradCheck(
       const ratio = Math.abs(g[i] - num) / (atol + rtol * Math.abs(num));
       if (ratio > worst) worst = ratio;
       if (ratio > 1) {
-        throw new Error(`gradCheck: input ${k} element ${i}: analytic ${g[i]} vs numeric ${num} (ratio ${ratio.toFixed(2)})`);
+        throw new Error(
+          `gradCheck: input ${k} element ${i}: analytic ${g[i]} vs numeric ${num} (ratio ${
+            ratio.toFixed(2)
+          })`,
+        );
       }
     }
   }

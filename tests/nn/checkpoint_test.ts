@@ -57,7 +57,11 @@ Deno.test("every fixture .mdlus rebuilds its network and reproduces the referenc
   assertEquals(loadNetwork(`${DIR}/regression_16x24.fp16_legacy_tar.mdlus`).format, "mdlus-tar");
   const d = loadNetwork(`${DIR}/diffusion_16x24.mdlus`);
   assert(d.net instanceof EDMPrecondSuperResolution && d.net.sigmaMax === Infinity && !d.net.scaleCondInput);
-  assertEquals([d.format, d.className, d.metadata.mdlus_file_version], ["mdlus-zip", "EDMPrecondSuperResolution", "0.1.0"]);
+  assertEquals([d.format, d.className, d.metadata.mdlus_file_version], [
+    "mdlus-zip",
+    "EDMPrecondSuperResolution",
+    "0.1.0",
+  ]);
   d.net.ps.dispose();
 });
 
@@ -88,7 +92,12 @@ Deno.test("saveNetwork → loadNetwork round-trips bit for bit (float16 weights,
   await initRuntime();
   const dir = await Deno.makeTempDir();
   try {
-    for (const f of ["regression_16x24.fp16_legacy_tar.mdlus", "checkpoints_diffusion/EDMPrecondSuperResolution.0.4.mdlus"]) {
+    for (
+      const f of [
+        "regression_16x24.fp16_legacy_tar.mdlus",
+        "checkpoints_diffusion/EDMPrecondSuperResolution.0.4.mdlus",
+      ]
+    ) {
       const a = loadNetwork(`${DIR}/${f}`);
       const path = `${dir}/net.safetensors`;
       await saveNetwork(a.net, path);
@@ -115,8 +124,15 @@ Deno.test("a legacy file (class UNet, modulus module, v0.1.0 args, root-level at
   };
   const argsText = JSON.stringify(legacyArgs).replace("null", "Infinity"); // as Python writes it
   const pt = editPickle(m.get("model.pt")!, (pkl) => {
-    for (const key of (manifest.checkpoints["regression_16x24.fp16_legacy_tar.mdlus"].state_dict.tensors as [string][]).map((r) => r[0])) {
-      const old = key.replace(".attn.norm.", ".norm2.").replace(".attn.qkv.", ".qkv.").replace(".attn.proj.", ".proj.");
+    for (
+      const key
+        of (manifest.checkpoints["regression_16x24.fp16_legacy_tar.mdlus"].state_dict.tensors as [string][])
+          .map((r) => r[0])
+    ) {
+      const old = key.replace(".attn.norm.", ".norm2.").replace(".attn.qkv.", ".qkv.").replace(
+        ".attn.proj.",
+        ".proj.",
+      );
       if (old !== key) pkl = replaceBytes(pkl, binunicode(key), binunicode(old));
     }
     return pkl;
@@ -125,7 +141,13 @@ Deno.test("a legacy file (class UNet, modulus module, v0.1.0 args, root-level at
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/legacy.mdlus`;
-    Deno.writeFileSync(path, writeTar([["args.json", enc.encode(argsText)], ["metadata.json", m.get("metadata.json")!], ["model.pt", pt]]));
+    Deno.writeFileSync(
+      path,
+      writeTar([["args.json", enc.encode(argsText)], ["metadata.json", m.get("metadata.json")!], [
+        "model.pt",
+        pt,
+      ]]),
+    );
     const legacy = loadNetwork(path);
     const ref = loadNetwork(`${DIR}/regression_16x24.fp16_legacy_tar.mdlus`);
     assertEquals(legacy.className, "CorrDiffRegressionUNet");
@@ -139,7 +161,12 @@ Deno.test("a legacy file (class UNet, modulus module, v0.1.0 args, root-level at
 
 Deno.test("the Adam state of checkpoint.0.4.pt maps onto our parameters in order, with matching shapes", async () => {
   await initRuntime();
-  for (const [model, pt] of [["regression", "CorrDiffRegressionUNet"], ["diffusion", "EDMPrecondSuperResolution"]]) {
+  for (
+    const [model, pt] of [["regression", "CorrDiffRegressionUNet"], [
+      "diffusion",
+      "EDMPrecondSuperResolution",
+    ]]
+  ) {
     const name = `checkpoints_${model}/checkpoint.0.4.pt`;
     const state = readTorchOptimizerState(`${DIR}/${name}`);
     const { net } = loadNetwork(`${DIR}/checkpoints_${model}/${pt}.0.4.mdlus`);
@@ -148,7 +175,11 @@ Deno.test("the Adam state of checkpoint.0.4.pt maps onto our parameters in order
     assertEquals([...byKey.keys()], names, name);
     assertEquals([state.epoch, state.step, byKey.size], [4, 2, 138]);
     const w = byKey.get("model.enc.16x16_conv.weight")!;
-    assertEquals([w.index, w.exp_avg.length, w.exp_avg_sq.length], [0, net.ps.params.get("model.enc.16x16_conv.weight")!.size, w.exp_avg.length]);
+    assertEquals([w.index, w.exp_avg.length, w.exp_avg_sq.length], [
+      0,
+      net.ps.params.get("model.enc.16x16_conv.weight")!.size,
+      w.exp_avg.length,
+    ]);
     net.ps.dispose();
   }
 });
@@ -159,23 +190,42 @@ Deno.test("broken checkpoints fail with one line naming the file", async () => {
   const m = tarMembers();
   const args = JSON.parse(new TextDecoder().decode(m.get("args.json")!));
   const withArgs = (a: unknown, pt = m.get("model.pt")!) =>
-    writeTar([["args.json", enc.encode(JSON.stringify(a))], ["metadata.json", m.get("metadata.json")!], ["model.pt", pt]]);
+    writeTar([["args.json", enc.encode(JSON.stringify(a))], ["metadata.json", m.get("metadata.json")!], [
+      "model.pt",
+      pt,
+    ]]);
   const zip = Deno.readFileSync(`${DIR}/regression_16x24.mdlus`);
   const ours = `${dir}/ours.safetensors`;
   const ref = loadNetwork(`${DIR}/regression_16x24.mdlus`);
   await saveNetwork(ref.net, ours);
   ref.net.ps.dispose();
-  const complex = editPickle(m.get("model.pt")!, (pkl) => replaceBytes(pkl, enc.encode("torch\nHalfStorage\n"), enc.encode("torch\nComplexFloatStorage\n")));
+  const complex = editPickle(
+    m.get("model.pt")!,
+    (pkl) =>
+      replaceBytes(pkl, enc.encode("torch\nHalfStorage\n"), enc.encode("torch\nComplexFloatStorage\n")),
+  );
   const cases: [string, Uint8Array | null, string][] = [
     ["missing.mdlus", null, "no such file or directory"],
     ["truncated.mdlus", zip.slice(0, zip.length - 500), "truncated zip archive"],
     ["truncated.safetensors", Deno.readFileSync(ours).slice(0, 20000), "truncated safetensors file"],
     ["random.bin", crypto.getRandomValues(new Uint8Array(3000)), "not a network checkpoint"],
-    ["shape.mdlus", withArgs({ ...args, __args__: { ...args.__args__, model_channels: 8 } }), "tensor model.enc.16x16_conv.weight has shape [4,9,3,3], the model expects [8,9,3,3]"],
+    [
+      "shape.mdlus",
+      withArgs({ ...args, __args__: { ...args.__args__, model_channels: 8 } }),
+      "tensor model.enc.16x16_conv.weight has shape [4,9,3,3], the model expects [8,9,3,3]",
+    ],
     ["class.mdlus", withArgs({ ...args, __name__: "DhariwalUNet" }), "unknown network class DhariwalUNet"],
-    ["dtype.mdlus", withArgs(args, complex), "unsupported dtype torch.ComplexFloatStorage (tensor model.enc.16x16_block0.norm0.weight)"],
+    [
+      "dtype.mdlus",
+      withArgs(args, complex),
+      "unsupported dtype torch.ComplexFloatStorage (tensor model.enc.16x16_block0.norm0.weight)",
+    ],
     ["state.pt", Deno.readFileSync(`${DIR}/checkpoints_regression/checkpoint.0.4.pt`), "a torch.save file"],
-    ["lead_time.mdlus", withArgs({ ...args, __args__: { ...args.__args__, lead_time_mode: true } }), "lead-time networks"],
+    [
+      "lead_time.mdlus",
+      withArgs({ ...args, __args__: { ...args.__args__, lead_time_mode: true } }),
+      "lead-time networks",
+    ],
   ];
   try {
     for (const [name, bytes, msg] of cases) {

@@ -14,17 +14,26 @@ for (const { label, dir } of GOLDEN_SETS) {
   Deno.test(`every golden network (${label}) builds with the reference's parameter count and state-dict keys`, async () => {
     await initRuntime();
     const golden = new GoldenSet(dir);
-    const withNetworks = Object.entries(golden.manifest.files).filter(([, f]) => f.networks?.["<unprefixed>"]);
+    const withNetworks = Object.entries(golden.manifest.files).filter(([, f]) =>
+      f.networks?.["<unprefixed>"]
+    );
     // The fixtures hold three (SongUNet, the regression and the EDM wrappers), the full set seven.
     assert(withNetworks.length >= 3, "expected several networks in the manifest");
     for (const [name, f] of withNetworks) {
-      const spec = f.networks!["<unprefixed>"] as unknown as { class: string; kwargs: Record<string, unknown>; num_parameters: number; num_state_tensors: number };
+      const spec = f.networks!["<unprefixed>"] as unknown as {
+        class: string;
+        kwargs: Record<string, unknown>;
+        num_parameters: number;
+        num_state_tensors: number;
+      };
       const net = buildNetwork(spec);
       assertEquals(net.ps.numParameters, spec.num_parameters, `${name} parameters`);
       assertEquals(net.ps.params.size + net.ps.buffers.size, spec.num_state_tensors, `${name} state tensors`);
       // Every key we hold exists in the golden file with the same shape.
       const file = golden.file(name);
-      for (const [k, t] of net.ps.params) assertEquals(file.tensors.get(k)?.shape, [...t.shape], `${name} ${k}`);
+      for (const [k, t] of net.ps.params) {
+        assertEquals(file.tensors.get(k)?.shape, [...t.shape], `${name} ${k}`);
+      }
       net.ps.dispose();
     }
   });
@@ -33,8 +42,15 @@ for (const { label, dir } of GOLDEN_SETS) {
 Deno.test("weights round-trip through safetensors and give identical outputs", async () => {
   const r = await initRuntime();
   const kw = {
-    img_resolution: [16, 24] as [number, number], img_in_channels: 5, img_out_channels: 2, model_channels: 8,
-    channel_mult: [1, 2], num_blocks: 1, attn_resolutions: [8], embedding_type: "zero" as const, dropout: 0,
+    img_resolution: [16, 24] as [number, number],
+    img_in_channels: 5,
+    img_out_channels: 2,
+    model_channels: 8,
+    channel_mult: [1, 2],
+    num_blocks: 1,
+    attn_resolutions: [8],
+    embedding_type: "zero" as const,
+    dropout: 0,
   };
   const a = new CorrDiffRegressionUNet(kw, 3);
   const dir = await Deno.makeTempDir();
@@ -61,8 +77,15 @@ Deno.test("weights round-trip through safetensors and give identical outputs", a
 Deno.test("initialisation follows the reference: xavier-uniform weights, zero biases, unit norms", async () => {
   await initRuntime();
   const net = new CorrDiffRegressionUNet({
-    img_resolution: 16, img_in_channels: 3, img_out_channels: 1, model_channels: 32, channel_mult: [1],
-    num_blocks: 1, attn_resolutions: [], embedding_type: "zero", dropout: 0,
+    img_resolution: 16,
+    img_in_channels: 3,
+    img_out_channels: 1,
+    model_channels: 32,
+    channel_mult: [1],
+    num_blocks: 1,
+    attn_resolutions: [],
+    embedding_type: "zero",
+    dropout: 0,
   }, 7);
   const w = await net.ps.params.get("model.enc.16x16_block0.conv0.weight")!.read();
   const bound = Math.sqrt(6 / (32 * 9 + 32 * 9));
@@ -79,10 +102,36 @@ Deno.test("initialisation follows the reference: xavier-uniform weights, zero bi
 
 Deno.test("bad constructor arguments and inputs give clear errors", async () => {
   const r = await initRuntime();
-  assertThrows(() => buildNetwork({ class: "SongUNet", kwargs: { img_resolution: 16, in_channels: 2, out_channels: 1, bogus: 1 } }), Error, "bogus");
+  assertThrows(
+    () =>
+      buildNetwork({
+        class: "SongUNet",
+        kwargs: { img_resolution: 16, in_channels: 2, out_channels: 1, bogus: 1 },
+      }),
+    Error,
+    "bogus",
+  );
   assertThrows(() => buildNetwork({ class: "NoSuchNet", kwargs: {} }), Error, "NoSuchNet");
-  const net = buildNetwork({ class: "SongUNet", kwargs: { img_resolution: 16, in_channels: 2, out_channels: 1, model_channels: 8, channel_mult: [1, 2], num_blocks: 1, attn_resolutions: [] } });
+  const net = buildNetwork({
+    class: "SongUNet",
+    kwargs: {
+      img_resolution: 16,
+      in_channels: 2,
+      out_channels: 1,
+      model_channels: 8,
+      channel_mult: [1, 2],
+      num_blocks: 1,
+      attn_resolutions: [],
+    },
+  });
   const x = r.upload(new Float32Array(2 * 10 * 9), [1, 2, 10, 9]);
-  assertThrows(() => (net as unknown as { forward: (...a: unknown[]) => unknown }).forward(x, new Float32Array([0]), { mode: { train: false } }), Error, "multiple of 2");
+  assertThrows(
+    () =>
+      (net as unknown as { forward: (...a: unknown[]) => unknown }).forward(x, new Float32Array([0]), {
+        mode: { train: false },
+      }),
+    Error,
+    "multiple of 2",
+  );
   net.ps.dispose();
 });
