@@ -11,6 +11,7 @@ import type { KernelProfile } from "../../src/gpu/device.ts";
 import { valueAndGrad } from "../../src/gpu/autograd.ts";
 import { readSafetensors } from "../../src/io/safetensors.ts";
 import { conv2d, type Conv2dOptions } from "../../src/ops/conv2d.ts";
+import { conv2dRef } from "../../src/ops/conv2d_ref.ts";
 
 type Mode = "plain" | "up" | "down";
 const resample = (mode: Mode): Conv2dOptions => ({ up: mode === "up", down: mode === "down" });
@@ -183,7 +184,7 @@ const SHAPES: Shape[] = [
 
 async function runDevice(
   s: Shape,
-  profile: KernelProfile,
+  profile: KernelProfile | "reference",
   x: Float32Array,
   w: Float32Array,
   b: Float32Array,
@@ -196,7 +197,13 @@ async function runDevice(
   const bt = r.upload(b, [s.Co]);
   const gt = r.upload(g, [s.B, s.Co, Hc, Wc]);
   for (const t of [xt, wt, bt]) t.requiresGrad = true;
-  const { value, grads } = valueAndGrad(() => conv2d(xt, wt, bt, { ...resample(s.mode), profile }), () => gt);
+  const { value, grads } = valueAndGrad(
+    () =>
+      profile === "reference"
+        ? conv2dRef(xt, wt, bt, resample(s.mode))
+        : conv2d(xt, wt, bt, { ...resample(s.mode), profile }),
+    () => gt,
+  );
   const out = {
     y: await value.read(),
     dx: await grads.get(xt)!.read(),
@@ -226,6 +233,37 @@ Deno.test("both kernel families agree with a float64 host convolution, forward a
     for (const key of ["y", "dx", "dw", "db"] as const) {
       const e = relErr(got.cpu[key], got.gpu[key]);
       assert(e < 2e-6, `cpu vs gpu ${JSON.stringify(s)} ${key}: relative difference ${e.toExponential(2)}`);
+    }
+  }
+});
+
+// Network-sized layers (the real-data U-Nets' levels), too large for the host oracle to be quick: the
+// one-thread-per-value reference kernels (src/ops/conv2d_ref.ts) are the oracle on the device.
+const NETWORK_SHAPES: Shape[] = [
+  { B: 4, Ci: 32, Co: 32, H: 32, W: 48, k: 3, mode: "plain" },
+  { B: 2, Ci: 16, Co: 32, H: 64, W: 64, k: 3, mode: "down" },
+  { B: 2, Ci: 64, Co: 32, H: 16, W: 24, k: 3, mode: "up" },
+  { B: 2, Ci: 48, Co: 16, H: 32, W: 32, k: 1, mode: "plain" },
+  { B: 2, Ci: 32, Co: 64, H: 32, W: 48, k: 1, mode: "down" },
+];
+
+Deno.test("the fast kernels agree with the reference kernels (conv2d_ref) on network-sized layers", async () => {
+  for (const [i, s] of NETWORK_SHAPES.entries()) {
+    const [Hc, Wc] = gridSize(s);
+    const x = randn(s.B * s.Ci * s.H * s.W, 500 + i);
+    const w = randn(s.Co * s.Ci * s.k * s.k, 600 + i);
+    const b = randn(s.Co, 700 + i);
+    const g = randn(s.B * s.Co * Hc * Wc, 800 + i);
+    const want = await runDevice(s, "reference", x, w, b, g);
+    for (const profile of ["cpu", "gpu"] as const) {
+      const got = await runDevice(s, profile, x, w, b, g);
+      for (const key of ["y", "dx", "dw", "db"] as const) {
+        const e = relErr(got[key], want[key]);
+        assert(
+          e < 5e-6,
+          `${profile} vs reference ${JSON.stringify(s)} ${key}: relative error ${e.toExponential(2)}`,
+        );
+      }
     }
   }
 });

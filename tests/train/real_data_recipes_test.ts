@@ -97,7 +97,7 @@ Deno.test("recipe era5_uk_t2m in a few steps: train both models, generate the he
 });
 
 Deno.test("recipe fmi_radar in a few steps: train both models, generate the held-out frames, evaluate", async () => {
-  // 128x128 from 16x16; two windows per frame share its time; held out from 17:35.
+  // 128x128 from 16x16; two windows per frame share its time; held out from 17:45.
   const min = (hh: number, mm: number) => 60 * hh + mm;
   const fx = hrrrStandIn({
     inputs: ["refc"],
@@ -106,7 +106,7 @@ Deno.test("recipe fmi_radar in a few steps: train both models, generate the held
     h: 16,
     w: 16,
     f: 8,
-    times: [min(14, 45), min(14, 45), min(15, 0), min(17, 35), min(17, 35)],
+    times: [min(14, 45), min(14, 45), min(15, 0), min(17, 45), min(17, 45)],
     timeUnits: "minutes since 2016-09-28 00:00:00",
   });
   await recipe("fmi_radar", fx, 8, 2);

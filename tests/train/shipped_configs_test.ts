@@ -144,7 +144,7 @@ Deno.test("shipped config era5_uk_t2m: regression, then diffusion on its checkpo
 
 Deno.test("shipped config fmi_radar: regression, then diffusion on its checkpoint (held-out frames validate)", async () => {
   await withDir("fmi-data", async (data) => {
-    // Factor 8 (2x2 -> 16x16); training 14:45-17:30, validation 17:35-18:00 on 2016-09-28.
+    // Factor 8 (2x2 -> 16x16); training 14:45-17:40, validation 17:45-18:00 on 2016-09-28.
     const min = (hh: number, mm: number) => 60 * hh + mm;
     const fx = hrrrStandIn({
       inputs: ["refc"],
@@ -153,7 +153,7 @@ Deno.test("shipped config fmi_radar: regression, then diffusion on its checkpoin
       h: 2,
       w: 2,
       f: 8,
-      times: [min(14, 45), min(17, 30), min(17, 35), min(18, 0)],
+      times: [min(14, 45), min(17, 40), min(17, 45), min(18, 0)],
       timeUnits: "minutes since 2016-09-28 00:00:00",
     });
     await regressionThenDiffusion("fmi_radar", await hrrrFiles(data, fx), {
