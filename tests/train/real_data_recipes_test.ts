@@ -46,7 +46,7 @@ async function recipe(set: string, fx: ReturnType<typeof hrrrStandIn>, batch: nu
       assertEquals(s.samples, 2 * batch, `${set}: samples trained`);
       assert(s.lastLoss !== null && Number.isFinite(s.lastLoss), `${set}: loss ${s.lastLoss}`);
     }
-    const gen = (mode: string, members: number, out: string) =>
+    const gen = (mode: string, members: number, out: string, extra: string[] = []) =>
       generate(resolveConfig({
         configName: `config_generate_${set}`,
         overrides: [
@@ -58,6 +58,7 @@ async function recipe(set: string, fx: ReturnType<typeof hrrrStandIn>, batch: nu
           `generation.num_ensembles=${members}`,
           `generation.seed_batch_size=${members}`,
           "sampler.num_steps=2",
+          ...extra,
         ],
       }));
     const ens = await gen("all", 2, `${dir}/ens.nc`);
@@ -76,6 +77,9 @@ async function recipe(set: string, fx: ReturnType<typeof hrrrStandIn>, batch: nu
       }
     }
     assert(Number.isFinite(v.summary.ensemble!.spreadSkill), `${set}: spread-skill`);
+    // Another file of the same layout: every one of its samples once the held-out window is dropped.
+    const all = await gen("regression", 1, `${dir}/all.nc`, ["~dataset.time_range"]);
+    assertEquals(all.times, fx.times.length, `${set}: ~dataset.time_range generates every sample`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
