@@ -22,9 +22,9 @@
 //   wu: weights as vec4 over output channels, [ci][tap = ky*3+kx][4 quads], one uniform buffer per
 //   16-channel block and chunk of input channels; later chunks add to y.
 //   Accumulators acc[(t*2 + j)*16 + co] hold pixels (row t, columns 4j..4j+3) of channel co.
-// conv3_grad_weight: thread = 8 output channels x 4 (HALF: 2) input channels x 9 taps, summed over a
-//   chunk of grid rows (tiles of 2 x 8 pixels); partial sums go to part[chunk][ci][tap][coPad/4] (vec4
-//   over output channels) and kernels/conv2d.wgsl:grad_weight_reduce adds the chunks.
+// conv3_grad_weight: thread = 8 (CO16: 16) output channels x 4 (HALF: 2) input channels x 9 taps, summed
+//   over a chunk of grid rows (tiles of 2 x 8 pixels); partial sums go to part[chunk][ci][tap][coPad/4]
+//   (vec4 over output channels) and kernels/conv2d.wgsl:grad_weight_reduce adds the chunks.
 
 struct Params {
   B: u32,
@@ -67,6 +67,9 @@ struct Params {
 
 override POOL: bool = false;
 override HALF: bool = false;
+// conv3_grad_weight: 16 output channels per thread instead of 8 (each input value loaded feeds twice
+// the FMAs; for the plain and up-sampled reads, where the code size allows it).
+override CO16: bool = false;
 
 // ------------------------------------------------------------------ shared: reading the grid
 
@@ -318,8 +321,8 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
 // ------------------------------------------------------------------ conv3_grad_weight
 
 alias GTile = array<f32, 160>;       // [input channel 4][row 4][column 10]
-alias GDy = array<vec4<f32>, 32>;    // [quad 2][row 2][column 8], vec4 over 4 output channels
-alias GAcc = array<vec4<f32>, 72>;   // [input channel 4][tap 9][quad 2], vec4 over 4 output channels
+alias GDy = array<vec4<f32>, 64>;    // [quad 4][row 2][column 8], vec4 over 4 output channels
+alias GAcc = array<vec4<f32>, 144>;  // [input channel 4][tap 9][quad 4], vec4 over 4 output channels
 
 struct GOffsets { row: array<u32, 4>, rowMask: array<f32, 4>, col: array<u32, 10>, colMask: array<f32, 10> }
 
@@ -347,18 +350,19 @@ fn tap16(a: vec4<f32>, d: ptr<function, GDy>, q: u32, u: ptr<function, GTile>, c
   return s;
 }
 
-// The 9 taps x 2 quads of input channel c.
-fn channel18(acc: ptr<function, GAcc>, d: ptr<function, GDy>, u: ptr<function, GTile>, c: u32) {
-  let i = c * 18u;
-  (*acc)[i] = tap16((*acc)[i], d, 0u, u, c, 0u, 0u); (*acc)[i + 1u] = tap16((*acc)[i + 1u], d, 1u, u, c, 0u, 0u);
-  (*acc)[i + 2u] = tap16((*acc)[i + 2u], d, 0u, u, c, 0u, 1u); (*acc)[i + 3u] = tap16((*acc)[i + 3u], d, 1u, u, c, 0u, 1u);
-  (*acc)[i + 4u] = tap16((*acc)[i + 4u], d, 0u, u, c, 0u, 2u); (*acc)[i + 5u] = tap16((*acc)[i + 5u], d, 1u, u, c, 0u, 2u);
-  (*acc)[i + 6u] = tap16((*acc)[i + 6u], d, 0u, u, c, 1u, 0u); (*acc)[i + 7u] = tap16((*acc)[i + 7u], d, 1u, u, c, 1u, 0u);
-  (*acc)[i + 8u] = tap16((*acc)[i + 8u], d, 0u, u, c, 1u, 1u); (*acc)[i + 9u] = tap16((*acc)[i + 9u], d, 1u, u, c, 1u, 1u);
-  (*acc)[i + 10u] = tap16((*acc)[i + 10u], d, 0u, u, c, 1u, 2u); (*acc)[i + 11u] = tap16((*acc)[i + 11u], d, 1u, u, c, 1u, 2u);
-  (*acc)[i + 12u] = tap16((*acc)[i + 12u], d, 0u, u, c, 2u, 0u); (*acc)[i + 13u] = tap16((*acc)[i + 13u], d, 1u, u, c, 2u, 0u);
-  (*acc)[i + 14u] = tap16((*acc)[i + 14u], d, 0u, u, c, 2u, 1u); (*acc)[i + 15u] = tap16((*acc)[i + 15u], d, 1u, u, c, 2u, 1u);
-  (*acc)[i + 16u] = tap16((*acc)[i + 16u], d, 0u, u, c, 2u, 2u); (*acc)[i + 17u] = tap16((*acc)[i + 17u], d, 1u, u, c, 2u, 2u);
+// The 9 taps x quads q0, q0 + 1 of input channel c.
+fn channel18(acc: ptr<function, GAcc>, d: ptr<function, GDy>, u: ptr<function, GTile>, c: u32, q0: u32) {
+  let i = c * 36u + q0;
+  let q1 = q0 + 1u;
+  (*acc)[i] = tap16((*acc)[i], d, q0, u, c, 0u, 0u); (*acc)[i + 1u] = tap16((*acc)[i + 1u], d, q1, u, c, 0u, 0u);
+  (*acc)[i + 4u] = tap16((*acc)[i + 4u], d, q0, u, c, 0u, 1u); (*acc)[i + 5u] = tap16((*acc)[i + 5u], d, q1, u, c, 0u, 1u);
+  (*acc)[i + 8u] = tap16((*acc)[i + 8u], d, q0, u, c, 0u, 2u); (*acc)[i + 9u] = tap16((*acc)[i + 9u], d, q1, u, c, 0u, 2u);
+  (*acc)[i + 12u] = tap16((*acc)[i + 12u], d, q0, u, c, 1u, 0u); (*acc)[i + 13u] = tap16((*acc)[i + 13u], d, q1, u, c, 1u, 0u);
+  (*acc)[i + 16u] = tap16((*acc)[i + 16u], d, q0, u, c, 1u, 1u); (*acc)[i + 17u] = tap16((*acc)[i + 17u], d, q1, u, c, 1u, 1u);
+  (*acc)[i + 20u] = tap16((*acc)[i + 20u], d, q0, u, c, 1u, 2u); (*acc)[i + 21u] = tap16((*acc)[i + 21u], d, q1, u, c, 1u, 2u);
+  (*acc)[i + 24u] = tap16((*acc)[i + 24u], d, q0, u, c, 2u, 0u); (*acc)[i + 25u] = tap16((*acc)[i + 25u], d, q1, u, c, 2u, 0u);
+  (*acc)[i + 28u] = tap16((*acc)[i + 28u], d, q0, u, c, 2u, 1u); (*acc)[i + 29u] = tap16((*acc)[i + 29u], d, q1, u, c, 2u, 1u);
+  (*acc)[i + 32u] = tap16((*acc)[i + 32u], d, q0, u, c, 2u, 2u); (*acc)[i + 33u] = tap16((*acc)[i + 33u], d, q1, u, c, 2u, 2u);
 }
 
 fn load_urow(u: ptr<function, GTile>, o: ptr<function, GOffsets>, base: u32, c: u32, r: u32) {
@@ -399,30 +403,31 @@ fn load_dyrow(d: ptr<function, GDy>, planes: vec4<u32>, row: u32, m: f32, q: u32
   (*d)[i + 7u] = dy4(planes, row + (*cols)[7], m * (*cm).colMask[8]);
 }
 
-fn put_channel(acc: ptr<function, GAcc>, chunk: u32, ci0: u32, c: u32, s: u32, qb: u32) {
+// Quads q0, q0 + 1 of input channel c's 9 taps into the partial sums (quad qb + q0 of the output).
+fn put_channel(acc: ptr<function, GAcc>, chunk: u32, ci0: u32, c: u32, s: u32, qb: u32, q0: u32) {
   let ci = ci0 + c;
   if (ci >= p.Cin) { return; }
-  let base = (chunk * p.Cin + ci) * 9u * s + qb;
-  let i = c * 18u;
+  let base = (chunk * p.Cin + ci) * 9u * s + qb + q0;
+  let i = c * 36u + q0;
   part[base] = (*acc)[i]; part[base + 1u] = (*acc)[i + 1u];
-  part[base + s] = (*acc)[i + 2u]; part[base + s + 1u] = (*acc)[i + 3u];
-  part[base + 2u * s] = (*acc)[i + 4u]; part[base + 2u * s + 1u] = (*acc)[i + 5u];
-  part[base + 3u * s] = (*acc)[i + 6u]; part[base + 3u * s + 1u] = (*acc)[i + 7u];
-  part[base + 4u * s] = (*acc)[i + 8u]; part[base + 4u * s + 1u] = (*acc)[i + 9u];
-  part[base + 5u * s] = (*acc)[i + 10u]; part[base + 5u * s + 1u] = (*acc)[i + 11u];
-  part[base + 6u * s] = (*acc)[i + 12u]; part[base + 6u * s + 1u] = (*acc)[i + 13u];
-  part[base + 7u * s] = (*acc)[i + 14u]; part[base + 7u * s + 1u] = (*acc)[i + 15u];
-  part[base + 8u * s] = (*acc)[i + 16u]; part[base + 8u * s + 1u] = (*acc)[i + 17u];
+  part[base + s] = (*acc)[i + 4u]; part[base + s + 1u] = (*acc)[i + 5u];
+  part[base + 2u * s] = (*acc)[i + 8u]; part[base + 2u * s + 1u] = (*acc)[i + 9u];
+  part[base + 3u * s] = (*acc)[i + 12u]; part[base + 3u * s + 1u] = (*acc)[i + 13u];
+  part[base + 4u * s] = (*acc)[i + 16u]; part[base + 4u * s + 1u] = (*acc)[i + 17u];
+  part[base + 5u * s] = (*acc)[i + 20u]; part[base + 5u * s + 1u] = (*acc)[i + 21u];
+  part[base + 6u * s] = (*acc)[i + 24u]; part[base + 6u * s + 1u] = (*acc)[i + 25u];
+  part[base + 7u * s] = (*acc)[i + 28u]; part[base + 7u * s + 1u] = (*acc)[i + 29u];
+  part[base + 8u * s] = (*acc)[i + 32u]; part[base + 8u * s + 1u] = (*acc)[i + 33u];
 }
 
-// grid: x = chunk, y = 8-channel output block, z = 4-channel input block.
+// grid: x = chunk, y = 8-channel (CO16: 16-channel) output block, z = 4-channel (HALF: 2) input block.
 // dw[co][ci][ky][kx] = sum over b, grid pixels (gy, gx) of dy[b][co][gy][gx] * u[b][ci][gy + ky - 1][gx + kx - 1]
 // where u is the grid read from x; dy has the grid's size.
 @compute @workgroup_size(8)
 fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let chunk = gid.x;
   if (chunk >= p.chunks) { return; }
-  let co0 = wid.y * 8u;
+  let co0 = wid.y * select(8u, 16u, CO16);
   let ci0 = wid.z * select(4u, 2u, HALF);
   // Channels past the end are clamped: their sums are computed but never stored.
   let last = p.Cin - 1u;
@@ -430,6 +435,8 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
   let lo = p.Cout - 1u;
   let q0 = vec4<u32>(min(co0, lo), min(co0 + 1u, lo), min(co0 + 2u, lo), min(co0 + 3u, lo));
   let q1 = vec4<u32>(min(co0 + 4u, lo), min(co0 + 5u, lo), min(co0 + 6u, lo), min(co0 + 7u, lo));
+  let q2 = vec4<u32>(min(co0 + 8u, lo), min(co0 + 9u, lo), min(co0 + 10u, lo), min(co0 + 11u, lo));
+  let q3 = vec4<u32>(min(co0 + 12u, lo), min(co0 + 13u, lo), min(co0 + 14u, lo), min(co0 + 15u, lo));
   let uplane = p.Hin * p.Win;
   let dplane = p.Hc * p.Wc;
   let inScale = p.inScale;
@@ -455,6 +462,8 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
     let db = b * p.Cout;
     let planes0 = (vec4<u32>(db) + q0) * dplane;
     let planes1 = (vec4<u32>(db) + q1) * dplane;
+    let planes2 = (vec4<u32>(db) + q2) * dplane;
+    let planes3 = (vec4<u32>(db) + q3) * dplane;
     for (var tx = 0u; tx < p.tilesX; tx++) {
       let gx = i32(tx * 8u);
       o.col[0] = grid_offset(gx - 1, p.Wc); o.colMask[0] = inside(gx - 1, p.Wc);
@@ -482,16 +491,32 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
       load_dyrow(&d, planes0, drow1, dm1, 0u, 1u, &cols, &o);
       load_dyrow(&d, planes1, drow0, dm0, 1u, 0u, &cols, &o);
       load_dyrow(&d, planes1, drow1, dm1, 1u, 1u, &cols, &o);
-      channel18(&acc, &d, &u, 0u); channel18(&acc, &d, &u, 1u);
-      if (!HALF) { channel18(&acc, &d, &u, 2u); channel18(&acc, &d, &u, 3u); }
+      channel18(&acc, &d, &u, 0u, 0u); channel18(&acc, &d, &u, 1u, 0u);
+      if (!HALF) { channel18(&acc, &d, &u, 2u, 0u); channel18(&acc, &d, &u, 3u, 0u); }
+      if (CO16) {
+        load_dyrow(&d, planes2, drow0, dm0, 2u, 0u, &cols, &o);
+        load_dyrow(&d, planes2, drow1, dm1, 2u, 1u, &cols, &o);
+        load_dyrow(&d, planes3, drow0, dm0, 3u, 0u, &cols, &o);
+        load_dyrow(&d, planes3, drow1, dm1, 3u, 1u, &cols, &o);
+        channel18(&acc, &d, &u, 0u, 2u); channel18(&acc, &d, &u, 1u, 2u);
+        if (!HALF) { channel18(&acc, &d, &u, 2u, 2u); channel18(&acc, &d, &u, 3u, 2u); }
+      }
     }
   }
   let s = p.coPad / 4u;
-  let qb = wid.y * 2u;
-  put_channel(&acc, chunk, ci0, 0u, s, qb);
-  put_channel(&acc, chunk, ci0, 1u, s, qb);
+  let qb = wid.y * select(2u, 4u, CO16);
+  put_channel(&acc, chunk, ci0, 0u, s, qb, 0u);
+  put_channel(&acc, chunk, ci0, 1u, s, qb, 0u);
   if (!HALF) {
-    put_channel(&acc, chunk, ci0, 2u, s, qb);
-    put_channel(&acc, chunk, ci0, 3u, s, qb);
+    put_channel(&acc, chunk, ci0, 2u, s, qb, 0u);
+    put_channel(&acc, chunk, ci0, 3u, s, qb, 0u);
+  }
+  if (CO16) {
+    put_channel(&acc, chunk, ci0, 0u, s, qb, 2u);
+    put_channel(&acc, chunk, ci0, 1u, s, qb, 2u);
+    if (!HALF) {
+      put_channel(&acc, chunk, ci0, 2u, s, qb, 2u);
+      put_channel(&acc, chunk, ci0, 3u, s, qb, 2u);
+    }
   }
 }

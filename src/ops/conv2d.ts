@@ -467,11 +467,15 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
   const common = weightGradCommon(x, Cout, grid);
   const { B, Cin } = common;
   const pool = grid.down;
-  const coPad = roundUp(Cout, 8);
+  // 16 output channels per thread halve the loads per FMA; pooled reads (four loads per value) keep 8
+  // and half the input channels, which bounds the code size (compile time).
+  const co16 = !pool && Cout > 8;
+  const coBlock = co16 ? 16 : 8;
+  const coPad = roundUp(Cout, coBlock);
   const tilesX = Math.ceil(grid.Wc / 8);
   const tilesY = Math.ceil(grid.Hc / 2);
-  const ciBlock = pool ? 2 : 4; // pooled reads: half the input channels per thread (compile time)
-  const blocks = (coPad / 8) * Math.ceil(Cin / ciBlock);
+  const ciBlock = pool ? 2 : 4;
+  const blocks = (coPad / coBlock) * Math.ceil(Cin / ciBlock);
   // lanes run over chunks: a multiple of 8 keeps every lane busy
   const wanted = chunkCount(GRAD_WEIGHT_THREADS_CPU, blocks, B * tilesY, Cin * 9 * coPad, 8);
   const rowsPerChunk = Math.ceil((B * tilesY) / wanted);
@@ -489,8 +493,8 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
     rowsPerChunk,
     CinTotal: Cin,
   };
-  const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool });
-  const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 8, Math.ceil(Cin / ciBlock)];
+  const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool, CO16: co16 });
+  const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / coBlock, Math.ceil(Cin / ciBlock)];
   kernel.run(params, { x, dy: gy, part }, groups);
   return { part, chunks, coPad };
 }
