@@ -403,6 +403,15 @@ fn load_dyrow(d: ptr<function, GDy>, planes: vec4<u32>, row: u32, m: f32, q: u32
   (*d)[i + 7u] = dy4(planes, row + (*cols)[7], m * (*cm).colMask[8]);
 }
 
+// Both tile rows of dy for quads q0 (planes pa) and q0 + 1 (planes pb).
+fn load_dy2(d: ptr<function, GDy>, pa: vec4<u32>, pb: vec4<u32>, q0: u32, rows: vec2<u32>, m: vec2<f32>,
+            cols: ptr<function, array<u32, 8>>, cm: ptr<function, GOffsets>) {
+  load_dyrow(d, pa, rows.x, m.x, q0, 0u, cols, cm);
+  load_dyrow(d, pa, rows.y, m.y, q0, 1u, cols, cm);
+  load_dyrow(d, pb, rows.x, m.x, q0 + 1u, 0u, cols, cm);
+  load_dyrow(d, pb, rows.y, m.y, q0 + 1u, 1u, cols, cm);
+}
+
 // Quads q0, q0 + 1 of input channel c's 9 taps into the partial sums (quad qb + q0 of the output).
 fn put_channel(acc: ptr<function, GAcc>, chunk: u32, ci0: u32, c: u32, s: u32, qb: u32, q0: u32) {
   let ci = ci0 + c;
@@ -487,17 +496,11 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
         load_uchannel(&u, &o, (ub + cis.z) * uplane, 2u);
         load_uchannel(&u, &o, (ub + cis.w) * uplane, 3u);
       }
-      load_dyrow(&d, planes0, drow0, dm0, 0u, 0u, &cols, &o);
-      load_dyrow(&d, planes0, drow1, dm1, 0u, 1u, &cols, &o);
-      load_dyrow(&d, planes1, drow0, dm0, 1u, 0u, &cols, &o);
-      load_dyrow(&d, planes1, drow1, dm1, 1u, 1u, &cols, &o);
+      load_dy2(&d, planes0, planes1, 0u, vec2<u32>(drow0, drow1), vec2<f32>(dm0, dm1), &cols, &o);
       channel18(&acc, &d, &u, 0u, 0u); channel18(&acc, &d, &u, 1u, 0u);
       if (!HALF) { channel18(&acc, &d, &u, 2u, 0u); channel18(&acc, &d, &u, 3u, 0u); }
       if (CO16) {
-        load_dyrow(&d, planes2, drow0, dm0, 2u, 0u, &cols, &o);
-        load_dyrow(&d, planes2, drow1, dm1, 2u, 1u, &cols, &o);
-        load_dyrow(&d, planes3, drow0, dm0, 3u, 0u, &cols, &o);
-        load_dyrow(&d, planes3, drow1, dm1, 3u, 1u, &cols, &o);
+        load_dy2(&d, planes2, planes3, 2u, vec2<u32>(drow0, drow1), vec2<f32>(dm0, dm1), &cols, &o);
         channel18(&acc, &d, &u, 0u, 2u); channel18(&acc, &d, &u, 1u, 2u);
         if (!HALF) { channel18(&acc, &d, &u, 2u, 2u); channel18(&acc, &d, &u, 3u, 2u); }
       }

@@ -214,26 +214,42 @@ async function runDevice(
   return out;
 }
 
+type DeviceResult = Awaited<ReturnType<typeof runDevice>>;
+
+/** Random x, weight, bias and output gradient for shape `s` (seeds from `seed`, 100 apart). */
+function inputs(s: Shape, seed: number) {
+  const [Hc, Wc] = gridSize(s);
+  return {
+    x: randn(s.B * s.Ci * s.H * s.W, seed),
+    w: randn(s.Co * s.Ci * s.k * s.k, seed + 100),
+    b: randn(s.Co, seed + 200),
+    g: randn(s.B * s.Co * Hc * Wc, seed + 300),
+  };
+}
+
+/** Asserts that every output (y, dx, dw, db) of `got` is within `tol` (relative) of `want`. */
+function assertAgree(
+  got: DeviceResult,
+  want: Record<"y" | "dx" | "dw" | "db", ArrayLike<number>>,
+  what: string,
+  tol: number,
+) {
+  for (const key of ["y", "dx", "dw", "db"] as const) {
+    const e = relErr(got[key], want[key]);
+    assert(e < tol, `${what} ${key}: relative error ${e.toExponential(2)}`);
+  }
+}
+
 Deno.test("both kernel families agree with a float64 host convolution, forward and backward", async () => {
   for (const [i, s] of SHAPES.entries()) {
-    const [Hc, Wc] = gridSize(s);
-    const x = randn(s.B * s.Ci * s.H * s.W, 100 + i);
-    const w = randn(s.Co * s.Ci * s.k * s.k, 200 + i);
-    const b = randn(s.Co, 300 + i);
-    const g = randn(s.B * s.Co * Hc * Wc, 400 + i);
+    const { x, w, b, g } = inputs(s, 100 + i);
     const want = hostConv(s, x, w, b, g);
-    const got: Record<string, Awaited<ReturnType<typeof runDevice>>> = {};
+    const got: Record<string, DeviceResult> = {};
     for (const profile of ["cpu", "gpu"] as const) {
       got[profile] = await runDevice(s, profile, x, w, b, g);
-      for (const key of ["y", "dx", "dw", "db"] as const) {
-        const e = relErr(got[profile][key], want[key]);
-        assert(e < 2e-6, `${profile} ${JSON.stringify(s)} ${key}: relative error ${e.toExponential(2)}`);
-      }
+      assertAgree(got[profile], want, `${profile} ${JSON.stringify(s)}`, 2e-6);
     }
-    for (const key of ["y", "dx", "dw", "db"] as const) {
-      const e = relErr(got.cpu[key], got.gpu[key]);
-      assert(e < 2e-6, `cpu vs gpu ${JSON.stringify(s)} ${key}: relative difference ${e.toExponential(2)}`);
-    }
+    assertAgree(got.cpu, got.gpu, `cpu vs gpu ${JSON.stringify(s)}`, 2e-6);
   }
 });
 
@@ -249,21 +265,15 @@ const NETWORK_SHAPES: Shape[] = [
 
 Deno.test("the fast kernels agree with the reference kernels (conv2d_ref) on network-sized layers", async () => {
   for (const [i, s] of NETWORK_SHAPES.entries()) {
-    const [Hc, Wc] = gridSize(s);
-    const x = randn(s.B * s.Ci * s.H * s.W, 500 + i);
-    const w = randn(s.Co * s.Ci * s.k * s.k, 600 + i);
-    const b = randn(s.Co, 700 + i);
-    const g = randn(s.B * s.Co * Hc * Wc, 800 + i);
+    const { x, w, b, g } = inputs(s, 500 + i);
     const want = await runDevice(s, "reference", x, w, b, g);
     for (const profile of ["cpu", "gpu"] as const) {
-      const got = await runDevice(s, profile, x, w, b, g);
-      for (const key of ["y", "dx", "dw", "db"] as const) {
-        const e = relErr(got[key], want[key]);
-        assert(
-          e < 5e-6,
-          `${profile} vs reference ${JSON.stringify(s)} ${key}: relative error ${e.toExponential(2)}`,
-        );
-      }
+      assertAgree(
+        await runDevice(s, profile, x, w, b, g),
+        want,
+        `${profile} vs reference ${JSON.stringify(s)}`,
+        5e-6,
+      );
     }
   }
 });
