@@ -112,30 +112,38 @@ for (const nb of notebooks) {
       const { root, jupyterPath } = setup as { root: string; jupyterPath: string };
       const kernelStderr = `${root}/kernel-stderr-${nb}.txt`;
       const t0 = performance.now();
-      const out = await new Deno.Command(python!, {
-        args: [
-          RUNNER,
-          new URL(nb, NOTEBOOKS).pathname,
-          "--kernel",
-          "deno",
-          "--kernel-stderr",
-          kernelStderr,
-          // Per cell; a notebook's cells that train models take a few minutes on a CPU.
-          "--timeout",
-          "900",
-          // CORRDIFF_NOTEBOOK_OUTPUTS=DIR keeps the executed notebooks, outputs included, for a look.
-          ...(outputs ? ["--output", `${outputs}/${nb}`] : []),
-        ],
-        // Connection files and IPython's directory (which jupyter_client's kernelspec lookup creates) go
-        // into the temporary directory too, not under HOME.
-        env: {
-          JUPYTER_PATH: jupyterPath,
-          JUPYTER_RUNTIME_DIR: `${root}/runtime`,
-          IPYTHONDIR: `${root}/ipython`,
-        },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const run = () =>
+        new Deno.Command(python!, {
+          args: [
+            RUNNER,
+            new URL(nb, NOTEBOOKS).pathname,
+            "--kernel",
+            "deno",
+            "--kernel-stderr",
+            kernelStderr,
+            // Per cell; a notebook's cells that train models take a few minutes on a CPU.
+            "--timeout",
+            "900",
+            // CORRDIFF_NOTEBOOK_OUTPUTS=DIR keeps the executed notebooks, outputs included, for a look.
+            ...(outputs ? ["--output", `${outputs}/${nb}`] : []),
+          ],
+          // Connection files and IPython's directory (which jupyter_client's kernelspec lookup creates) go
+          // into the temporary directory too, not under HOME.
+          env: {
+            JUPYTER_PATH: jupyterPath,
+            JUPYTER_RUNTIME_DIR: `${root}/runtime`,
+            IPYTHONDIR: `${root}/ipython`,
+          },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      let out = await run();
+      // The Deno kernel now and then sends an IOPub message whose HMAC does not verify, and jupyter_client
+      // raises instead of dropping it: a transport fault of the kernel, not of the notebook. One rerun.
+      if (!out.success && new TextDecoder().decode(out.stderr).includes("Invalid Signature")) {
+        console.log(`${nb}: the kernel sent a message with an invalid signature; running the notebook again`);
+        out = await run();
+      }
       const stdout = new TextDecoder().decode(out.stdout).trim();
       let report: Report;
       try {
