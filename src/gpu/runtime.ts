@@ -110,25 +110,7 @@ export class Runtime {
 
   /** Reads a tensor back to the host. Submits pending work and waits for it. */
   async read(t: Tensor): Promise<Float32Array> {
-    const bytes = Math.max(4, t.bytes);
-    const staging = this.device.createBuffer({
-      size: Math.ceil(bytes / 4) * 4,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    this.#endPass();
-    this.#enc().copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, Math.ceil(bytes / 4) * 4);
-    this.flush();
-    try {
-      await staging.mapAsync(GPUMapMode.READ);
-    } catch (e) {
-      this.checkErrors();
-      throw e;
-    }
-    this.checkErrors();
-    const out = new Float32Array(staging.getMappedRange().slice(0, t.bytes));
-    staging.unmap();
-    staging.destroy();
-    return out;
+    return (await this.readAll([t]))[0];
   }
 
   /**
