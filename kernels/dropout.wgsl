@@ -6,13 +6,14 @@
 // mix is Wellons' "lowbias32" integer finaliser; the round keys k0, k1 are derived from the seed on
 // the host (src/ops/dropout.ts), so different seeds give unrelated masks rather than shifted copies.
 // Sixteen bits per element quantise p to 1/65536 and halve the hashing, which dominates the cost.
-// Each thread handles `chunk` consecutive vec4s (dropout4, n % 4 == 0) or values (dropout1); threads
-// are indexed as gid.x + gid.y * nwg.x * 64 (Runtime.grid).
+// Each thread handles `chunk` consecutive vec4s (VEC4, n % 4 == 0: through x4 and out4, the buffers of
+// x and out bound a second time) or values; threads are indexed as gid.x + gid.y * nwg.x * 64
+// (Runtime.grid).
 
 #include "lib/index.wgsl"
 
 struct Params {
-  n: u32,         // elements (vec4s in dropout4)
+  n: u32,         // elements (vec4s with VEC4)
   chunk: u32,     // elements (vec4s) per thread
   threshold: u32,
   scale: f32,
@@ -22,9 +23,11 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> out4: array<vec4<f32>>;
+
+override VEC4: bool = false;
 
 fn mix(v: u32) -> u32 {
   var h = v;
@@ -51,20 +54,15 @@ fn halves(h: u32) -> vec2<u32> {
 }
 
 @compute @workgroup_size(64)
-fn dropout4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn dropout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let begin = flat_index(gid, nwg, 64u) * p.chunk;
   let end = min(begin + p.chunk, p.n);
   for (var j = begin; j < end; j++) {
-    let f = vec4<f32>(factor(halves(pair_hash(2u * j))), factor(halves(pair_hash(2u * j + 1u))));
-    out4[j] = x4[j] * f;
-  }
-}
-
-@compute @workgroup_size(64)
-fn dropout1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let begin = flat_index(gid, nwg, 64u) * p.chunk;
-  let end = min(begin + p.chunk, p.n);
-  for (var j = begin; j < end; j++) {
-    out[j] = x[j] * factor(halves(pair_hash(j / 2u)))[j % 2u];
+    if (VEC4) {
+      let f = vec4<f32>(factor(halves(pair_hash(2u * j))), factor(halves(pair_hash(2u * j + 1u))));
+      out4[j] = x4[j] * f;
+    } else {
+      out[j] = x[j] * factor(halves(pair_hash(j / 2u)))[j % 2u];
+    }
   }
 }

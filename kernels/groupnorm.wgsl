@@ -20,10 +20,12 @@
 //   row t / nchunks, chunk t % nchunks), so per-row values are fetched once per thread and no
 //   workgroup memory or barrier is used. Statistics go through per-chunk partials (mean, M2) merged
 //   with Chan's formula; backward sums through per-chunk partials (sum da, sum da*xhat).
-//   Entry points ending in 4 use vec4 loads (hw % 4 == 0, chunk % 4 == 0), those ending in 1 scalars.
+//   With VEC4 (hw % 4 == 0, chunk % 4 == 0) the chunk entry points move vec4s, otherwise scalars.
 // - "gpu": one 256-thread workgroup per (sample, group) pair for the statistics and one per row for
 //   the backward sums (tree reductions in workgroup memory); the elementwise passes are the same
 //   entry points with a chunk of one vec4 (or one value) per thread.
+// VEC4 reads x4 and dy4 and writes out4: x, dy and out bound a second time, as vec4 arrays (an entry
+// point may not use two variables of one binding, even in a branch its override constant removes).
 //
 // 1-D launches of 64-thread workgroups index threads as gid.x + gid.y * nwg.x * 64 (Runtime.grid);
 // workgroup-per-item launches index items as wid.x + wid.y * nwg.x.
@@ -43,18 +45,20 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(5) var<storage, read_write> part: array<f32>;
 @group(0) @binding(6) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dbeta: array<f32>;
 @group(0) @binding(10) var<storage, read_write> sums: array<f32>;
+@group(0) @binding(11) var<storage, read> x4: array<vec4<f32>>;        // the buffer of x
+@group(0) @binding(12) var<storage, read> dy4: array<vec4<f32>>;       // the buffer of dy
+@group(0) @binding(13) var<storage, read_write> out4: array<vec4<f32>>; // the buffer of out
+
+override VEC4: bool = false;
 
 const WG: u32 = 64u;
 const RED: u32 = 256u;
@@ -81,7 +85,7 @@ fn row_consts(row: u32) -> Row {
   return Row(stats[2u * q], stats[2u * q + 1u], gamma[c], beta[c]);
 }
 
-/// y from x (four values of one row at a time; the scalar entry points use lane x only).
+/// y from x (four values of one row at a time; without VEC4, lane x only).
 fn forward_value(v: vec4<f32>, k: Row) -> vec4<f32> {
   let a = (v - k.mean) * (k.rstd * k.gamma) + k.beta;
   if (p.silu == 1u) { return a / (1.0 + exp(-a)); }
@@ -118,41 +122,55 @@ fn sum4(v: vec4<f32>) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
 }
 
+// Element access of the chunk entry points: four values with VEC4, else one in lane x (the other
+// lanes are never read, so the compiler drops their arithmetic).
+
+fn lanes() -> u32 {
+  return select(1u, 4u, VEC4);
+}
+
+fn load_x(i: u32) -> vec4<f32> {
+  if (VEC4) { return x4[i]; }
+  return vec4<f32>(x[i]);
+}
+
+fn load_dy(i: u32) -> vec4<f32> {
+  if (VEC4) { return dy4[i]; }
+  return vec4<f32>(dy[i]);
+}
+
+fn store_out(i: u32, v: vec4<f32>) {
+  if (VEC4) {
+    out4[i] = v;
+  } else {
+    out[i] = v.x;
+  }
+}
+
+/// The sum of the values v holds.
+fn lane_sum(v: vec4<f32>) -> f32 {
+  if (VEC4) { return sum4(v); }
+  return v.x;
+}
+
 // ------------------------------------------------------------------ forward, cpu family
 
 // part[2t] = mean of chunk t, part[2t+1] = sum of squared deviations from that mean.
 @compute @workgroup_size(64)
-fn stats_chunks4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn stats_chunks(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = thread_index(gid, nwg);
   if (t >= p.rows * p.nchunks) { return; }
-  let r = chunk_range(t) / 4u;
+  let r = chunk_range(t) / lanes();
   var s = vec4<f32>(0.0);
-  for (var i = r.x; i < r.y; i++) { s += x4[i]; }
-  let mean = sum4(s) / f32(4u * (r.y - r.x));
+  for (var i = r.x; i < r.y; i++) { s += load_x(i); }
+  let mean = lane_sum(s) / f32(lanes() * (r.y - r.x));
   var m2 = vec4<f32>(0.0);
   for (var i = r.x; i < r.y; i++) {
-    let d = x4[i] - mean;
+    let d = load_x(i) - mean;
     m2 += d * d;
   }
   part[2u * t] = mean;
-  part[2u * t + 1u] = sum4(m2);
-}
-
-@compute @workgroup_size(64)
-fn stats_chunks1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = thread_index(gid, nwg);
-  if (t >= p.rows * p.nchunks) { return; }
-  let r = chunk_range(t);
-  var s = 0.0;
-  for (var i = r.x; i < r.y; i++) { s += x[i]; }
-  let mean = s / f32(r.y - r.x);
-  var m2 = 0.0;
-  for (var i = r.x; i < r.y; i++) {
-    let d = x[i] - mean;
-    m2 += d * d;
-  }
-  part[2u * t] = mean;
-  part[2u * t + 1u] = m2;
+  part[2u * t + 1u] = lane_sum(m2);
 }
 
 // stats of pair q from its cpg * nchunks chunk partials (Chan et al.'s pairwise update, which keeps
@@ -222,58 +240,32 @@ fn stats_workgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 // ------------------------------------------------------------------ forward, both families
 
 @compute @workgroup_size(64)
-fn normalize4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn normalize_chunks(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = thread_index(gid, nwg);
   if (t >= p.rows * p.nchunks) { return; }
   let k = row_consts(t / p.nchunks);
-  let r = chunk_range(t) / 4u;
-  for (var i = r.x; i < r.y; i++) { out4[i] = forward_value(x4[i], k); }
-}
-
-@compute @workgroup_size(64)
-fn normalize1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = thread_index(gid, nwg);
-  if (t >= p.rows * p.nchunks) { return; }
-  let k = row_consts(t / p.nchunks);
-  let r = chunk_range(t);
-  for (var i = r.x; i < r.y; i++) { out[i] = forward_value(vec4<f32>(x[i]), k).x; }
+  let r = chunk_range(t) / lanes();
+  for (var i = r.x; i < r.y; i++) { store_out(i, forward_value(load_x(i), k)); }
 }
 
 // ------------------------------------------------------------------ backward, cpu family
 
 // part[2t] = sum da, part[2t+1] = sum da * xhat over chunk t.
 @compute @workgroup_size(64)
-fn bwd_chunks4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn bwd_chunks(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = thread_index(gid, nwg);
   if (t >= p.rows * p.nchunks) { return; }
   let k = row_consts(t / p.nchunks);
-  let r = chunk_range(t) / 4u;
+  let r = chunk_range(t) / lanes();
   var s1 = vec4<f32>(0.0);
   var s2 = vec4<f32>(0.0);
   for (var i = r.x; i < r.y; i++) {
-    let b = backward_terms(x4[i], dy4[i], k);
+    let b = backward_terms(load_x(i), load_dy(i), k);
     s1 += b[0];
     s2 += b[0] * b[1];
   }
-  part[2u * t] = sum4(s1);
-  part[2u * t + 1u] = sum4(s2);
-}
-
-@compute @workgroup_size(64)
-fn bwd_chunks1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = thread_index(gid, nwg);
-  if (t >= p.rows * p.nchunks) { return; }
-  let k = row_consts(t / p.nchunks);
-  let r = chunk_range(t);
-  var s1 = 0.0;
-  var s2 = 0.0;
-  for (var i = r.x; i < r.y; i++) {
-    let b = backward_terms(vec4<f32>(x[i]), vec4<f32>(dy[i]), k);
-    s1 += b[0].x;
-    s2 += b[0].x * b[1].x;
-  }
-  part[2u * t] = s1;
-  part[2u * t + 1u] = s2;
+  part[2u * t] = lane_sum(s1);
+  part[2u * t + 1u] = lane_sum(s2);
 }
 
 // ------------------------------------------------------------------ backward, gpu family
@@ -350,7 +342,7 @@ fn bwd_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 @compute @workgroup_size(64)
-fn bwd_dx4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn bwd_dx(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = thread_index(gid, nwg);
   if (t >= p.rows * p.nchunks) { return; }
   let row = t / p.nchunks;
@@ -358,21 +350,8 @@ fn bwd_dx4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let q = row / p.cpg;
   let s1 = sums[2u * q];
   let s2 = sums[2u * q + 1u];
-  let r = chunk_range(t) / 4u;
-  for (var i = r.x; i < r.y; i++) { out4[i] = dx_value(backward_terms(x4[i], dy4[i], k), k, s1, s2); }
-}
-
-@compute @workgroup_size(64)
-fn bwd_dx1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = thread_index(gid, nwg);
-  if (t >= p.rows * p.nchunks) { return; }
-  let row = t / p.nchunks;
-  let k = row_consts(row);
-  let q = row / p.cpg;
-  let s1 = sums[2u * q];
-  let s2 = sums[2u * q + 1u];
-  let r = chunk_range(t);
+  let r = chunk_range(t) / lanes();
   for (var i = r.x; i < r.y; i++) {
-    out[i] = dx_value(backward_terms(vec4<f32>(x[i]), vec4<f32>(dy[i]), k), k, s1, s2).x;
+    store_out(i, dx_value(backward_terms(load_x(i), load_dy(i), k), k, s1, s2));
   }
 }

@@ -9,8 +9,9 @@
 // these kernels take many short rows and the slice gradient.
 // Each thread copies one chunk of `chunk` values of one row (thread t: row t / nchunks, chunk
 // t % nchunks): long chunks suit llvmpipe (few workgroups, no division per value), a chunk of one vec4
-// or one value suits real GPUs (coalesced). Entry points ending in 4 move vec4s and take every
-// length, stride and offset in vec4 units; those ending in 1 move scalars.
+// or one value suits real GPUs (coalesced). With VEC4 the row entry points move vec4s (through src4 and
+// dst4, the buffers of src and dst bound a second time) and take every length, stride and offset in
+// vec4 units; without, scalars.
 //
 // 1-D launches index threads as gid.x + gid.y * nwg.x * 64 (Runtime.grid).
 
@@ -27,9 +28,11 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> src4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> src4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> dst4: array<vec4<f32>>;
+
+override VEC4: bool = false;
 
 const WG: u32 = 64u;
 
@@ -43,49 +46,41 @@ fn chunk_of(t: u32, len: u32) -> vec3<u32> {
   return vec3<u32>(t / p.nchunks, begin, min(begin + p.chunk, len));
 }
 
-@compute @workgroup_size(64)
-fn copy_rows4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = thread_index(gid, nwg);
-  if (t >= p.rows * p.nchunks) { return; }
-  let c = chunk_of(t, p.row_len);
-  let s = c.x * p.src_stride + p.src_off;
-  let d = c.x * p.dst_stride + p.dst_off;
-  for (var k = c.y; k < c.z; k++) { dst4[d + k] = src4[s + k]; }
+// Four values with VEC4, else one in lane x (the other lanes are dropped by the compiler).
+fn load_src(i: u32) -> vec4<f32> {
+  if (VEC4) { return src4[i]; }
+  return vec4<f32>(src[i]);
+}
+
+fn store_dst(i: u32, v: vec4<f32>) {
+  if (VEC4) {
+    dst4[i] = v;
+  } else {
+    dst[i] = v.x;
+  }
 }
 
 @compute @workgroup_size(64)
-fn copy_rows1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn copy_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = thread_index(gid, nwg);
   if (t >= p.rows * p.nchunks) { return; }
   let c = chunk_of(t, p.row_len);
   let s = c.x * p.src_stride + p.src_off;
   let d = c.x * p.dst_stride + p.dst_off;
-  for (var k = c.y; k < c.z; k++) { dst[d + k] = src[s + k]; }
+  for (var k = c.y; k < c.z; k++) { store_dst(d + k, load_src(s + k)); }
 }
 
 // dst row r (dst_stride values) = zeros with src row r (row_len values) placed at dst_off: the
 // gradient of a slice, written in one pass without a separate fill.
 @compute @workgroup_size(64)
-fn embed_rows4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn embed_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = thread_index(gid, nwg);
   if (t >= p.rows * p.nchunks) { return; }
   let c = chunk_of(t, p.dst_stride);
   for (var k = c.y; k < c.z; k++) {
     var v = vec4<f32>(0.0);
-    if (k >= p.dst_off && k < p.dst_off + p.row_len) { v = src4[c.x * p.row_len + k - p.dst_off]; }
-    dst4[c.x * p.dst_stride + k] = v;
-  }
-}
-
-@compute @workgroup_size(64)
-fn embed_rows1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = thread_index(gid, nwg);
-  if (t >= p.rows * p.nchunks) { return; }
-  let c = chunk_of(t, p.dst_stride);
-  for (var k = c.y; k < c.z; k++) {
-    var v = 0.0;
-    if (k >= p.dst_off && k < p.dst_off + p.row_len) { v = src[c.x * p.row_len + k - p.dst_off]; }
-    dst[c.x * p.dst_stride + k] = v;
+    if (k >= p.dst_off && k < p.dst_off + p.row_len) { v = load_src(c.x * p.row_len + k - p.dst_off); }
+    store_dst(c.x * p.dst_stride + k, v);
   }
 }
 

@@ -8,17 +8,12 @@ import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const PARAMS = { n: "u32", chunk: "u32", threshold: "u32", scale: "f32", k0: "u32", k1: "u32" } as const;
-const DROPOUT4 = declareKernel({
+/** Override VEC4 (n % 4 == 0) reads x4 and writes out4, the same buffers as x and out. */
+const DROPOUT = declareKernel({
   file: "dropout",
-  entry: "dropout4",
+  entry: "dropout",
   params: PARAMS,
-  bindings: ["x4", "out4"],
-});
-const DROPOUT1 = declareKernel({
-  file: "dropout",
-  entry: "dropout1",
-  params: PARAMS,
-  bindings: ["x", "out"],
+  bindings: ["x", "out", "x4", "out4"],
 });
 /** Elements per thread in the cpu family (few, long-running workgroups suit llvmpipe). */
 const CPU_CHUNK = 256;
@@ -55,8 +50,8 @@ function applyMask(x: Tensor, p: number, seed: number, profile?: KernelProfile):
   const scale = p === 1 ? 0 : 1 / (1 - p);
   const [k0, k1] = roundKeys(seed);
   const params = { n, chunk, threshold, scale, k0, k1 };
-  if (width === 4) DROPOUT4.run(params, { x4: x, out4: out }, DROPOUT4.grid(Math.ceil(n / chunk)));
-  else DROPOUT1.run(params, { x, out }, DROPOUT1.grid(Math.ceil(n / chunk)));
+  const k = DROPOUT.with({ VEC4: width === 4 });
+  k.run(params, { x, out, x4: x, out4: out }, k.grid(Math.ceil(n / chunk)));
   return out;
 }
 

@@ -52,8 +52,8 @@ interface Plan {
   pairs: number;
   chunk: number;
   nchunks: number;
-  /** Suffix of the elementwise entry points: "4" for vec4 loads, "1" for scalars. */
-  width: "4" | "1";
+  /** The chunk entry points move vec4s (override VEC4): hw is a multiple of 4. */
+  vec4: boolean;
   profile: KernelProfile;
   divisor: number;
   eps: number;
@@ -71,8 +71,8 @@ function plan(x: Tensor, opts: GroupNormOptions): Plan {
   const hw = H * W;
   const cpg = C / groups;
   const profile = opts.profile ?? rt().gpu.profile;
-  const width = hw % 4 === 0 ? "4" : "1";
-  const chunk = profile === "cpu" ? Math.min(hw, CPU_CHUNK) : Number(width);
+  const vec4 = hw % 4 === 0;
+  const chunk = profile === "cpu" ? Math.min(hw, CPU_CHUNK) : vec4 ? 4 : 1;
   const n = cpg * hw;
   return {
     B,
@@ -82,7 +82,7 @@ function plan(x: Tensor, opts: GroupNormOptions): Plan {
     pairs: B * groups,
     chunk,
     nchunks: Math.ceil(hw / chunk),
-    width,
+    vec4,
     profile,
     divisor: opts.train ? n : n - 1,
     eps: opts.eps,
@@ -104,32 +104,29 @@ const PARAMS = {
 } as const;
 const BINDINGS = ["x", "gamma", "beta", "stats", "part", "dy", "out", "dgamma", "dbeta", "sums"] as const;
 type BindingName = typeof BINDINGS[number];
-/** The vec4 entry points (names ending in 4) read x4 / dy4 and write out4 at the same binding numbers. */
-const VEC4: Partial<Record<BindingName, string>> = { x: "x4", dy: "dy4", out: "out4" };
+/** The chunk entry points (override VEC4) also take x, dy and out as vec4 arrays, at bindings of their own. */
+const VEC4_ALIASES: Partial<Record<BindingName, string>> = { x: "x4", dy: "dy4", out: "out4" };
+const CHUNKED = new Set(["stats_chunks", "normalize_chunks", "bwd_chunks", "bwd_dx"]);
 const KERNELS = new Map<string, DeclaredKernel>();
 
 function kernelFor(entry: string): DeclaredKernel {
   let k = KERNELS.get(entry);
   if (!k) {
-    const names = BINDINGS.map((b) => (entry.endsWith("4") ? VEC4[b] ?? b : b));
+    const names = CHUNKED.has(entry) ? [...BINDINGS, ...Object.values(VEC4_ALIASES)] : BINDINGS;
     KERNELS.set(entry, k = declareKernel({ file: "groupnorm", entry, params: PARAMS, bindings: names }));
   }
   return k;
 }
 for (
   const e of [
-    "stats_chunks4",
-    "stats_chunks1",
+    "stats_chunks",
     "stats_combine",
     "stats_workgroup",
-    "normalize4",
-    "normalize1",
-    "bwd_chunks4",
-    "bwd_chunks1",
+    "normalize_chunks",
+    "bwd_chunks",
     "bwd_rows_workgroup",
     "bwd_reduce",
-    "bwd_dx4",
-    "bwd_dx1",
+    "bwd_dx",
   ]
 ) kernelFor(e);
 
@@ -139,10 +136,14 @@ function run(
   b: Partial<Record<BindingName, Tensor>>,
   groups: [number, number],
 ): void {
-  const k = kernelFor(entry);
-  const named: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(b)) {
-    named[entry.endsWith("4") ? VEC4[name as BindingName] ?? name : name] = t;
+  const chunked = CHUNKED.has(entry);
+  const k = chunked ? kernelFor(entry).with({ VEC4: p.vec4 }) : kernelFor(entry);
+  const named: Record<string, Tensor> = { ...b };
+  if (chunked) {
+    for (const [name, t] of Object.entries(b)) {
+      const alias = VEC4_ALIASES[name as BindingName];
+      if (alias) named[alias] = t;
+    }
   }
   const params = {
     rows: p.B * p.C,
@@ -178,7 +179,7 @@ function statistics(x: Tensor, p: Plan): Tensor {
   }
   const chunks = p.B * p.C * p.nchunks;
   const part = r.empty([chunks * 2]);
-  launch(`stats_chunks${p.width}`, p, { x, part }, chunks);
+  launch("stats_chunks", p, { x, part }, chunks);
   launch("stats_combine", p, { part, stats }, p.pairs);
   part.release();
   return stats;
@@ -192,7 +193,7 @@ function backward(x: Tensor, gamma: Tensor, beta: Tensor, stats: Tensor, dy: Ten
   if (p.profile === "gpu") {
     launchPerItem("bwd_rows_workgroup", p, { x, gamma, beta, stats, dy, part }, rows);
   } else {
-    launch(`bwd_chunks${p.width}`, p, { x, gamma, beta, stats, dy, part }, rows * p.nchunks);
+    launch("bwd_chunks", p, { x, gamma, beta, stats, dy, part }, rows * p.nchunks);
   }
   // bwd_reduce reads part with the layout its producer used: one partial per row in the gpu family.
   const reduced = p.profile === "gpu" ? { ...p, chunk: p.hw, nchunks: 1 } : p;
@@ -202,7 +203,7 @@ function backward(x: Tensor, gamma: Tensor, beta: Tensor, stats: Tensor, dy: Ten
   launch("bwd_reduce", reduced, { part, gamma, dgamma, dbeta, sums }, Math.max(p.C, p.pairs));
   part.release();
   const dx = r.empty(x.shape);
-  launch(`bwd_dx${p.width}`, p, { x, gamma, beta, stats, dy, sums, out: dx }, rows * p.nchunks);
+  launch("bwd_dx", p, { x, gamma, beta, stats, dy, sums, out: dx }, rows * p.nchunks);
   sums.release();
   return [dx, dgamma, dbeta];
 }
@@ -223,7 +224,7 @@ export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: GroupNor
   const r = rt();
   const stats = statistics(x, p);
   const out = r.empty(x.shape);
-  launch(`normalize${p.width}`, p, { x, gamma, beta, stats, out }, p.B * p.C * p.nchunks);
+  launch("normalize_chunks", p, { x, gamma, beta, stats, out }, p.B * p.C * p.nchunks);
   if (r.tape?.wants(x, gamma, beta)) {
     r.tape.record([x, gamma, beta], out, (dy) => backward(x, gamma, beta, stats, dy, p), [stats]);
   } else {

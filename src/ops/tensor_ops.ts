@@ -5,7 +5,7 @@
 import type { KernelProfile } from "../gpu/device.ts";
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
+import { declareKernel } from "../gpu/kernel.ts";
 import { sumLeading, zeros } from "./elementwise.ts";
 
 const ROW_PARAMS = {
@@ -18,19 +18,10 @@ const ROW_PARAMS = {
   chunk: "u32",
   nchunks: "u32",
 } as const;
-const rowKernelOf = (entry: string, w: 1 | 4) =>
-  declareKernel({
-    file: "tensor_ops",
-    entry,
-    params: ROW_PARAMS,
-    bindings: w === 4 ? ["src4", "dst4"] : ["src", "dst"],
-  });
-const ROW_KERNELS: Record<string, DeclaredKernel> = {
-  copy_rows1: rowKernelOf("copy_rows1", 1),
-  copy_rows4: rowKernelOf("copy_rows4", 4),
-  embed_rows1: rowKernelOf("embed_rows1", 1),
-  embed_rows4: rowKernelOf("embed_rows4", 4),
-};
+/** Row entry points; override VEC4 moves vec4s through src4 and dst4, the same buffers as src and dst. */
+const rowKernelOf = (entry: string) =>
+  declareKernel({ file: "tensor_ops", entry, params: ROW_PARAMS, bindings: ["src", "dst", "src4", "dst4"] });
+const ROW_KERNELS = { copy_rows: rowKernelOf("copy_rows"), embed_rows: rowKernelOf("embed_rows") };
 const GATHER_PARAMS = { pixels: "u32", hpwp: "u32", channels: "u32", height: "u32", width: "u32" } as const;
 const GATHER = declareKernel({
   file: "tensor_ops",
@@ -97,9 +88,9 @@ function rowKernel(
   const chunk = Math.max(1, (profile ?? r.gpu.profile) === "cpu" ? Math.min(len, CPU_CHUNK / w) : 1);
   const nchunks = Math.ceil(len / chunk);
   const [row_len, src_stride, src_off, dst_stride, dst_off] = fields.map((v) => v / w);
-  const k = ROW_KERNELS[`${entry}${w}`];
+  const k = ROW_KERNELS[entry].with({ VEC4: w === 4 });
   const params = { rows: m.rows, row_len, src_stride, src_off, dst_stride, dst_off, chunk, nchunks };
-  k.run(params, w === 4 ? { src4: src, dst4: dst } : { src, dst }, k.grid(m.rows * nchunks));
+  k.run(params, { src, dst, src4: src, dst4: dst }, k.grid(m.rows * nchunks));
 }
 
 function requireNchw(op: string, what: string, t: Tensor): void {
