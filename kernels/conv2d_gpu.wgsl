@@ -1,9 +1,8 @@
 // Convolution (k = 1 or 3, zero padding k / 2, stride 1) for the "gpu" kernel profile: tiles staged in
 // workgroup memory, one output value per thread. Forward (also grad-input, with the flipped, transposed
 // weights) and grad-weight. Same grids, read modes and store modes as kernels/conv2d_k3.wgsl:
-//   the convolution runs on a grid (Hc x Wc) read from x (Hin x Win): plain, up (x at (y >> 1, x >> 1),
-//   zero where that falls outside x) or down (the sum of the 2x2 block at (2y, 2x)), times inScale;
-//   storeMode 0 plain (+ bias), 1 the 2x2 sum of grid pixels per output pixel, 2 each grid pixel spread
+//   the convolution runs on a grid (Hc x Wc) read from x (Hin x Win): plain, up or down (pooled; here
+//   chosen at run time by p.down), times inScale (kernels/lib/grid.wgsl); storeMode 0 plain (+ bias), 1 the 2x2 sum of grid pixels per output pixel, 2 each grid pixel spread
 //   over a 2x2 output block; times outScale.
 //
 // gpu_forward: workgroup 16 x 16 threads = a 16 x 16 grid tile x 8 output channels; input channels in
@@ -51,16 +50,14 @@ const TILE_IN = 324u;     // (16 + 2)^2: input tile with the widest halo
 var<workgroup> sh: array<f32, 792>;      // forward: CI * TILE_IN inputs, then 8 * CI * 9 weights; results
 var<workgroup> gtile: array<f32, 512>;   // grad-weight: dy[16][16], then the input column[16][16]
 
+#include "lib/grid.wgsl"
+
 // Grid value (gy, gx) of channel plane `base` of x, zero outside the grid and outside x.
 fn grid_value(base: u32, gy: i32, gx: i32) -> f32 {
   if (gy < 0 || gx < 0 || gy >= i32(p.Hc) || gx >= i32(p.Wc)) { return 0.0; }
-  let sy = (u32(gy) >> p.up) << p.down;
-  let sx = (u32(gx) >> p.up) << p.down;
-  if (sy >= p.Hin || sx >= p.Win) { return 0.0; }
-  let i = base + sy * p.Win + sx;
-  var v = x[i];
-  if (p.down != 0u) { v += x[i + 1u] + x[i + p.Win] + x[i + p.Win + 1u]; }
-  return v * p.inScale;
+  let src = grid_source(u32(gy), u32(gx));
+  if (!src.ok) { return 0.0; }
+  return grid_fetch(base + src.at, p.down != 0u) * p.inScale;
 }
 
 fn store(b: u32, co: u32, oy: u32, ox: u32, v: f32) {

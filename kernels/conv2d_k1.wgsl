@@ -5,12 +5,8 @@
 // A 1x1 convolution is a matrix product over the flattened pixels p of the grid (Hc x Wc):
 //   y[b][co][p] = sum_ci w[co][ci] * u[b][ci][p]          (conv1_forward)
 //   dw[co][ci]  = sum_b,p dy[b][co][p] * u[b][ci][p]       (conv1_grad_weight)
-// where u is the grid read from the tensor x (Hin x Win):
-//   plain:   u(y, x) = x(y, x)
-//   up:      u(y, x) = x(y >> 1, x >> 1), zero where (y >> 1, x >> 1) falls outside x (an odd-sized
-//            grid read from a pooled tensor: the adjoint of floor pooling gives that row zero)
-//   POOL:    u(y, x) = sum of the 2x2 block of x at (2y, 2x)
-// times inScale. Because the convolution is per pixel, the adjoints of the resamplings are resamplings
+// where u is the grid read from the tensor x (Hin x Win), plain, up or pooled (POOL), times inScale
+// (kernels/lib/grid.wgsl). Because the convolution is per pixel, the adjoints of the resamplings are resamplings
 // of dy: grad-input of an up-sampled 1x1 conv is a POOL read (sum) of dy, of a pooled one an up read
 // of dy with inScale 0.25.
 // VEC4 (plain grids whose plane size is a multiple of 4) reads x and dy as vec4: fewer, cheaper loads.
@@ -58,10 +54,7 @@ override HALF: bool = false;
 
 // ------------------------------------------------------------------ reading the grid
 
-fn fetch(i: u32) -> f32 {
-  if (POOL) { return x[i] + x[i + 1u] + x[i + p.Win] + x[i + p.Win + 1u]; }
-  return x[i];
-}
+#include "lib/grid.wgsl"
 
 // q = floor(n / d) through a float division, corrected (vector integer division is scalarised);
 // exact for n < 2^24, beyond that the integer division.
@@ -78,12 +71,9 @@ struct Tap { at: u32, m: f32 }
 
 fn grid_tap(g: u32) -> Tap {
   let gy = div_floor(g, p.Wc);
-  let gx = g - gy * p.Wc;
-  let sy = gy >> p.up;
-  let sx = gx >> p.up;
-  let ok = g < p.plane && sy < p.Hin && sx < p.Win;
-  let at = select(0u, ((sy << p.down) * p.Win) + (sx << p.down), ok);
-  return Tap(at, select(0.0, p.inScale, ok));
+  let src = grid_source(gy, g - gy * p.Wc);
+  let ok = g < p.plane && src.ok;
+  return Tap(select(0u, src.at, ok), select(0.0, p.inScale, ok));
 }
 
 // Four consecutive grid pixels g..g+3 of the plane starting at `base`.
@@ -97,8 +87,8 @@ fn grid4(base: u32, g: u32) -> vec4<f32> {
   let t1 = grid_tap(g + 1u);
   let t2 = grid_tap(g + 2u);
   let t3 = grid_tap(g + 3u);
-  return vec4<f32>(fetch(base + t0.at) * t0.m, fetch(base + t1.at) * t1.m, fetch(base + t2.at) * t2.m,
-                   fetch(base + t3.at) * t3.m);
+  return vec4<f32>(grid_fetch(base + t0.at, POOL) * t0.m, grid_fetch(base + t1.at, POOL) * t1.m,
+                   grid_fetch(base + t2.at, POOL) * t2.m, grid_fetch(base + t3.at, POOL) * t3.m);
 }
 
 // ------------------------------------------------------------------ conv1_forward
