@@ -104,7 +104,7 @@ export function silu(x: Tensor): Tensor {
 
 /**
  * Multiplies each sample of x (leading axis B) by its own coefficient `coef` of shape [B] (the EDM
- * preconditioning's c_in, c_skip, c_out). The coefficient gets no gradient.
+ * preconditioning's c_in, c_skip, c_out). Differentiable in x and coef.
  */
 export function mulPerSample(x: Tensor, coef: Tensor): Tensor {
   const r = rt();
@@ -112,7 +112,23 @@ export function mulPerSample(x: Tensor, coef: Tensor): Tensor {
   if (coef.size !== B) throw new Error(`mulPerSample: ${coef.size} coefficients for batch ${B}`);
   const out = r.empty(x.shape);
   launch(K.mul_rows, { n: x.size, count: B, inner: x.size / B }, { x, y: coef, out });
-  if (r.tape?.wants(x)) r.tape.record([x], out, (g) => [mulPerSample(g, coef)], [coef]);
+  if (r.tape?.wants(x, coef)) {
+    const needX = r.tape.wants(x);
+    const needCoef = r.tape.wants(coef);
+    r.tape.record([x, coef], out, (g) => [
+      needX ? mulPerSample(g, coef) : null,
+      needCoef ? sampleDot(g, x) : null,
+    ], needCoef ? [x, coef] : [coef]);
+  }
+  return out;
+}
+
+/** [B]: sum over each sample of g * x (unrecorded: the product of a tracked x would join the tape). */
+function sampleDot(g: Tensor, x: Tensor): Tensor {
+  const prod = rt().empty(x.shape);
+  launch(K.mul, { n: x.size }, { x: g, y: x, out: prod });
+  const out = sumRows(prod, x.shape[0]);
+  prod.release();
   return out;
 }
 

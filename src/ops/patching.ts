@@ -94,7 +94,11 @@ export class DevicePatching {
     }
   }
 
-  /** x [B, C, H, W] → patches [P*B, C, Hp, Wp] in the plan's batch order (patch-major). */
+  /**
+   * x [B, C, H, W] → patches [P*B, C, Hp, Wp] in the plan's batch order (patch-major). No backward (the
+   * samplers cut patches of tensors that need no gradient): refuses an x that needs one, rather than
+   * cutting its gradient silently.
+   */
   apply(x: Tensor): Tensor {
     const r = rt();
     const [B, C, H, W] = x.shape;
@@ -102,7 +106,6 @@ export class DevicePatching {
     if (H !== this.plan.H || W !== this.plan.W) {
       throw new Error(`patch apply: input ${H}x${W}, plan ${this.plan.H}x${this.plan.W}`);
     }
-    // No backward: refuse rather than silently cut the gradient.
     if (r.tape?.wants(x)) throw new Error("patch apply has no gradient: apply it to tensors that need none");
     const out = r.empty([P * B, C, Hp, Wp]);
     APPLY.run(
@@ -113,10 +116,16 @@ export class DevicePatching {
     return out;
   }
 
-  /** Grid patches [P*B, C, Hp, Wp] → image [B, C, H, W], overlaps averaged (GridPatching2D.fuse). */
+  /**
+   * Grid patches [P*B, C, Hp, Wp] → image [B, C, H, W], overlaps averaged (GridPatching2D.fuse).
+   * Like `apply`, it has no backward and refuses patches that need a gradient.
+   */
   fuse(patches: Tensor): Tensor {
     if (!this.fuseTable || !this.invCount) throw new Error("fuse needs a grid patching");
     const r = rt();
+    if (r.tape?.wants(patches)) {
+      throw new Error("patch fuse has no gradient: fuse patches that need none");
+    }
     const { P, Hp, Wp, H, W } = this.plan;
     const [PB, C] = patches.shape;
     const B = PB / P;

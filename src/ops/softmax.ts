@@ -46,6 +46,8 @@ export function softmaxAxis(x: Tensor, outer: number, n: number, inner: number, 
 /**
  * Gradient of `softmaxAxis` given its output y and the output gradient gy (same view):
  * gx = y * (gy - sum_k gy * y) along the n axis, over k < valid; gx is 0 for k >= valid.
+ * A backward pass, recorded by no tape (as every op's backward kernels): it runs while the tape
+ * replays, on a y the tape tracks, and second derivatives are not supported.
  */
 export function softmaxAxisBackward(
   y: Tensor,
