@@ -9,6 +9,7 @@ import type { KernelProfile } from "../gpu/device.ts";
 import { rt } from "../gpu/runtime.ts";
 import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { defineOp } from "../gpu/op.ts";
 
 /**
  * Values per thread in the cpu family. On llvmpipe each workgroup has a fixed cost of a few
@@ -221,14 +222,19 @@ export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: GroupNor
       throw new Error(`groupNorm: ${name} [${t.shape}] must have ${p.C} values for x [${x.shape}]`);
     }
   }
-  const r = rt();
-  const stats = statistics(x, p);
-  const out = r.empty(x.shape);
-  launch("normalize_chunks", p, { x, gamma, beta, stats, out }, p.B * p.C * p.nchunks);
-  if (r.tape?.wants(x, gamma, beta)) {
-    r.tape.record([x, gamma, beta], out, (dy) => backward(x, gamma, beta, stats, dy, p), [stats]);
-  } else {
-    stats.release();
-  }
-  return out;
+  return GROUP_NORM({ x, gamma, beta }, p);
 }
+
+const GROUP_NORM = defineOp({
+  name: "groupNorm",
+  forward: ({ x, gamma, beta }: { x: Tensor; gamma: Tensor; beta: Tensor }, p: Plan) => {
+    const stats = statistics(x, p);
+    const out = rt().empty(x.shape);
+    launch("normalize_chunks", p, { x, gamma, beta, stats, out }, p.B * p.C * p.nchunks);
+    return { out, saved: { stats } };
+  },
+  backward: (dy, { inputs: { x, gamma, beta }, params: p, saved: { stats } }) => {
+    const [dx, dgamma, dbeta] = backward(x, gamma, beta, stats, dy, p);
+    return { x: dx, gamma: dgamma, beta: dbeta };
+  },
+});

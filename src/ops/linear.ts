@@ -3,6 +3,7 @@
  */
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { defineOp } from "../gpu/op.ts";
 import { declareKernel } from "../gpu/kernel.ts";
 import { sumLeading } from "./elementwise.ts";
 
@@ -108,27 +109,34 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   if (bias && bias.size !== outF) {
     throw new Error(`linear: bias [${bias.shape}] must have ${outF} values (weight [${weight.shape}])`);
   }
-  const rows = x.size / inF;
-  const r = rt();
-  const out = r.empty([...x.shape.slice(0, -1), outF]);
-  forward(x, weight, bias, out, rows, inF, outF);
-  const inputs = bias ? [x, weight, bias] : [x, weight];
-  if (r.tape?.wants(...inputs)) {
-    const [needX, needW, needB] = inputs.map((t) => r.tape!.wants(t));
-    r.tape.record(inputs, out, (dy) => {
-      let dx: Tensor | null = null, dw: Tensor | null = null;
-      if (needX) {
-        dx = r.empty(x.shape);
-        productNN(dy, weight, dx, { m: rows, n: inF, k: outF, aM: outF, aK: 1, bK: inF, bN: 1 });
-      }
-      if (needW) {
-        dw = r.empty(weight.shape);
-        productNN(dy, x, dw, { m: outF, n: inF, k: rows, aM: 1, aK: outF, bK: inF, bN: 1 });
-      }
-      const grads = [dx, dw];
-      if (bias) grads.push(needB ? sumLeading(dy, rows).reshape(bias.shape) : null);
-      return grads;
-    }, [x, weight]);
-  }
-  return out;
+  return LINEAR({ x, weight, bias }, { rows: x.size / inF, inF, outF });
+}
+
+const LINEAR = defineOp({
+  name: "linear",
+  forward: ({ x, weight, bias }: { x: Tensor; weight: Tensor; bias: Tensor | null }, d: Dims) => {
+    const out = rt().empty([...x.shape.slice(0, -1), d.outF]);
+    forward(x, weight, bias, out, d.rows, d.inF, d.outF);
+    return out;
+  },
+  backward: (dy, { inputs: { x, weight, bias }, params: { rows, inF, outF }, need }) => {
+    const r = rt();
+    let dx: Tensor | null = null, dw: Tensor | null = null;
+    if (need.x) {
+      dx = r.empty(x.shape);
+      productNN(dy, weight, dx, { m: rows, n: inF, k: outF, aM: outF, aK: 1, bK: inF, bN: 1 });
+    }
+    if (need.weight) {
+      dw = r.empty(weight.shape);
+      productNN(dy, x, dw, { m: outF, n: inF, k: rows, aM: 1, aK: outF, bK: inF, bN: 1 });
+    }
+    return { x: dx, weight: dw, bias: need.bias ? sumLeading(dy, rows).reshape(bias!.shape) : null };
+  },
+});
+
+/** Rows of x and the feature counts of a linear layer. */
+interface Dims {
+  rows: number;
+  inF: number;
+  outF: number;
 }

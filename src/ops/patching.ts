@@ -6,6 +6,7 @@
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { declareKernel } from "../gpu/kernel.ts";
+import { defineOp } from "../gpu/op.ts";
 
 /** A patching scheme: patch size, count and the global (row, col) index of every patch pixel. */
 export interface Patching {
@@ -45,6 +46,16 @@ const FUSE = declareKernel({
   entry: "fuse",
   params: PARAMS,
   bindings: ["x", "tbl", "inv_count", "out"],
+});
+
+// No backward (the samplers cut and fuse tensors that need no gradient): tracked inputs are refused.
+const PATCH_APPLY = defineOp({
+  name: "patch apply",
+  forward: (_: { x: Tensor }, run: () => Tensor) => run(),
+});
+const PATCH_FUSE = defineOp({
+  name: "patch fuse",
+  forward: (_: { patches: Tensor }, run: () => Tensor) => run(),
 });
 
 /** Index tables of one patching, uploaded once and reused for every call. */
@@ -95,9 +106,8 @@ export class DevicePatching {
   }
 
   /**
-   * x [B, C, H, W] → patches [P*B, C, Hp, Wp] in the plan's batch order (patch-major). No backward (the
-   * samplers cut patches of tensors that need no gradient): refuses an x that needs one, rather than
-   * cutting its gradient silently.
+   * x [B, C, H, W] → patches [P*B, C, Hp, Wp] in the plan's batch order (patch-major). No backward:
+   * refuses an x that needs a gradient, rather than cutting it silently.
    */
   apply(x: Tensor): Tensor {
     const r = rt();
@@ -106,14 +116,15 @@ export class DevicePatching {
     if (H !== this.plan.H || W !== this.plan.W) {
       throw new Error(`patch apply: input ${H}x${W}, plan ${this.plan.H}x${this.plan.W}`);
     }
-    if (r.tape?.wants(x)) throw new Error("patch apply has no gradient: apply it to tensors that need none");
-    const out = r.empty([P * B, C, Hp, Wp]);
-    APPLY.run(
-      { total: out.size, B, C, n: Hp * Wp, HW: H * W, P },
-      { x, tbl: this.src, out },
-      APPLY.grid(out.size),
-    );
-    return out;
+    return PATCH_APPLY({ x }, () => {
+      const out = r.empty([P * B, C, Hp, Wp]);
+      APPLY.run(
+        { total: out.size, B, C, n: Hp * Wp, HW: H * W, P },
+        { x, tbl: this.src, out },
+        APPLY.grid(out.size),
+      );
+      return out;
+    });
   }
 
   /**
@@ -122,20 +133,19 @@ export class DevicePatching {
    */
   fuse(patches: Tensor): Tensor {
     if (!this.fuseTable || !this.invCount) throw new Error("fuse needs a grid patching");
-    const r = rt();
-    if (r.tape?.wants(patches)) {
-      throw new Error("patch fuse has no gradient: fuse patches that need none");
-    }
+    const { fuseTable, invCount } = this;
     const { P, Hp, Wp, H, W } = this.plan;
     const [PB, C] = patches.shape;
     const B = PB / P;
-    const out = r.empty([B, C, H, W]);
-    FUSE.run(
-      { total: out.size, B, C, n: Hp * Wp, HW: H * W, P, K: this.K },
-      { x: patches, tbl: this.fuseTable, inv_count: this.invCount, out },
-      FUSE.grid(out.size),
-    );
-    return out;
+    return PATCH_FUSE({ patches }, () => {
+      const out = rt().empty([B, C, H, W]);
+      FUSE.run(
+        { total: out.size, B, C, n: Hp * Wp, HW: H * W, P, K: this.K },
+        { x: patches, tbl: fuseTable, inv_count: invCount, out },
+        FUSE.grid(out.size),
+      );
+      return out;
+    });
   }
 
   dispose(): void {
