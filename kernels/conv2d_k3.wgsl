@@ -64,6 +64,10 @@ struct Params {
 // faster here than the per-lane loop of a storage read; its 64 KiB limit is why the input channels
 // come in chunks (src/ops/conv2d.ts).
 @group(0) @binding(7) var<uniform> wu: array<vec4<f32>, 4096>;
+// WSTORAGE: the weights of every block, [block][ci][tap][quad], read from storage instead, so that one
+// dispatch covers all blocks (y = block) and channels.
+@group(0) @binding(2) var<storage, read> wts: array<vec4<f32>>;
+override WSTORAGE: bool = false;
 
 override POOL: bool = false;
 override HALF: bool = false;
@@ -157,11 +161,16 @@ fn load_row(tile: ptr<function, FTile>, o: ptr<function, FOffsets>, base: u32, r
   (*tile)[i + 9u] = fetch(b + (*o).col[9]) * (m * (*o).colMask[9]);
 }
 
+fn weight(at: u32) -> vec4<f32> {
+  if (WSTORAGE) { return wts[at]; }
+  return wu[at];
+}
+
 fn load_tap(w: ptr<function, FTaps>, k: u32, at: u32) {
-  (*w)[k] = wu[at];
-  (*w)[k + 1u] = wu[at + 1u];
-  (*w)[k + 2u] = wu[at + 2u];
-  (*w)[k + 3u] = wu[at + 3u];
+  (*w)[k] = weight(at);
+  (*w)[k + 1u] = weight(at + 1u);
+  (*w)[k + 2u] = weight(at + 2u);
+  (*w)[k + 3u] = weight(at + 3u);
 }
 
 // the 9 taps x 4 quads of weights of one input channel
@@ -263,10 +272,12 @@ fn bias_quad(c: u32) -> vec4<f32> {
   return vec4<f32>(bias_at(c), bias_at(c + 1u), bias_at(c + 2u), bias_at(c + 3u));
 }
 
-// grid: x = tile index (folded into z beyond the workgroup-count limit).
+// grid: x = tile index (folded into z beyond the workgroup-count limit); WSTORAGE: y = block.
 @compute @workgroup_size(8)
 fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
+  let block = select(p.coBlock, wid.y, WSTORAGE);
+  let wbase = select(0u, (block * p.CinTotal + p.ci0) * 36u, WSTORAGE);
   let tiles = p.tilesX * p.tilesY;
   let tile = gid.x + wid.z * nwg.x * 8u;
   if (tile >= tiles * p.B) { return; }
@@ -286,7 +297,7 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     load_row(&tile_v, &o, base, 0u); load_row(&tile_v, &o, base, 1u); load_row(&tile_v, &o, base, 2u);
     load_row(&tile_v, &o, base, 3u);
     if (!HALF) { load_row(&tile_v, &o, base, 4u); load_row(&tile_v, &o, base, 5u); }
-    load_taps(&w, ci * 36u);
+    load_taps(&w, wbase + ci * 36u);
     block16(&acc, &tile_v, &w, 0u, 0u); block16(&acc, &tile_v, &w, 0u, 1u);
     block16(&acc, &tile_v, &w, 1u, 0u); block16(&acc, &tile_v, &w, 1u, 1u);
     if (!HALF) {
@@ -299,7 +310,7 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     sum_pairs_all(&acc, 0u);
     if (!HALF) { sum_pairs_all(&acc, 1u); }
   }
-  let co0 = p.coBlock * 16u;
+  let co0 = block * 16u;
   var bq: array<vec4<f32>, 4>;
   bq[0] = bias_quad(co0); bq[1] = bias_quad(co0 + 4u); bq[2] = bias_quad(co0 + 8u); bq[3] = bias_quad(co0 + 12u);
   var s = Store(b, co0, oy0, ox0, 0u, 0u, p.outScale);

@@ -69,7 +69,7 @@ const K = {
     file: "conv2d_k3",
     entry: "conv3_forward",
     params: K3_PARAMS,
-    bindings: ["x", "bias", "y", "wu"],
+    bindings: ["x", "bias", "y", "wu", "wts"],
   }),
   conv3GradWeight: declareKernel({
     file: "conv2d_k3",
@@ -99,6 +99,12 @@ export interface Conv2dOptions {
   down?: boolean;
   /** Kernel family; default: the adapter's (`rt().gpu.profile`). Tests use it to run both. */
   profile?: KernelProfile;
+  /**
+   * Where the "cpu" family's 3x3 forward (and input-gradient) reads its weights: uniform buffers, one
+   * dispatch per 16-channel block, or storage, one dispatch in all. Default: storage for small grids.
+   * Tests use it to run both.
+   */
+  k3Weights?: "uniform" | "storage";
 }
 
 /** How a convolution reads its input: the grid (Hc x Wc) seen through the resampling of a tensor. */
@@ -122,6 +128,8 @@ interface Store {
 const K3_BLOCK = 16;
 const K3_UNIFORM_FLOATS = 16384;
 const K3_CHANNELS_PER_UNIFORM = Math.floor(K3_UNIFORM_FLOATS / (9 * K3_BLOCK));
+/** conv3_forward reads its weights from storage in one dispatch below this many workgroups per CPU core. */
+const K3_MIN_GROUPS_PER_CORE = 8;
 const GPU_WG_INVOCATIONS = 256;
 const GPU_WG_BYTES = 792 * 4;
 /** Grad-weight partial sums are limited to this many floats (64 MiB) by using fewer chunks. */
@@ -144,7 +152,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   const grid = readGrid(H, W, opts);
   const y = r.scope(() => {
     const wt = layoutWeights(weight, false, k, weightBlock(profile, k, Cout));
-    return apply(profile, k, { src: x, Cr: Cin, Cw: Cout, grid, store: plainStore(grid) }, wt, bias);
+    const call = { src: x, Cr: Cin, Cw: Cout, grid, store: plainStore(grid), k3Weights: opts.k3Weights };
+    return apply(profile, k, call, wt, bias);
   });
   if (r.tape?.wants(x, weight, bias)) {
     const needX = r.tape.wants(x);
@@ -254,6 +263,8 @@ interface Call {
   Cw: number;
   grid: Grid;
   store: Store;
+  /** 3x3, "cpu" family: forces the weights' path (see {@link Conv2dOptions.k3Weights}). */
+  k3Weights?: "uniform" | "storage";
 }
 
 /** Runs a convolution with laid-out weights wt, adding bias (plain stores only), into a new tensor or `out`. */
@@ -302,36 +313,50 @@ function apply(
   if (k === 3) {
     // pooled reads double the loads, so those kernels take half the rows (and half the compile time)
     const tilesX = Math.ceil(g.Wc / 8);
-    const tilesY = Math.ceil(g.Hc / (pool ? 2 : 4));
+    const half = pool || (globalThis as any).FORCEHALF === true;
+    const tilesY = Math.ceil(g.Hc / (half ? 2 : 4));
     const [gx, gz] = r.grid(B * tilesX * tilesY, 8);
-    const kernel = K.conv3Forward.with({ POOL: pool, HALF: pool });
+    const kernel = K.conv3Forward.with({ POOL: pool, HALF: half });
+    const blocks = wt.shape[0];
+    const base = {
+      ...common,
+      tilesX,
+      tilesY,
+      up: g.up,
+      down: g.down,
+      storeMode: s.mode,
+      Ho: s.Ho,
+      Wo: s.Wo,
+      inScale,
+      outScale,
+      CinTotal: c.Cr,
+    };
+    const storage = c.k3Weights ? c.k3Weights === "storage" : gx * gz < K3_MIN_GROUPS_PER_CORE * cpuCores();
+    if (storage) {
+      // Few workgroups per dispatch (a small grid): one dispatch for every block and channel, weights
+      // read from storage, beats a copy and a dispatch per block and chunk (1.5x at 16x16, batch 1).
+      const params = { ...base, hasBias, coBlock: 0, ci0: 0, accumulate: 0 };
+      const bindings = { x: c.src, bias: bias ?? c.src, y, wu: uniformWeightBuffer(0), wts: wt };
+      kernel.with({ WSTORAGE: true }).run(params, bindings, [gx, blocks, gz]);
+      return y;
+    }
     // one dispatch per 16-channel block and chunk of input channels, each with its weights copied
     // into a uniform buffer; chunks after the first add to y
     let u = 0;
-    for (let coBlock = 0; coBlock < wt.shape[0]; coBlock++) {
+    for (let coBlock = 0; coBlock < blocks; coBlock++) {
       for (let ci0 = 0; ci0 < c.Cr; ci0 += K3_CHANNELS_PER_UNIFORM, u++) {
         const n = Math.min(K3_CHANNELS_PER_UNIFORM, c.Cr - ci0);
         const weights = uniformWeightBuffer(u);
         r.copy(wt, (coBlock * c.Cr + ci0) * 9 * K3_BLOCK, weights, 0, n * 9 * K3_BLOCK);
         const params = {
-          ...common,
+          ...base,
           Cin: n,
-          tilesX,
-          tilesY,
-          up: g.up,
-          down: g.down,
           hasBias: ci0 === 0 ? hasBias : 0,
-          storeMode: s.mode,
-          Ho: s.Ho,
-          Wo: s.Wo,
-          inScale,
-          outScale,
           coBlock,
           ci0,
-          CinTotal: c.Cr,
           accumulate: ci0 === 0 ? 0 : 1,
         };
-        kernel.run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights }, [gx, 1, gz]);
+        kernel.run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights, wts: wt }, [gx, 1, gz]);
       }
     }
     return y;
@@ -345,6 +370,11 @@ function apply(
   const kernel = K.conv1Forward.with({ POOL: pool, HALF: pool, VEC4: vec4 });
   kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src }, [gx, coPad / 16, gz]);
   return y;
+}
+
+/** Cores the CPU rasteriser spreads workgroups over (the "cpu" family runs on the host's CPU). */
+function cpuCores(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
 }
 
 function isPlain(g: Grid, Hin: number, Win: number): boolean {
@@ -366,7 +396,14 @@ function gradInput(
   const [B, , Hy, Wy] = gy.shape;
   return r.scope(() => {
     const wt = layoutWeights(weight, true, k, weightBlock(profile, k, Cin));
-    const call = (grid: Grid, store: Store): Call => ({ src: gy, Cr: Cout, Cw: Cin, grid, store });
+    const call = (grid: Grid, store: Store): Call => ({
+      src: gy,
+      Cr: Cout,
+      Cw: Cin,
+      grid,
+      store,
+      k3Weights: o.k3Weights,
+    });
     const plain: Store = { mode: 0, Ho: H, Wo: W, outScale: 1 };
     if (!o.up && !o.down) return apply(profile, k, call(plainGrid(H, W), plain), wt, null);
     if (k === 1) {

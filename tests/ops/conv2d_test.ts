@@ -189,6 +189,7 @@ async function runDevice(
   w: Float32Array,
   b: Float32Array,
   g: Float32Array,
+  extra: Conv2dOptions = {},
 ) {
   const r = await initRuntime();
   const [Hc, Wc] = gridSize(s);
@@ -201,7 +202,7 @@ async function runDevice(
     () =>
       profile === "reference"
         ? conv2dRef(xt, wt, bt, resample(s.mode))
-        : conv2d(xt, wt, bt, { ...resample(s.mode), profile }),
+        : conv2d(xt, wt, bt, { ...resample(s.mode), profile, ...extra }),
     () => gt,
   );
   const out = {
@@ -250,6 +251,13 @@ Deno.test("both kernel families agree with a float64 host convolution, forward a
       assertAgree(got[profile], want, `${profile} ${JSON.stringify(s)}`, 2e-6);
     }
     assertAgree(got.cpu, got.gpu, `cpu vs gpu ${JSON.stringify(s)}`, 2e-6);
+    if (s.k === 3) {
+      // both weight paths of the 3x3 "cpu" kernel, whichever the size picks by default
+      for (const k3Weights of ["uniform", "storage"] as const) {
+        const other = await runDevice(s, "cpu", x, w, b, g, { k3Weights });
+        assertAgree(other, want, `cpu, ${k3Weights} weights ${JSON.stringify(s)}`, 2e-6);
+      }
+    }
   }
 });
 
@@ -274,6 +282,12 @@ Deno.test("the fast kernels agree with the reference kernels (conv2d_ref) on net
         `${profile} vs reference ${JSON.stringify(s)}`,
         5e-6,
       );
+    }
+    if (s.k === 3) {
+      for (const k3Weights of ["uniform", "storage"] as const) {
+        const got = await runDevice(s, "cpu", x, w, b, g, { k3Weights });
+        assertAgree(got, want, `cpu, ${k3Weights} weights, vs reference ${JSON.stringify(s)}`, 5e-6);
+      }
     }
   }
 });
