@@ -131,7 +131,7 @@ fn gpu_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
   for (var o = 0u; o < 8u; o++) {
     let co = co0 + o;
     var v = acc[o];
-    if (p.hasBias != 0u && co < p.Cout) { v += bias[co]; }
+    if (p.hasBias != 0u && co < p.Cout) { v += bias[co + select(0u, b * p.Cout, p.hasBias == 2u)]; }
     if (p.storeMode == 2u) {
       store(b, co, 2u * gy, 2u * gx, v); store(b, co, 2u * gy, 2u * gx + 1u, v);
       store(b, co, 2u * gy + 1u, 2u * gx, v); store(b, co, 2u * gy + 1u, 2u * gx + 1u, v);

@@ -124,8 +124,10 @@ fn put(b: u32, co: u32, g: u32, v: f32) {
   }
 }
 
-fn bias_at(c: u32) -> f32 {
-  return select(0.0, bias[min(c, p.Cout - 1u)], p.hasBias != 0u && c < p.Cout);
+// hasBias: 0 none, 1 bias[c], 2 bias[b][c] (one per sample)
+fn bias_at(b: u32, c: u32) -> f32 {
+  let row = select(0u, b * p.Cout, p.hasBias == 2u);
+  return select(0.0, bias[row + min(c, p.Cout - 1u)], p.hasBias != 0u && c < p.Cout);
 }
 
 // Component e of the 16 channels of pixel quad j (pixel g), plus the bias.
@@ -173,7 +175,7 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   var bq: array<vec4<f32>, 4>;
   for (var k = 0u; k < 4u; k++) {
     let c = co0 + 4u * k;
-    bq[k] = vec4<f32>(bias_at(c), bias_at(c + 1u), bias_at(c + 2u), bias_at(c + 3u));
+    bq[k] = vec4<f32>(bias_at(b, c), bias_at(b, c + 1u), bias_at(b, c + 2u), bias_at(b, c + 3u));
   }
   // one store per accumulator in the code, the loop runs over the vector component
   for (var e = 0u; e < 4u; e++) {

@@ -264,12 +264,14 @@ fn emit(i: u32, v: f32) {
   }
 }
 
-fn bias_at(c: u32) -> f32 {
-  return select(0.0, bias[min(c, p.Cout - 1u)], p.hasBias != 0u && c < p.Cout);
+// hasBias: 0 none, 1 bias[c], 2 bias[b][c] (one per sample)
+fn bias_at(b: u32, c: u32) -> f32 {
+  let row = select(0u, b * p.Cout, p.hasBias == 2u);
+  return select(0.0, bias[row + min(c, p.Cout - 1u)], p.hasBias != 0u && c < p.Cout);
 }
 
-fn bias_quad(c: u32) -> vec4<f32> {
-  return vec4<f32>(bias_at(c), bias_at(c + 1u), bias_at(c + 2u), bias_at(c + 3u));
+fn bias_quad(b: u32, c: u32) -> vec4<f32> {
+  return vec4<f32>(bias_at(b, c), bias_at(b, c + 1u), bias_at(b, c + 2u), bias_at(b, c + 3u));
 }
 
 // grid: x = tile index (folded into z beyond the workgroup-count limit); WSTORAGE: y = block.
@@ -312,7 +314,8 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   }
   let co0 = block * 16u;
   var bq: array<vec4<f32>, 4>;
-  bq[0] = bias_quad(co0); bq[1] = bias_quad(co0 + 4u); bq[2] = bias_quad(co0 + 8u); bq[3] = bias_quad(co0 + 12u);
+  bq[0] = bias_quad(b, co0); bq[1] = bias_quad(b, co0 + 4u); bq[2] = bias_quad(b, co0 + 8u);
+  bq[3] = bias_quad(b, co0 + 12u);
   var s = Store(b, co0, oy0, ox0, 0u, 0u, p.outScale);
   // One store per accumulator in the code; the loop runs over the vector component (and, when
   // spreading, over the 2x2 sub-pixel), which only needs a cheap dynamic vector index.

@@ -200,8 +200,14 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
     );
 
     opts.progress?.start(plan.memberCount);
-    for (const t of plan.times()) {
-      await generateTime(ds, timeIdx[t], t, plan, s, models, out, opts.progress);
+    // the models do not change: what is derived from their weights is made once for the whole run
+    const thaw = r.freezeParameters();
+    try {
+      for (const t of plan.times()) {
+        await generateTime(ds, timeIdx[t], t, plan, s, models, out, opts.progress);
+      }
+    } finally {
+      thaw();
     }
     opts.progress?.stop();
     await out.close();

@@ -118,9 +118,15 @@ export class DiffusionStep {
       netSigmaMin: net.sigmaMin,
       netSigmaMax: net.sigmaMax,
     };
-    return s.type === "deterministic"
-      ? deterministicSampler(denoise, latents, randnLike, { ...common, solver: s.solver }, onCall)
-      : stochasticSampler(denoise, latents, randnLike, common, onCall);
+    // the weights' derived layouts are made once per run, not once per network call
+    const thaw = r.freezeParameters();
+    try {
+      return s.type === "deterministic"
+        ? deterministicSampler(denoise, latents, randnLike, { ...common, solver: s.solver }, onCall)
+        : stochasticSampler(denoise, latents, randnLike, common, onCall);
+    } finally {
+      thaw();
+    }
   }
 
   /** Releases the cached conditioning tensors. */

@@ -44,6 +44,9 @@ export class Runtime {
   #slot = 0;
   #slotWords: number;
   #scopes: Set<Tensor>[] = [];
+  #frozen = 0;
+  /** Tensors derived from parameters while they are frozen, by source tensor id and kind. */
+  #derived = new Map<string, Tensor>();
   /** Labels of kernels recorded since the last check, to name the culprit of an async error. */
   #recent: string[] = [];
   /** The active autograd tape (null: ops are not recorded). */
@@ -191,6 +194,40 @@ export class Runtime {
       else t.release();
     }
     return result;
+  }
+
+  // ---------------------------------------------------------------- frozen parameters
+
+  /**
+   * Freezes the parameters until the returned function is called: meanwhile a tensor derived from one
+   * (a convolution's weight layout) is made once and reused, instead of once per call. Only for runs
+   * that change no parameter (generation, validation). Calls nest; the outermost thaw releases them.
+   */
+  freezeParameters(): () => void {
+    this.#frozen++;
+    let thawed = false;
+    return () => {
+      if (thawed) return;
+      thawed = true;
+      if (--this.#frozen > 0) return;
+      for (const t of this.#derived.values()) {
+        t.persistent = false;
+        t.release();
+      }
+      this.#derived.clear();
+    };
+  }
+
+  /** `make()`; while parameters are frozen, the tensor `make` gave for (`source`, `kind`) the first time. */
+  derived(source: Tensor, kind: string, make: () => Tensor): Tensor {
+    if (this.#frozen === 0) return make();
+    const key = `${source.id}:${kind}`;
+    let t = this.#derived.get(key);
+    if (!t || t.released) {
+      t = make().keep();
+      this.#derived.set(key, t);
+    }
+    return t;
   }
 
   #track(t: Tensor): void {

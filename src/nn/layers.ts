@@ -54,9 +54,20 @@ export class Conv2d {
     }
   }
 
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, this.resample);
+  /** conv(x) + bias, plus `shift` [1 or B, Cout] per channel (and sample): added in the conv's own store. */
+  forward(x: Tensor, shift?: Tensor): Tensor {
+    const bias = shift ? biasWithShift(this.bias, shift, x.shape[0]) : this.bias;
+    return conv2d(x, this.weight, bias, this.resample);
   }
+}
+
+/** bias [C] (or none) + shift [R, C] as the conv's bias: [C] when R = 1, one row per sample [B, C] when R = B. */
+function biasWithShift(bias: Tensor | null, shift: Tensor, B: number): Tensor {
+  const C = shift.shape[shift.shape.length - 1];
+  const R = shift.size / C;
+  if (R !== 1 && R !== B) throw new Error(`Conv2d: shift [${shift.shape}] for a batch of ${B}`);
+  const sum = bias ? addChannelBias(shift.reshape([R, C, 1, 1]), bias.reshape([1, C])) : shift;
+  return R === 1 ? sum.reshape([C]) : sum.reshape([R, C]);
 }
 
 /** Linear (reference fully_connected_layers.py): y = x W^T + b. */
@@ -196,8 +207,9 @@ export class UNetBlock {
 
   /** x [B, Cin, H, W], emb [B or 1, embChannels]. */
   forward(x: Tensor, emb: Tensor, mode: Mode): Tensor {
-    let h = this.conv0.forward(this.norm0.forward(x, mode));
-    h = this.norm1.forward(addChannelBias(h, this.affine.forward(emb)), mode);
+    // conv0(...) + affine(emb)[:, :, None, None], the embedding folded into conv0's bias
+    let h = this.conv0.forward(this.norm0.forward(x, mode), this.affine.forward(emb));
+    h = this.norm1.forward(h, mode);
     if (mode.train && this.dropout > 0) {
       const seed = mode.dropoutSeed ? mode.dropoutSeed.next++ : 0;
       h = dropout(h, this.dropout, seed, true);

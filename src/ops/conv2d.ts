@@ -142,7 +142,8 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
- * Convolution of x [B, Cin, H, W] with weight [Cout, Cin, k, k] (k = 1 or 3) and bias [Cout] or null.
+ * Convolution of x [B, Cin, H, W] with weight [Cout, Cin, k, k] (k = 1 or 3) and bias [Cout], [B, Cout]
+ * (one per sample: a UNet block's noise-embedding shift folded into the bias) or null.
  * `up` / `down` resample x before the convolution (fused). Records its backward on the active tape.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
@@ -161,7 +162,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
     r.tape.record([x, weight, ...(bias ? [bias] : [])], y, (gy) => {
       const gx = needX ? gradInput(profile, k, gy, weight, x.shape, opts) : null;
       const gw = needW ? gradWeight(profile, k, x, gy, Cout, grid) : null;
-      return bias ? [gx, gw, sumLeading(sumRows(gy, B * Cout), B)] : [gx, gw];
+      if (!bias) return [gx, gw];
+      const perSample = sumRows(gy, B * Cout); // [B * Cout]
+      return [gx, gw, bias.shape.length === 2 ? perSample.reshape(bias.shape) : sumLeading(perSample, B)];
     }, [x, weight]);
   }
   return y;
@@ -176,9 +179,12 @@ function checkShapes(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2
       `conv2d: weight [${weight.shape}] does not fit input [${x.shape}]: expected [Cout, ${Cin}, k, k] with k = 1 or 3`,
     );
   }
-  if (bias && (bias.shape.length !== 1 || bias.size !== Cout)) {
+  const perChannel = bias?.shape.length === 1 && bias.size === Cout;
+  const perSample = bias?.shape.length === 2 && bias.shape[0] === B && bias.shape[1] === Cout;
+  if (bias && !perChannel && !perSample) {
     throw new Error(
-      `conv2d: bias [${bias.shape}] does not match the ${Cout} output channels of weight [${weight.shape}]`,
+      `conv2d: bias [${bias.shape}] does not match the ${Cout} output channels of weight [${weight.shape}] ` +
+        `(expected [${Cout}], or [${B}, ${Cout}] for one bias per sample)`,
     );
   }
   if (opts.up && opts.down) throw new Error("conv2d: up and down cannot both be set");
@@ -222,6 +228,15 @@ function plainStore(g: Grid): Store {
 
 /** weight [Cout, Cin, k, k] → [written-channel block][read channel][tap][channel in block], flipped for grad-input. */
 function layoutWeights(weight: Tensor, transposed: boolean, k: number, block: number): Tensor {
+  const r = rt();
+  return r.derived(
+    weight,
+    `conv2d layout ${transposed} ${block}`,
+    () => layout(weight, transposed, k, block),
+  );
+}
+
+function layout(weight: Tensor, transposed: boolean, k: number, block: number): Tensor {
   const r = rt();
   const [Cout, Cin] = weight.shape;
   const read = transposed ? Cout : Cin;
@@ -281,7 +296,7 @@ function apply(
   const { grid: g, store: s } = c;
   const y = out ?? r.empty([B, c.Cw, s.Ho, s.Wo]);
   const coPad = wt.shape[0] * wt.shape[3];
-  const hasBias = bias ? 1 : 0;
+  const hasBias = bias ? bias.shape.length : 0; // 1: one per channel, 2: one per sample and channel
   const inScale = g.inScale;
   const outScale = s.outScale;
   const common = { B, Cin: c.Cr, Cout: c.Cw, Hin, Win, Hc: g.Hc, Wc: g.Wc };

@@ -55,36 +55,42 @@ export async function validate(
   const inNames = ds.inputChannels().map((c) => c.name + c.level);
   const pairs = outNames.map((n, c) => [c, inNames.indexOf(n)]).filter(([, i]) => i >= 0);
   const inputSq = new Float64Array(cOut);
-  for (const indices of batches) {
-    const host = await loadBatch(ds, indices, "validation");
-    const B = indices.length;
-    samples += B;
-    if (pairs.length) {
-      const t = ds.denormalizeOutput(host.target), x = ds.denormalizeInput(host.input), n = H * W;
-      for (let b = 0; b < B; b++) {
-        for (const [c, i] of pairs) {
-          for (let k = 0; k < n; k++) {
-            const d = x[(b * cLr + i) * n + k] - t[(b * cOut + c) * n + k];
-            inputSq[c] += d * d;
+  // no parameter changes during validation: layouts derived from the weights are made once
+  const thaw = r.freezeParameters();
+  try {
+    for (const indices of batches) {
+      const host = await loadBatch(ds, indices, "validation");
+      const B = indices.length;
+      samples += B;
+      if (pairs.length) {
+        const t = ds.denormalizeOutput(host.target), x = ds.denormalizeInput(host.input), n = H * W;
+        for (let b = 0; b < B; b++) {
+          for (const [c, i] of pairs) {
+            for (let k = 0; k < n; k++) {
+              const d = x[(b * cLr + i) * n + k] - t[(b * cOut + c) * n + k];
+              inputSq[c] += d * d;
+            }
           }
         }
       }
+      const patches = ctx.settings.hp.patch?.num ?? 1;
+      const previous = [lossAcc, perChannel];
+      [lossAcc, perChannel] = r.scope(() => {
+        const { target, input } = uploadBatch(host, cOut, cLr, H, W);
+        const yMean = frozenRegressionMean(ctx, target, input);
+        const loss = batchLoss(ctx.loss, target, input, host.input, { train: false }, rng, patches, yMean);
+        const L = scale(sumAll(loss), 1 / B);
+        const Bp = loss.shape[0];
+        // Per channel: sum over pixels, then over (patched) samples.
+        const ch = sumLeading(sumRows(loss, Bp * cOut), Bp);
+        const a = lossAcc ? add(lossAcc, L) : L;
+        const c = perChannel ? add(perChannel, ch) : ch;
+        return [a, c];
+      }) as [Tensor, Tensor];
+      for (const t of previous) t?.release();
     }
-    const patches = ctx.settings.hp.patch?.num ?? 1;
-    const previous = [lossAcc, perChannel];
-    [lossAcc, perChannel] = r.scope(() => {
-      const { target, input } = uploadBatch(host, cOut, cLr, H, W);
-      const yMean = frozenRegressionMean(ctx, target, input);
-      const loss = batchLoss(ctx.loss, target, input, host.input, { train: false }, rng, patches, yMean);
-      const L = scale(sumAll(loss), 1 / B);
-      const Bp = loss.shape[0];
-      // Per channel: sum over pixels, then over (patched) samples.
-      const ch = sumLeading(sumRows(loss, Bp * cOut), Bp);
-      const a = lossAcc ? add(lossAcc, L) : L;
-      const c = perChannel ? add(perChannel, ch) : ch;
-      return [a, c];
-    }) as [Tensor, Tensor];
-    for (const t of previous) t?.release();
+  } finally {
+    thaw();
   }
   if (!lossAcc || !perChannel) return { loss: NaN, rmse: {}, inputRmse: {}, samples: 0 };
   const [lossSum, chSum] = await rt().readAll([lossAcc, perChannel]);

@@ -164,6 +164,37 @@ for (const k of [1, 3]) {
   }
 }
 
+Deno.test("conv2d with one bias per sample [B, Cout]: values of both families and the bias gradient", async () => {
+  const r = await initRuntime();
+  for (const s of [SHAPES[0], SHAPES[1], SHAPES[2], SHAPES[4], SHAPES[5], SHAPES[8]]) {
+    const { x, w, g } = inputs(s, 700);
+    const bs = randn(s.B * s.Co, 701);
+    const [Hc, Wc] = gridSize(s);
+    // the host oracle without bias, plus bias[b][c] on every pixel
+    const want = hostConv(s, x, w, new Float32Array(s.Co), g);
+    const plane = Hc * Wc;
+    const y = Float64Array.from(want.y, (v, i) => v + bs[Math.floor(i / plane)]);
+    const dbs = new Float64Array(s.B * s.Co);
+    for (let i = 0; i < g.length; i++) dbs[Math.floor(i / plane)] += g[i];
+    for (const profile of ["cpu", "gpu"] as const) {
+      const xt = r.upload(x, [s.B, s.Ci, s.H, s.W]), wt = r.upload(w, [s.Co, s.Ci, s.k, s.k]);
+      const bt = r.upload(bs, [s.B, s.Co]);
+      bt.requiresGrad = true;
+      const gt = r.upload(g, [s.B, s.Co, Hc, Wc]);
+      const { value, grads } = valueAndGrad(
+        () => conv2d(xt, wt, bt, { ...resample(s.mode), profile }),
+        () => gt,
+      );
+      const what = `${profile} ${JSON.stringify(s)}`;
+      const ey = relErr(await value.read(), y);
+      assert(ey < 2e-6, `${what} y: relative error ${ey.toExponential(2)}`);
+      const eb = relErr(await grads.get(bt)!.read(), dbs);
+      assert(eb < 2e-6, `${what} d bias: relative error ${eb.toExponential(2)}`);
+      for (const t of [xt, wt, bt, gt, value, ...grads.values()]) t.release();
+    }
+  }
+});
+
 // ------------------------------------------------------------------ kernel families vs the host
 
 // Shapes chosen to hit every kernel variant and edge: channel counts that are not multiples of the
