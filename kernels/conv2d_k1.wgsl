@@ -49,6 +49,9 @@ struct Params {
 @group(0) @binding(8) var<storage, read> dy4: array<vec4<f32>>;  // the same buffer as dy
 
 override POOL: bool = false;
+// conv1_forward: input channels four at a time, then one at a time for the rest: each accumulator takes
+// 4 FMAs per visit instead of 1 (1.05-1.2x; not with POOL, whose reads would double the code).
+override CI4: bool = false;
 override VEC4: bool = false;
 override HALF: bool = false;
 
@@ -118,6 +121,41 @@ fn col16(acc: ptr<function, FAcc>, xin: ptr<function, FIn>, w: ptr<function, FW>
   (*acc)[i + 15u] = fma(v, vec4<f32>((*w)[3].w), (*acc)[i + 15u]);
 }
 
+// Four input channels at once: every accumulator takes 4 FMAs per visit instead of 1.
+alias FIn4 = array<vec4<f32>, 32>;   // [input channel 4][pixel quad 8]
+alias FW4 = array<vec4<f32>, 16>;    // [input channel 4][quad of 16 output channels]
+
+fn fma4(a: vec4<f32>, xin: ptr<function, FIn4>, w: ptr<function, FW4>, j: u32, q: u32, e: u32) -> vec4<f32> {
+  var s = fma((*xin)[j], vec4<f32>((*w)[q][e]), a);
+  s = fma((*xin)[8u + j], vec4<f32>((*w)[4u + q][e]), s);
+  s = fma((*xin)[16u + j], vec4<f32>((*w)[8u + q][e]), s);
+  return fma((*xin)[24u + j], vec4<f32>((*w)[12u + q][e]), s);
+}
+
+fn col16x4(acc: ptr<function, FAcc>, xin: ptr<function, FIn4>, w: ptr<function, FW4>, j: u32) {
+  let i = j * 16u;
+  (*acc)[i] = fma4((*acc)[i], xin, w, j, 0u, 0u); (*acc)[i + 1u] = fma4((*acc)[i + 1u], xin, w, j, 0u, 1u);
+  (*acc)[i + 2u] = fma4((*acc)[i + 2u], xin, w, j, 0u, 2u); (*acc)[i + 3u] = fma4((*acc)[i + 3u], xin, w, j, 0u, 3u);
+  (*acc)[i + 4u] = fma4((*acc)[i + 4u], xin, w, j, 1u, 0u); (*acc)[i + 5u] = fma4((*acc)[i + 5u], xin, w, j, 1u, 1u);
+  (*acc)[i + 6u] = fma4((*acc)[i + 6u], xin, w, j, 1u, 2u); (*acc)[i + 7u] = fma4((*acc)[i + 7u], xin, w, j, 1u, 3u);
+  (*acc)[i + 8u] = fma4((*acc)[i + 8u], xin, w, j, 2u, 0u); (*acc)[i + 9u] = fma4((*acc)[i + 9u], xin, w, j, 2u, 1u);
+  (*acc)[i + 10u] = fma4((*acc)[i + 10u], xin, w, j, 2u, 2u); (*acc)[i + 11u] = fma4((*acc)[i + 11u], xin, w, j, 2u, 3u);
+  (*acc)[i + 12u] = fma4((*acc)[i + 12u], xin, w, j, 3u, 0u); (*acc)[i + 13u] = fma4((*acc)[i + 13u], xin, w, j, 3u, 1u);
+  (*acc)[i + 14u] = fma4((*acc)[i + 14u], xin, w, j, 3u, 2u); (*acc)[i + 15u] = fma4((*acc)[i + 15u], xin, w, j, 3u, 3u);
+}
+
+fn load_in4(xin: ptr<function, FIn4>, w: ptr<function, FW4>, base: u32, g0: u32, c: u32, wb: u32) {
+  let k = c * 8u;
+  (*xin)[k] = grid4(base, g0); (*xin)[k + 1u] = grid4(base, g0 + 4u); (*xin)[k + 2u] = grid4(base, g0 + 8u);
+  (*xin)[k + 3u] = grid4(base, g0 + 12u);
+  if (!HALF) {
+    (*xin)[k + 4u] = grid4(base, g0 + 16u); (*xin)[k + 5u] = grid4(base, g0 + 20u);
+    (*xin)[k + 6u] = grid4(base, g0 + 24u); (*xin)[k + 7u] = grid4(base, g0 + 28u);
+  }
+  let q = c * 4u;
+  (*w)[q] = wt[wb]; (*w)[q + 1u] = wt[wb + 1u]; (*w)[q + 2u] = wt[wb + 2u]; (*w)[q + 3u] = wt[wb + 3u];
+}
+
 fn put(b: u32, co: u32, g: u32, v: f32) {
   if (co < p.Cout && g < p.plane) {
     y[(b * p.Cout + co) * p.plane + g] = v;
@@ -156,7 +194,25 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   var w: FW;
   let s = p.coPad / 4u;
   let inPlane = p.Hin * p.Win;
-  for (var ci = 0u; ci < p.Cin; ci++) {
+  var ci = 0u;
+  if (CI4) {
+    var xin4: FIn4;
+    var w4: FW4;
+    for (; ci + 4u <= p.Cin; ci += 4u) {
+      let base = (b * p.Cin + ci) * inPlane;
+      let wb = ci * s + wid.y * 4u;
+      load_in4(&xin4, &w4, base, g0, 0u, wb); load_in4(&xin4, &w4, base + inPlane, g0, 1u, wb + s);
+      load_in4(&xin4, &w4, base + 2u * inPlane, g0, 2u, wb + 2u * s);
+      load_in4(&xin4, &w4, base + 3u * inPlane, g0, 3u, wb + 3u * s);
+      col16x4(&acc, &xin4, &w4, 0u); col16x4(&acc, &xin4, &w4, 1u); col16x4(&acc, &xin4, &w4, 2u);
+      col16x4(&acc, &xin4, &w4, 3u);
+      if (!HALF) {
+        col16x4(&acc, &xin4, &w4, 4u); col16x4(&acc, &xin4, &w4, 5u); col16x4(&acc, &xin4, &w4, 6u);
+        col16x4(&acc, &xin4, &w4, 7u);
+      }
+    }
+  }
+  for (; ci < p.Cin; ci++) {
     let base = (b * p.Cin + ci) * inPlane;
     xin[0] = grid4(base, g0); xin[1] = grid4(base, g0 + 4u); xin[2] = grid4(base, g0 + 8u);
     xin[3] = grid4(base, g0 + 12u);

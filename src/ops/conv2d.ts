@@ -382,7 +382,7 @@ function apply(
   const [gx, gz] = r.grid(B * tiles, 8);
   const params = { ...common, plane, tiles, up: g.up, down: g.down, coPad, hasBias, inScale };
   const vec4 = isPlain(g, Hin, Win) && plane % 4 === 0 ? 1 : 0;
-  const kernel = K.conv1Forward.with({ POOL: pool, HALF: pool, VEC4: vec4 });
+  const kernel = K.conv1Forward.with({ POOL: pool, HALF: pool, VEC4: vec4, CI4: !pool });
   kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src }, [gx, coPad / 16, gz]);
   return y;
 }
