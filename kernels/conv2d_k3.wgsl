@@ -77,21 +77,7 @@ override CO16: bool = false;
 
 // ------------------------------------------------------------------ shared: reading the grid
 
-// A value of the read tensor at flat index i (the top-left of the 2x2 block when pooling).
-fn fetch(i: u32) -> f32 {
-  if (POOL) { return x[i] + x[i + 1u] + x[i + p.Win] + x[i + p.Win + 1u]; }
-  return x[i];
-}
-
-// Offset along one axis of grid coordinate c (clamped into the grid) in the read tensor.
-fn grid_offset(c: i32, n: u32) -> u32 {
-  let k = u32(clamp(c, 0, i32(n) - 1));
-  return (k >> p.up) << p.down;
-}
-
-fn inside(c: i32, n: u32) -> f32 {
-  return select(0.0, 1.0, c >= 0 && c < i32(n));
-}
+#include "lib/grid.wgsl"
 
 // ------------------------------------------------------------------ conv3_forward
 
@@ -149,16 +135,16 @@ fn load_row(tile: ptr<function, FTile>, o: ptr<function, FOffsets>, base: u32, r
   let b = base + (*o).row[r];
   let m = (*o).rowMask[r];
   let i = r * 10u;
-  (*tile)[i] = fetch(b + (*o).col[0]) * (m * (*o).colMask[0]);
-  (*tile)[i + 1u] = fetch(b + (*o).col[1]) * (m * (*o).colMask[1]);
-  (*tile)[i + 2u] = fetch(b + (*o).col[2]) * (m * (*o).colMask[2]);
-  (*tile)[i + 3u] = fetch(b + (*o).col[3]) * (m * (*o).colMask[3]);
-  (*tile)[i + 4u] = fetch(b + (*o).col[4]) * (m * (*o).colMask[4]);
-  (*tile)[i + 5u] = fetch(b + (*o).col[5]) * (m * (*o).colMask[5]);
-  (*tile)[i + 6u] = fetch(b + (*o).col[6]) * (m * (*o).colMask[6]);
-  (*tile)[i + 7u] = fetch(b + (*o).col[7]) * (m * (*o).colMask[7]);
-  (*tile)[i + 8u] = fetch(b + (*o).col[8]) * (m * (*o).colMask[8]);
-  (*tile)[i + 9u] = fetch(b + (*o).col[9]) * (m * (*o).colMask[9]);
+  (*tile)[i] = grid_fetch(b + (*o).col[0], POOL) * (m * (*o).colMask[0]);
+  (*tile)[i + 1u] = grid_fetch(b + (*o).col[1], POOL) * (m * (*o).colMask[1]);
+  (*tile)[i + 2u] = grid_fetch(b + (*o).col[2], POOL) * (m * (*o).colMask[2]);
+  (*tile)[i + 3u] = grid_fetch(b + (*o).col[3], POOL) * (m * (*o).colMask[3]);
+  (*tile)[i + 4u] = grid_fetch(b + (*o).col[4], POOL) * (m * (*o).colMask[4]);
+  (*tile)[i + 5u] = grid_fetch(b + (*o).col[5], POOL) * (m * (*o).colMask[5]);
+  (*tile)[i + 6u] = grid_fetch(b + (*o).col[6], POOL) * (m * (*o).colMask[6]);
+  (*tile)[i + 7u] = grid_fetch(b + (*o).col[7], POOL) * (m * (*o).colMask[7]);
+  (*tile)[i + 8u] = grid_fetch(b + (*o).col[8], POOL) * (m * (*o).colMask[8]);
+  (*tile)[i + 9u] = grid_fetch(b + (*o).col[9], POOL) * (m * (*o).colMask[9]);
 }
 
 fn weight(at: u32) -> vec4<f32> {
@@ -383,16 +369,16 @@ fn load_urow(u: ptr<function, GTile>, o: ptr<function, GOffsets>, base: u32, c: 
   let b = base + (*o).row[r];
   let m = (*o).rowMask[r];
   let i = (c * 4u + r) * 10u;
-  (*u)[i] = fetch(b + (*o).col[0]) * (m * (*o).colMask[0]);
-  (*u)[i + 1u] = fetch(b + (*o).col[1]) * (m * (*o).colMask[1]);
-  (*u)[i + 2u] = fetch(b + (*o).col[2]) * (m * (*o).colMask[2]);
-  (*u)[i + 3u] = fetch(b + (*o).col[3]) * (m * (*o).colMask[3]);
-  (*u)[i + 4u] = fetch(b + (*o).col[4]) * (m * (*o).colMask[4]);
-  (*u)[i + 5u] = fetch(b + (*o).col[5]) * (m * (*o).colMask[5]);
-  (*u)[i + 6u] = fetch(b + (*o).col[6]) * (m * (*o).colMask[6]);
-  (*u)[i + 7u] = fetch(b + (*o).col[7]) * (m * (*o).colMask[7]);
-  (*u)[i + 8u] = fetch(b + (*o).col[8]) * (m * (*o).colMask[8]);
-  (*u)[i + 9u] = fetch(b + (*o).col[9]) * (m * (*o).colMask[9]);
+  (*u)[i] = grid_fetch(b + (*o).col[0], POOL) * (m * (*o).colMask[0]);
+  (*u)[i + 1u] = grid_fetch(b + (*o).col[1], POOL) * (m * (*o).colMask[1]);
+  (*u)[i + 2u] = grid_fetch(b + (*o).col[2], POOL) * (m * (*o).colMask[2]);
+  (*u)[i + 3u] = grid_fetch(b + (*o).col[3], POOL) * (m * (*o).colMask[3]);
+  (*u)[i + 4u] = grid_fetch(b + (*o).col[4], POOL) * (m * (*o).colMask[4]);
+  (*u)[i + 5u] = grid_fetch(b + (*o).col[5], POOL) * (m * (*o).colMask[5]);
+  (*u)[i + 6u] = grid_fetch(b + (*o).col[6], POOL) * (m * (*o).colMask[6]);
+  (*u)[i + 7u] = grid_fetch(b + (*o).col[7], POOL) * (m * (*o).colMask[7]);
+  (*u)[i + 8u] = grid_fetch(b + (*o).col[8], POOL) * (m * (*o).colMask[8]);
+  (*u)[i + 9u] = grid_fetch(b + (*o).col[9], POOL) * (m * (*o).colMask[9]);
 }
 
 fn load_uchannel(u: ptr<function, GTile>, o: ptr<function, GOffsets>, base: u32, c: u32) {

@@ -328,10 +328,9 @@ function apply(
   if (k === 3) {
     // pooled reads double the loads, so those kernels take half the rows (and half the compile time)
     const tilesX = Math.ceil(g.Wc / 8);
-    const half = pool || (globalThis as any).FORCEHALF === true;
-    const tilesY = Math.ceil(g.Hc / (half ? 2 : 4));
+    const tilesY = Math.ceil(g.Hc / (pool ? 2 : 4));
     const [gx, gz] = r.grid(B * tilesX * tilesY, 8);
-    const kernel = K.conv3Forward.with({ POOL: pool, HALF: half });
+    const kernel = K.conv3Forward.with({ POOL: pool, HALF: pool });
     const blocks = wt.shape[0];
     const base = {
       ...common,
