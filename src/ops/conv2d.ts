@@ -69,13 +69,13 @@ const K = {
     file: "conv2d_k3",
     entry: "conv3_forward",
     params: K3_PARAMS,
-    bindings: ["x", "bias", "y", "wu", "wts"],
+    bindings: ["x", "bias", "y", "wu", "wts", "x4"],
   }),
   conv3GradWeight: declareKernel({
     file: "conv2d_k3",
     entry: "conv3_grad_weight",
     params: K3_PARAMS,
-    bindings: ["x", "dy", "part"],
+    bindings: ["x", "dy", "part", "x4", "dy4v"],
   }),
   conv1Forward: declareKernel({
     file: "conv2d_k1",
@@ -330,7 +330,9 @@ function apply(
     const tilesX = Math.ceil(g.Wc / 8);
     const tilesY = Math.ceil(g.Hc / (pool ? 2 : 4));
     const [gx, gz] = r.grid(B * tilesX * tilesY, 8);
-    const kernel = K.conv3Forward.with({ POOL: pool, HALF: pool });
+    // rows of x a multiple of 4 long, read plainly: 8 of a tile row's 10 values as two vec4 loads
+    const vec4 = isPlain(g, Hin, Win) && Win % 4 === 0;
+    const kernel = K.conv3Forward.with({ POOL: pool, HALF: pool, VEC4: vec4 });
     const blocks = wt.shape[0];
     const base = {
       ...common,
@@ -350,7 +352,7 @@ function apply(
       // Few workgroups per dispatch (a small grid): one dispatch for every block and channel, weights
       // read from storage, beats a copy and a dispatch per block and chunk (1.5x at 16x16, batch 1).
       const params = { ...base, hasBias, coBlock: 0, ci0: 0, accumulate: 0 };
-      const bindings = { x: c.src, bias: bias ?? c.src, y, wu: uniformWeightBuffer(0), wts: wt };
+      const bindings = { x: c.src, bias: bias ?? c.src, y, wu: uniformWeightBuffer(0), wts: wt, x4: c.src };
       kernel.with({ WSTORAGE: true }).run(params, bindings, [gx, blocks, gz]);
       return y;
     }
@@ -370,7 +372,11 @@ function apply(
           ci0,
           accumulate: ci0 === 0 ? 0 : 1,
         };
-        kernel.run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights, wts: wt }, [gx, 1, gz]);
+        kernel.run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights, wts: wt, x4: c.src }, [
+          gx,
+          1,
+          gz,
+        ]);
       }
     }
     return y;
@@ -544,9 +550,11 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
     rowsPerChunk,
     CinTotal: Cin,
   };
-  const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool, CO16: co16 });
+  const vec4 = isPlain(grid, common.Hin, common.Win) && common.Win % 4 === 0;
+  const dy4 = grid.Wc % 4 === 0;
+  const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool, CO16: co16, VEC4: vec4, DY4: dy4 });
   const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / coBlock, Math.ceil(Cin / ciBlock)];
-  kernel.run(params, { x, dy: gy, part }, groups);
+  kernel.run(params, { x, dy: gy, part, x4: x, dy4v: gy }, groups);
   return { part, chunks, coPad };
 }
 
