@@ -7,7 +7,7 @@
  */
 
 // GPU runtime: device, tensors, recording, autograd.
-export { type Gpu, getGpu, type KernelProfile } from "./src/gpu/device.ts";
+export { getGpu, type Gpu, type KernelProfile } from "./src/gpu/device.ts";
 export { f32bits, initRuntime, rt, Runtime } from "./src/gpu/runtime.ts";
 export { Tensor } from "./src/gpu/tensor.ts";
 export { Tape } from "./src/gpu/tape.ts";
@@ -21,7 +21,13 @@ export { linear } from "./src/ops/linear.ts";
 export { attention } from "./src/ops/attention.ts";
 export { softmax } from "./src/ops/softmax.ts";
 export { dropout } from "./src/ops/dropout.ts";
-export { broadcastBatch, concatChannels, gatherPixels, sliceChannels, tileBatch } from "./src/ops/tensor_ops.ts";
+export {
+  broadcastBatch,
+  concatChannels,
+  gatherPixels,
+  sliceChannels,
+  tileBatch,
+} from "./src/ops/tensor_ops.ts";
 export { DevicePatching } from "./src/ops/patching.ts";
 
 // Networks.
@@ -101,7 +107,12 @@ export {
   type TorchZip,
   unpickle,
 } from "./src/io/torch_pickle.ts";
-export { adamStateByParam, type ParamAdamState, readTorchOptimizerState, type TorchAdamState } from "./src/io/torch_optimizer.ts";
+export {
+  adamStateByParam,
+  type ParamAdamState,
+  readTorchOptimizerState,
+  type TorchAdamState,
+} from "./src/io/torch_optimizer.ts";
 export { crc32, isZip, ZipArchive, type ZipEntry } from "./src/io/zip.ts";
 
 // Generation: ensembles from trained models (deno task generate), shards and their merge.
@@ -138,3 +149,31 @@ export * from "./src/demo/mod.ts";
 export { initWorld, SINGLE_PROCESS, type World } from "./src/dist/world.ts";
 export { detectLauncher, type LaunchInfo } from "./src/dist/launcher.ts";
 export { resolveShard } from "./src/generate/plan.ts";
+
+// Types that the signatures above mention (so that their docs resolve).
+export type { Binding, Kernel } from "./src/gpu/runtime.ts";
+export type { BufferPool } from "./src/gpu/pool.ts";
+export type { DispatchProfiler, KernelTime } from "./src/gpu/profiler.ts";
+export type { Grad } from "./src/gpu/tape.ts";
+export type { AttentionOptions } from "./src/ops/attention.ts";
+export type { GroupNormOptions } from "./src/ops/groupnorm.ts";
+export type { ComposeOptions } from "./src/config/compose.ts";
+export type { DataShape, DiffusionConditioningKind } from "./src/generate/models.ts";
+export type { GenerationProgress } from "./src/generate/progress.ts";
+export type { HostTensor } from "./src/generate/sampling.ts";
+export type { InferenceMode, PatchSettings, TimeSelection } from "./src/generate/settings.ts";
+export type { ResolvedShard, WorkUnit } from "./src/generate/plan.ts";
+export type { Env } from "./src/dist/launcher.ts";
+export type { Mpi, MpiArray, ReduceOp } from "./src/dist/mpi.ts";
+export type {
+  GeneratedFields,
+  GeneratedVariable,
+  ResidualKind,
+  SeriesSpectra,
+  SpectraAnalysis,
+  SpectraOptions,
+  VariableSpectra,
+} from "./src/metrics/spectra_analysis.ts";
+export type { CaseSpec, FileSpec, Manifest, NetworkSpec, Tolerance } from "./src/golden/manifest.ts";
+export type { Status } from "./src/golden/runner.ts";
+export type { UnpickleHooks } from "./src/io/torch_pickle.ts";

@@ -5,7 +5,14 @@
  */
 
 export * from "./dataset.ts";
-export { channel, channelName, DownscalingDatasetBase, nanGrid } from "./base.ts";
+export {
+  channel,
+  channelName,
+  DownscalingDatasetBase,
+  nanGrid,
+  NormalizedDataset,
+  RawItemDataset,
+} from "./base.ts";
 export { composeHrrrMiniInput, HrrrMiniDataset, type HrrrMiniOptions } from "./hrrr_mini.ts";
 export { CwbDataset, type CwbOptions } from "./cwb.ts";
 export {

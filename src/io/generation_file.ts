@@ -291,9 +291,9 @@ export interface GenerationData {
   prediction: Map<string, { data: Float32Array; attrs: Record<string, NcAttrInput> }>;
 }
 
-const FIELD_GROUPS = ["input", "truth", "prediction"] as const;
+const FIELD_GROUPS: readonly FieldGroup[] = ["input", "truth", "prediction"];
 /** The three field groups of a generation file. */
-export type FieldGroup = typeof FIELD_GROUPS[number];
+export type FieldGroup = "input" | "truth" | "prediction";
 
 // HDF5 and netCDF bookkeeping attributes, not user metadata.
 const HIDDEN_ATTRS = new Set([

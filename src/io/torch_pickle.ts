@@ -215,7 +215,7 @@ function toFloat32(dtype: TorchDtype, b: Uint8Array): Float32Array {
 }
 
 /** Callbacks that give the unpickler its torch semantics. */
-interface UnpickleHooks {
+export interface UnpickleHooks {
   persistentLoad(pid: PyValue): PyValue;
 }
 

@@ -64,7 +64,10 @@ export class CorrDiffRegressionUNet {
 }
 
 /** EDM preconditioning coefficients for sigma_data, evaluated in float32 as the reference does. */
-export function edmCoefficients(sigma: number, sigmaData = 0.5) {
+export function edmCoefficients(
+  sigma: number,
+  sigmaData = 0.5,
+): { cSkip: number; cOut: number; cIn: number; cNoise: number } {
   const f = Math.fround;
   const s = f(sigma), sd = f(sigmaData);
   const s2 = f(s * s), sd2 = f(sd * sd);
