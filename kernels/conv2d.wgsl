@@ -7,10 +7,9 @@
 //     forward      (transposed = 0): read ci, write co: w[co][ci][tap]
 //     grad-input   (transposed = 1): read co, write ci: w[co][ci][k*k - 1 - tap]   (flipped taps)
 // grad_weight_reduce: dw[co][ci][tap] = sum over chunks of part[chunk][ci][tap][co] (row stride coPad).
-// One thread per written element; i = gid.x + gid.y * nwg.x * 64 (see Runtime.grid).
 
 struct Params {
-  n: u32,           // elements written
+  n: u32,           // weight_layout: read channels * taps (rows of one block)
   Cout: u32,
   Cin: u32,
   taps: u32,        // k * k
@@ -24,41 +23,40 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * 64u;
-}
-
+// Grids without integer division (a per-lane loop on a CPU rasteriser, dearer than the copy itself):
+//   weight_layout:      x = read channel * taps + tap, y = channel in block, z = block
+//   grad_weight_reduce: x = output channel, y = input channel * taps + tap
 @compute @workgroup_size(64)
-fn weight_layout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = index(gid, nwg);
-  if (i >= p.n) { return; }
-  let R = select(p.Cin, p.Cout, p.transposed != 0u);  // read channels
-  let cb = i / (R * p.taps * p.block);                  // written-channel block
-  let c = cb * p.block + i % p.block;                   // written channel
-  let tap = (i / p.block) % p.taps;
-  let r = (i / (p.block * p.taps)) % R;                 // read channel
+fn weight_layout(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let rt = gid.x;  // read channel * taps + tap
+  if (rt >= p.n) { return; }
+  let c_in_block = gid.y;
+  let c = gid.z * p.block + c_in_block;  // written channel
   var v = 0.0;
   if (p.transposed == 0u) {
-    if (c < p.Cout) { v = src[(c * p.Cin + r) * p.taps + tap]; }
+    // w[co][ci][tap] sits at co * Cin * taps + (ci * taps + tap)
+    if (c < p.Cout) { v = src[c * p.Cin * p.taps + rt]; }
   } else {
-    if (c < p.Cin) { v = src[(r * p.Cin + c) * p.taps + (p.taps - 1u - tap)]; }
+    // w[co = read][ci = written][taps - 1 - tap], with rt = co * taps + tap
+    if (c < p.Cin) {
+      let co_taps = rt - rt % p.taps;
+      v = src[co_taps * p.Cin + c * p.taps + (p.taps - 1u - (rt - co_taps))];
+    }
   }
-  dst[i] = v;
+  dst[(gid.z * p.n + rt) * p.block + c_in_block] = v;
 }
 
 @compute @workgroup_size(64)
-fn grad_weight_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = index(gid, nwg);
-  if (i >= p.n) { return; }
-  let tap = i % p.taps;
-  let ci = (i / p.taps) % p.Cin;
-  let co = i / (p.taps * p.Cin);
+fn grad_weight_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let co = gid.x;
+  let ct = gid.y;  // ci * taps + tap
+  if (co >= p.Cout) { return; }
   let stride = p.Cin * p.taps * p.pad;
-  var at = (ci * p.taps + tap) * p.pad + co;
+  var at = ct * p.pad + co;
   var s = 0.0;
   for (var k = 0u; k < p.chunks; k++) {
     s += src[at];
     at += stride;
   }
-  dst[i] = s;
+  dst[co * p.Cin * p.taps + ct] = s;
 }

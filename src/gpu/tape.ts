@@ -77,10 +77,20 @@ export class Tape {
         if ((inp.base ?? inp).requiresGrad) leaves.set(id, inp.base ?? inp);
       });
     }
+    // A backward may hand one gradient tensor to several inputs (e.g. x + y): every leaf gets a
+    // tensor of its own, so that the caller can release each.
     const out = new Map<Tensor, Tensor>();
+    const given = new Set<Tensor>();
     for (const [id, t] of leaves) {
-      const g = grads.get(id);
-      if (g) out.set(t, g.shape.join() === t.shape.join() ? g : g.reshape(t.shape));
+      let g = grads.get(id);
+      if (!g) continue;
+      if (given.has(g.base ?? g)) {
+        const c = g.rt.empty(g.shape);
+        g.rt.copy(g, 0, c, 0, g.size);
+        g = c;
+      }
+      given.add(g.base ?? g);
+      out.set(t, g.shape.join() === t.shape.join() ? g : g.reshape(t.shape));
     }
     return out;
   }

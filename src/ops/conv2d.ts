@@ -242,9 +242,17 @@ function layout(weight: Tensor, transposed: boolean, k: number, block: number): 
   const read = transposed ? Cout : Cin;
   const pad = roundUp(transposed ? Cin : Cout, block);
   const wt = r.empty([pad / block, read, k * k, block]);
-  const params = { n: wt.size, Cout, Cin, taps: k * k, pad, transposed: transposed ? 1 : 0, block };
-  K.layout.run(params, { src: weight, dst: wt }, K.layout.grid(wt.size));
+  const rows = read * k * k;
+  const params = { n: rows, Cout, Cin, taps: k * k, pad, transposed: transposed ? 1 : 0, block };
+  K.layout.run(params, { src: weight, dst: wt }, [Math.ceil(rows / 64), gridRows(block), pad / block]);
   return wt;
+}
+
+/** Workgroups along y, one per row: within the adapter's per-dimension limit. */
+function gridRows(rows: number): number {
+  const max = rt().gpu.limits.maxComputeWorkgroupsPerDimension;
+  if (rows > max) throw new Error(`conv2d: ${rows} rows of weights exceed the adapter's ${max} workgroups`);
+  return rows;
 }
 
 /** Written-channel block of each kernel's weight layout. */
@@ -479,9 +487,9 @@ function gradWeight(
       : partials1(x, gy, Cout, grid);
     const gw = r.empty([Cout, Cin, k, k]);
     K.gradWeightReduce.run(
-      { n: gw.size, Cout, Cin, taps, pad: coPad, chunks },
+      { Cout, Cin, taps, pad: coPad, chunks },
       { src: part, dst: gw },
-      K.gradWeightReduce.grid(gw.size),
+      [Math.ceil(Cout / 64), gridRows(Cin * taps), 1],
     );
     return gw;
   });

@@ -53,7 +53,11 @@ export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor): Tensor
   const out = r.empty(x.shape);
   launch(K.axpby, { n: x.size, alpha, beta }, { x, y, out });
   if (r.tape?.wants(x, y)) {
-    r.tape.record([x, y], out, (g) => [scale(g, alpha), scale(g, beta)]);
+    // gradients are never written in place, so equal coefficients share one tensor (and 1 is g itself)
+    r.tape.record([x, y], out, (g) => {
+      const gx = alpha === 1 ? g : scale(g, alpha);
+      return [gx, beta === alpha ? gx : beta === 1 ? g : scale(g, beta)];
+    });
   }
   return out;
 }

@@ -4,18 +4,43 @@
  * patch gather and fuse, which have no backward, refuse a tracked input.
  */
 import { initRuntime } from "../../src/gpu/runtime.ts";
-import { startTape, stopTape } from "../../src/gpu/autograd.ts";
-import { mulPerSample, sumLeading, sumRows } from "../../src/ops/elementwise.ts";
+import { startTape, stopTape, valueAndGrad } from "../../src/gpu/autograd.ts";
+import { axpby, mul, mulPerSample, sumLeading, sumRows } from "../../src/ops/elementwise.ts";
 import { softmaxAxis } from "../../src/ops/softmax.ts";
 import { DevicePatching } from "../../src/ops/patching.ts";
 import { gridPatching, randomPatching } from "../../src/diffusion/patching.ts";
 import { gradCheck, randn } from "../helpers/gradcheck.ts";
-import { assert, assertThrows } from "../helpers/assert.ts";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 
 Deno.test("sumRows and sumLeading gradients match finite differences", async () => {
   const x = { data: randn(6 * 5, 1), shape: [6, 5] };
   assert(await gradCheck(([t]) => sumRows(t, 6), [x]) <= 1, "sumRows");
   assert(await gradCheck(([t]) => sumLeading(t, 3), [x]) <= 1, "sumLeading");
+});
+
+Deno.test("axpby gradients (shared when the coefficients are equal, g itself for 1) match finite differences", async () => {
+  const x = { data: randn(4 * 3, 6), shape: [4, 3] };
+  const y = { data: randn(4 * 3, 7), shape: [4, 3] };
+  for (const [a, b] of [[0.7, 0.7], [1, 1], [1, -0.5], [-2, 1], [0.3, 1.5]]) {
+    // the product with y makes the output gradient non-uniform, and y's gradient flows through both uses
+    assert(
+      await gradCheck(([u, v]) => mul(axpby(a, u, b, v), v), [x, y]) <= 1,
+      `axpby(${a}, x, ${b}, y) * y`,
+    );
+    assert(await gradCheck(([u]) => axpby(a, u, b, u), [x]) <= 1, `axpby(${a}, x, ${b}, x)`);
+  }
+});
+
+Deno.test("leaves whose gradient is one tensor (x + y) each get their own, to release independently", async () => {
+  const r = await initRuntime();
+  const x = r.upload(randn(6, 8), [6]), y = r.upload(randn(6, 9), [6]);
+  x.requiresGrad = y.requiresGrad = true;
+  const { value, grads } = valueAndGrad(() => axpby(1, x, 1, y));
+  const gx = grads.get(x)!, gy = grads.get(y)!;
+  assert(gx !== gy && (gx.base ?? gx) !== (gy.base ?? gy), "distinct tensors");
+  gx.release();
+  assertEquals(Array.from(await gy.read()), [1, 1, 1, 1, 1, 1]);
+  for (const t of [value, gy, x, y]) t.release();
 });
 
 Deno.test("mulPerSample gradients in x and in the coefficients match finite differences", async () => {
