@@ -144,7 +144,6 @@ for (const B of [1, 8]) {
     results[`sampler18_b${B}_ms`] = performance.now() - t0;
     y.release();
     step.dispose();
-    mean.persistent = false;
     mean.release();
     log(
       `stochastic sampler, 18 steps, batch ${B} (with the regression mean): ${

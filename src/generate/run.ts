@@ -302,7 +302,6 @@ async function generateTime(
   } finally {
     step?.dispose();
     if (mean) {
-      mean.persistent = false;
       mean.release();
     }
   }

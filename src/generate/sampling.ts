@@ -132,7 +132,6 @@ export class DiffusionStep {
   /** Releases the cached conditioning tensors. */
   dispose(): void {
     for (const { cond } of this.#byBatch.values()) {
-      cond.persistent = false;
       cond.release();
     }
     this.#byBatch.clear();

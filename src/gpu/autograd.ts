@@ -68,12 +68,8 @@ export function checkpoint(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): T
   const probe = newTape();
   const out = withTape(probe, () => fn(...inputs));
   const params = probe.leaves().filter((t) => !inputs.includes(t));
-  // The probe holds the inputs and the output too: keep those alive while it frees the rest.
-  const spared = [out, ...inputs].map((t) => t.base ?? t);
-  const flags = spared.map((t) => t.persistent);
-  for (const t of spared) t.persistent = true;
-  probe.dispose();
-  spared.forEach((t, i) => (t.persistent = flags[i]));
+  // The probe holds the inputs and the output too: those stay alive while it frees the rest.
+  probe.dispose([out, ...inputs]);
   const tracked = inputs.filter((t) => outer.wants(t));
   if (!tracked.length && !params.length) return out;
   outer.record([...inputs, ...params], out, (g) => {
@@ -85,10 +81,8 @@ export function checkpoint(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): T
     });
     const inner = newTape();
     const grads = withTape(inner, () => inner.backward(fn(...copies), g));
-    for (const t of grads.values()) t.persistent = true;
-    inner.dispose();
+    inner.dispose(grads.values());
     const result = [...copies.map((c) => grads.get(c) ?? null), ...params.map((p) => grads.get(p) ?? null)];
-    for (const t of grads.values()) t.persistent = false;
     for (const c of copies) c.release();
     return result;
   }, inputs);
@@ -113,12 +107,8 @@ export function valueAndGrad(
   if (r.tape) throw new Error("a tape is already recording");
   const tape = newTape();
   const value = withTape(tape, fn);
-  value.persistent = true; // survives tape disposal; caller owns it
   const seed = gradOut ? gradOut(value) : full(value.shape, 1);
   const grads = withTape(tape, () => tape.backward(value, seed));
-  for (const g of grads.values()) g.persistent = true;
-  tape.dispose();
-  value.persistent = false;
-  for (const g of grads.values()) g.persistent = false;
+  tape.dispose([value, ...grads.values()]); // the caller owns these
   return { value, grads };
 }

@@ -211,7 +211,6 @@ export class Runtime {
       thawed = true;
       if (--this.#frozen > 0) return;
       for (const t of this.#derived.values()) {
-        t.persistent = false;
         t.release();
       }
       this.#derived.clear();

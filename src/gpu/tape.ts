@@ -104,9 +104,10 @@ export class Tape {
     return [...out];
   }
 
-  /** Releases every saved tensor that is not persistent. */
-  dispose(): void {
-    for (const t of this.#held) if (!t.persistent) t.release();
+  /** Releases every saved tensor that is neither kept (`keep()`) nor among `spare` (handed to the caller). */
+  dispose(spare: Iterable<Tensor> = []): void {
+    const spared = new Set([...spare].map((t) => t.base ?? t));
+    for (const t of this.#held) if (!t.persistent && !spared.has(t)) t.release();
     this.#held.clear();
     this.#nodes = [];
   }

@@ -1,8 +1,10 @@
 /**
  * A float32 NCHW tensor that lives on the device.
  *
- * Tensors are cheap handles on pooled buffers. `release()` hands the buffer back at once; scopes
- * (`Runtime.scope`) release everything created inside them that the caller did not keep.
+ * Tensors are cheap handles on pooled buffers. One lifetime model: scopes (`Runtime.scope`) release
+ * everything created inside them that the caller did not return or `keep()`; `release()` hands a
+ * buffer back at once, kept or not; a tape holds what its ops saved until `Tape.dispose`, which spares
+ * the tensors it is told to hand on (values and gradients).
  */
 import type { Runtime } from "./runtime.ts";
 
@@ -78,7 +80,7 @@ export class Tensor {
     return this.size * 4;
   }
 
-  /** Returns the buffer to the pool. Idempotent; a no-op on views (the base owns the buffer). */
+  /** Returns the buffer to the pool, kept or not. Idempotent; a no-op on views (the base owns the buffer). */
   release(): void {
     if (this.#buffer) {
       if (!this.#borrowed) this.rt.pool.release(this.#buffer);

@@ -137,7 +137,6 @@ export class ParamStore {
   /** Releases every parameter's device buffer. */
   dispose(): void {
     for (const t of this.params.values()) {
-      t.persistent = false;
       t.release();
     }
   }

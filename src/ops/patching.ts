@@ -151,7 +151,6 @@ export class DevicePatching {
   dispose(): void {
     for (const t of [this.src, this.fuseTable, this.invCount]) {
       if (t) {
-        t.persistent = false;
         t.release();
       }
     }
