@@ -45,6 +45,8 @@ export class Runtime {
   #slotWords: number;
   #scopes: Set<Tensor>[] = [];
   #frozen = 0;
+  /** Uniform buffers by size, never pooled (the pool holds storage buffers). */
+  #uniformScratch = new Map<number, Tensor[]>();
   /** Tensors derived from parameters while they are frozen, by source tensor id and kind. */
   #derived = new Map<string, Tensor>();
   /** Labels of kernels recorded since the last check, to name the culprit of an async error. */
@@ -194,6 +196,27 @@ export class Runtime {
       else t.release();
     }
     return result;
+  }
+
+  // ---------------------------------------------------------------- uniform scratch buffers
+
+  /**
+   * The `i`-th uniform buffer of `floats` floats (COPY_DST | UNIFORM), made on first use and reused by
+   * every later call: for kernels that copy a slice of a tensor into a uniform binding before each
+   * dispatch (commands run in order, so one buffer serves successive dispatches).
+   */
+  uniformScratch(i: number, floats: number): Tensor {
+    let list = this.#uniformScratch.get(floats);
+    if (!list) this.#uniformScratch.set(floats, list = []);
+    while (list.length <= i) {
+      const buffer = this.device.createBuffer({
+        label: `uniform scratch ${floats} #${list.length}`,
+        size: floats * 4,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+      list.push(new Tensor(this, [floats], buffer).keep());
+    }
+    return list[i];
   }
 
   // ---------------------------------------------------------------- frozen parameters

@@ -14,7 +14,7 @@
  * llvmpipe), kernels/conv2d_gpu.wgsl (workgroup-memory tiles, for real GPUs), kernels/conv2d.wgsl
  * (weight layout, chunk reduction). The adapter's profile picks the family; `opts.profile` forces one.
  */
-import { rt, type Runtime } from "../gpu/runtime.ts";
+import { rt } from "../gpu/runtime.ts";
 import { declareKernel, type FieldType } from "../gpu/kernel.ts";
 import type { KernelProfile } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -261,22 +261,9 @@ function weightBlock(profile: KernelProfile, k: number, Cw: number): number {
   return k === 3 ? K3_BLOCK : roundUp(Cw, 16); // 3x3: blocks copied to uniform buffers; 1x1: one block
 }
 
-/** The 64 KiB uniform buffers conv3_forward reads its weights from, reused by every call. */
-const uniformWeights = new WeakMap<Runtime, Tensor[]>();
-
+/** The i-th 64 KiB uniform buffer conv3_forward reads its weights from (the runtime's, reused by every call). */
 function uniformWeightBuffer(i: number): Tensor {
-  const r = rt();
-  let list = uniformWeights.get(r);
-  if (!list) uniformWeights.set(r, list = []);
-  while (list.length <= i) {
-    const buffer = r.device.createBuffer({
-      label: `conv2d weights ${list.length}`,
-      size: K3_UNIFORM_FLOATS * 4,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    list.push(new Tensor(r, [K3_UNIFORM_FLOATS], buffer).keep());
-  }
-  return list[i];
+  return rt().uniformScratch(i, K3_UNIFORM_FLOATS);
 }
 
 /** A convolution call: src [B, Cr, Hin, Win] read through `grid`, written as [B, Cw, store.Ho, store.Wo]. */
