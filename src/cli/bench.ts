@@ -107,10 +107,11 @@ for (const kind of ["regression", "diffusion"] as const) {
   const b = await benchTrainStep(kind, { ...MINI, dropout: 0.13 }, { repeats });
   results[`${key}_ms`] = b.ms;
   results[`${key}_peak_mb`] = Math.round(b.peakBytes / 2 ** 20);
+  results[`${key}_new_buffers`] = b.newBuffers;
   log(
     `${kind} train step, batch 8 (Adam): ${b.ms.toFixed(0)} ms, peak device memory ${
       results[`${key}_peak_mb`]
-    } MiB`,
+    } MiB, ${b.newBuffers} buffers created after the first step`,
   );
 }
 
@@ -133,6 +134,7 @@ for (const B of [1, 8]) {
   const sampler = samplerSettings({ sampler: { type: "stochastic", num_steps: 18 } });
   const imgLr = { data: rng.normals(5 * 64 * 64), shape: [1, 5, 64, 64] };
   for (const B of [1, 8]) {
+    r.pool.resetPeak();
     const t0 = performance.now();
     const mean = r.scope(() => regressionMean(reg, r.upload(imgLr.data, imgLr.shape))).keep();
     const step = new DiffusionStep(diff, imgLr, mean, null, sampler);
@@ -142,13 +144,14 @@ for (const B of [1, 8]) {
     });
     await y.read();
     results[`sampler18_b${B}_ms`] = performance.now() - t0;
+    results[`sampler18_b${B}_peak_mb`] = Math.round(r.pool.stats().peakBytes / 2 ** 20);
     y.release();
     step.dispose();
     mean.release();
     log(
       `stochastic sampler, 18 steps, batch ${B} (with the regression mean): ${
         (results[`sampler18_b${B}_ms`] as number).toFixed(0)
-      } ms`,
+      } ms, peak device memory ${results[`sampler18_b${B}_peak_mb`]} MiB`,
     );
   }
 }

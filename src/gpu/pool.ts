@@ -27,6 +27,7 @@ export class BufferPool {
   #live = 0;
   #liveBytes = 0;
   #peakBytes = 0;
+  #created = 0;
 
   constructor(readonly device: GPUDevice, readonly maxBufferSize: number) {}
 
@@ -36,9 +37,14 @@ export class BufferPool {
     if (cls > this.maxBufferSize) {
       throw new Error(`tensor of ${bytes} bytes exceeds the adapter's maxBufferSize (${this.maxBufferSize})`);
     }
-    let buf = this.#free.get(cls)?.pop();
-    if (!buf && !forUpload) buf = this.#pending.get(cls)?.pop();
-    if (!buf) buf = this.device.createBuffer({ size: cls, usage: USAGE });
+    // Kernels take buffers released in this recording first, leaving free ones to uploads, which cannot
+    // take those: otherwise every step that uploads after its kernels drained a size class adds a buffer.
+    let buf = forUpload ? undefined : this.#pending.get(cls)?.pop();
+    if (!buf) buf = this.#free.get(cls)?.pop();
+    if (!buf) {
+      buf = this.device.createBuffer({ size: cls, usage: USAGE });
+      this.#created++;
+    }
     this.#live++;
     this.#liveBytes += cls;
     this.#peakBytes = Math.max(this.#peakBytes, this.#liveBytes);
@@ -76,7 +82,13 @@ export class BufferPool {
     this.#peakBytes = this.#liveBytes;
   }
 
-  stats(): { live: number; liveBytes: number; peakBytes: number } {
-    return { live: this.#live, liveBytes: this.#liveBytes, peakBytes: this.#peakBytes };
+  /** Live buffers and bytes, the high-water mark, and how many buffers were ever created. */
+  stats(): { live: number; liveBytes: number; peakBytes: number; created: number } {
+    return {
+      live: this.#live,
+      liveBytes: this.#liveBytes,
+      peakBytes: this.#peakBytes,
+      created: this.#created,
+    };
   }
 }

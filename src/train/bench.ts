@@ -16,6 +16,8 @@ import { lossSetup, recordStep, type StepContext } from "./step.ts";
 export interface TrainStepBench {
   ms: number;
   peakBytes: number;
+  /** Device buffers created during the timed steps (after the first): 0 when the pool serves them all. */
+  newBuffers: number;
 }
 
 /**
@@ -64,16 +66,19 @@ export async function benchTrainStep(
   };
   const arenaBytes = arena.segments.reduce((a, s) => a + 16 * s.length, 0);
   const times: number[] = [];
+  let created = 0;
   for (let i = 0; i <= (o.repeats ?? 3); i++) {
+    if (i === 1) created = r.pool.stats().created;
     const t0 = performance.now();
     recordStep(ctx, [batch], 2e-4, adam.step + 1);
     await r.sync();
     if (i > 0) times.push(performance.now() - t0);
   }
   const peakBytes = r.pool.stats().peakBytes + arenaBytes;
+  const newBuffers = r.pool.stats().created - created;
   adam.dispose();
   arena.dispose();
   regressionNet?.ps.dispose();
   times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], peakBytes };
+  return { ms: times[Math.floor(times.length / 2)], peakBytes, newBuffers };
 }
