@@ -12,84 +12,15 @@
  *   grad-bias   = sum of dy over batch and pixels.
  * Kernels: kernels/conv2d_k3.wgsl and conv2d_k1.wgsl (register-blocked, for CPU rasterisers such as
  * llvmpipe), kernels/conv2d_gpu.wgsl (workgroup-memory tiles, for real GPUs), kernels/conv2d.wgsl
- * (weight layout, chunk reduction). The adapter's profile picks the family; `opts.profile` forces one.
+ * (weight layout, chunk reduction); the weight gradient is in conv2d_grad_weight.ts, the declared entry
+ * points in conv2d_kernels.ts. The adapter's profile picks the family; `opts.profile` forces one.
  */
 import { rt } from "../gpu/runtime.ts";
-import { declareKernel, type FieldType } from "../gpu/kernel.ts";
 import type { KernelProfile } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { sumLeading, sumRows, zeros } from "./elementwise.ts";
-
-/** The fields of a kernel file's Params struct: all u32 but the named f32 ones. */
-function fields(names: string, floats: string[] = []): Record<string, FieldType> {
-  return Object.fromEntries(
-    names.split(/\s+/).filter(Boolean).map((n) => [n, floats.includes(n) ? "f32" : "u32"]),
-  );
-}
-const LAYOUT_PARAMS = fields("n Cout Cin taps pad transposed chunks block");
-const GPU_PARAMS = fields(
-  "B Cin Cout Hin Win Hc Wc k up down coPad hasBias storeMode Ho Wo inScale outScale tilesX chunks pixelsPerChunk",
-  ["inScale", "outScale"],
-);
-const K3_PARAMS = fields(
-  "B Cin Cout Hin Win Hc Wc tilesX tilesY up down coPad hasBias storeMode Ho Wo inScale outScale chunks rowsPerChunk coBlock ci0 CinTotal accumulate",
-  ["inScale", "outScale"],
-);
-const K1_PARAMS = fields(
-  "B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk",
-  ["inScale"],
-);
-/** Every convolution entry point (override constants POOL, HALF, VEC4 are set per call with `with`). */
-const K = {
-  layout: declareKernel({
-    file: "conv2d",
-    entry: "weight_layout",
-    params: LAYOUT_PARAMS,
-    bindings: ["src", "dst"],
-  }),
-  gradWeightReduce: declareKernel({
-    file: "conv2d",
-    entry: "grad_weight_reduce",
-    params: LAYOUT_PARAMS,
-    bindings: ["src", "dst"],
-  }),
-  gpuForward: declareKernel({
-    file: "conv2d_gpu",
-    entry: "gpu_forward",
-    params: GPU_PARAMS,
-    bindings: ["x", "wt", "bias", "y"],
-  }),
-  gpuGradWeight: declareKernel({
-    file: "conv2d_gpu",
-    entry: "gpu_grad_weight",
-    params: GPU_PARAMS,
-    bindings: ["x", "dy", "part"],
-  }),
-  conv3Forward: declareKernel({
-    file: "conv2d_k3",
-    entry: "conv3_forward",
-    params: K3_PARAMS,
-    bindings: ["x", "bias", "y", "wu", "wts", "x4"],
-  }),
-  conv3GradWeight: declareKernel({
-    file: "conv2d_k3",
-    entry: "conv3_grad_weight",
-    params: K3_PARAMS,
-    bindings: ["x", "dy", "part", "x4", "dy4v"],
-  }),
-  conv1Forward: declareKernel({
-    file: "conv2d_k1",
-    entry: "conv1_forward",
-    params: K1_PARAMS,
-    bindings: ["x", "wt", "bias", "y", "x4"],
-  }),
-  conv1GradWeight: declareKernel({
-    file: "conv2d_k1",
-    entry: "conv1_grad_weight",
-    params: K1_PARAMS,
-    bindings: ["x", "dy", "part", "x4", "dy4"],
-  }),
-};
+import { type Grid, gridRows, isPlain, K, roundUp, type Store } from "./conv2d_kernels.ts";
+import { gradWeight } from "./conv2d_grad_weight.ts";
 
 /** Resampling fused before the convolution (not both), and an optional kernel-family override. */
 export interface Conv2dOptions {
@@ -107,23 +38,6 @@ export interface Conv2dOptions {
   k3Weights?: "uniform" | "storage";
 }
 
-/** How a convolution reads its input: the grid (Hc x Wc) seen through the resampling of a tensor. */
-interface Grid {
-  Hc: number;
-  Wc: number;
-  up: 0 | 1;
-  down: 0 | 1;
-  inScale: number;
-}
-
-/** How it writes: 0 plain, 1 sum of 2x2 grid pixels per output pixel, 2 spread over 2x2 outputs. */
-interface Store {
-  mode: 0 | 1 | 2;
-  Ho: number;
-  Wo: number;
-  outScale: number;
-}
-
 /** conv3_forward: output channels per weight block, floats per uniform buffer, input channels per buffer. */
 const K3_BLOCK = 16;
 const K3_UNIFORM_FLOATS = 16384;
@@ -132,14 +46,6 @@ const K3_CHANNELS_PER_UNIFORM = Math.floor(K3_UNIFORM_FLOATS / (9 * K3_BLOCK));
 const K3_MIN_GROUPS_PER_CORE = 8;
 const GPU_WG_INVOCATIONS = 256;
 const GPU_WG_BYTES = 792 * 4;
-/** Grad-weight partial sums are limited to this many floats (64 MiB) by using fewer chunks. */
-const PARTIAL_BUDGET = 1 << 24;
-/** Aim for about this many threads in a grad-weight pass (more chunks cost a longer reduction). */
-const GRAD_WEIGHT_THREADS_CPU = 512;
-const GRAD_WEIGHT_WORKGROUPS_GPU = 256;
-
-const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
  * Convolution of x [B, Cin, H, W] with weight [Cout, Cin, k, k] (k = 1 or 3) and bias [Cout], [B, Cout]
@@ -246,13 +152,6 @@ function layout(weight: Tensor, transposed: boolean, k: number, block: number): 
   const params = { n: rows, Cout, Cin, taps: k * k, pad, transposed: transposed ? 1 : 0, block };
   K.layout.run(params, { src: weight, dst: wt }, [Math.ceil(rows / 64), gridRows(block), pad / block]);
   return wt;
-}
-
-/** Workgroups along y, one per row: within the adapter's per-dimension limit. */
-function gridRows(rows: number): number {
-  const max = rt().gpu.limits.maxComputeWorkgroupsPerDimension;
-  if (rows > max) throw new Error(`conv2d: ${rows} rows of weights exceed the adapter's ${max} workgroups`);
-  return rows;
 }
 
 /** Written-channel block of each kernel's weight layout. */
@@ -392,10 +291,6 @@ function cpuCores(): number {
   return Math.max(1, navigator.hardwareConcurrency || 1);
 }
 
-function isPlain(g: Grid, Hin: number, Win: number): boolean {
-  return g.up === 0 && g.down === 0 && g.Hc === Hin && g.Wc === Win;
-}
-
 /** d loss / d x [B, Cin, H, W] from gy = d loss / d y. */
 function gradInput(
   profile: KernelProfile,
@@ -445,153 +340,4 @@ function gradInput(
       out,
     );
   });
-}
-
-/** Partial sums of a grad-weight pass: [chunks, Cin, taps, coPad], output channel fastest. */
-interface Partials {
-  part: Tensor;
-  chunks: number;
-  coPad: number;
-}
-
-/** d loss / d weight [Cout, Cin, k, k]: sum over pixels of gy x the grid read from x, in chunks. */
-function gradWeight(
-  profile: KernelProfile,
-  k: number,
-  x: Tensor,
-  gy: Tensor,
-  Cout: number,
-  grid: Grid,
-): Tensor {
-  const r = rt();
-  const [, Cin] = x.shape;
-  const taps = k * k;
-  return r.scope(() => {
-    const { part, chunks, coPad } = profile === "gpu"
-      ? partialsGpu(k, x, gy, Cout, grid)
-      : k === 3
-      ? partials3(x, gy, Cout, grid)
-      : partials1(x, gy, Cout, grid);
-    const gw = r.empty([Cout, Cin, k, k]);
-    K.gradWeightReduce.run(
-      { Cout, Cin, taps, pad: coPad, chunks },
-      { src: part, dst: gw },
-      [Math.ceil(Cout / 64), gridRows(Cin * taps), 1],
-    );
-    return gw;
-  });
-}
-
-function weightGradCommon(x: Tensor, Cout: number, grid: Grid) {
-  const [B, Cin, Hin, Win] = x.shape;
-  return { B, Cin, Cout, Hin, Win, Hc: grid.Hc, Wc: grid.Wc };
-}
-
-function partialsGpu(k: number, x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
-  const r = rt();
-  const common = weightGradCommon(x, Cout, grid);
-  const { B, Cin } = common;
-  const taps = k * k;
-  const coPad = Cout;
-  const total = B * grid.Hc * grid.Wc;
-  const blocks = Math.ceil(Cout / 16) * Math.ceil((Cin * taps) / 16);
-  const wanted = chunkCount(GRAD_WEIGHT_WORKGROUPS_GPU, blocks, Math.ceil(total / 256), Cin * taps * coPad);
-  const pixelsPerChunk = roundUp(Math.ceil(total / wanted), 16);
-  const chunks = Math.ceil(total / pixelsPerChunk);
-  const part = r.empty([chunks, Cin, taps, coPad]);
-  const params = {
-    ...common,
-    k,
-    up: grid.up,
-    down: grid.down,
-    coPad,
-    inScale: grid.inScale,
-    chunks,
-    pixelsPerChunk,
-  };
-  const groups: [number, number, number] = [Math.ceil(Cout / 16), Math.ceil((Cin * taps) / 16), chunks];
-  K.gpuGradWeight.run(params, { x, dy: gy, part }, groups);
-  return { part, chunks, coPad };
-}
-
-function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
-  const r = rt();
-  const common = weightGradCommon(x, Cout, grid);
-  const { B, Cin } = common;
-  const pool = grid.down;
-  // 16 output channels per thread halve the loads per FMA; pooled reads (four loads per value) keep 8
-  // and half the input channels, which bounds the code size (compile time).
-  const co16 = !pool && Cout > 8;
-  const coBlock = co16 ? 16 : 8;
-  const coPad = roundUp(Cout, coBlock);
-  const tilesX = Math.ceil(grid.Wc / 8);
-  const tilesY = Math.ceil(grid.Hc / 2);
-  const ciBlock = pool ? 2 : 4;
-  const blocks = (coPad / coBlock) * Math.ceil(Cin / ciBlock);
-  // lanes run over chunks: a multiple of 8 keeps every lane busy
-  const wanted = chunkCount(GRAD_WEIGHT_THREADS_CPU, blocks, B * tilesY, Cin * 9 * coPad, 8);
-  const rowsPerChunk = Math.ceil((B * tilesY) / wanted);
-  const chunks = Math.ceil((B * tilesY) / rowsPerChunk);
-  const part = r.empty([chunks, Cin, 9, coPad]);
-  const params = {
-    ...common,
-    tilesX,
-    tilesY,
-    up: grid.up,
-    down: grid.down,
-    coPad,
-    inScale: grid.inScale,
-    chunks,
-    rowsPerChunk,
-    CinTotal: Cin,
-  };
-  const vec4 = isPlain(grid, common.Hin, common.Win) && common.Win % 4 === 0;
-  const dy4 = grid.Wc % 4 === 0;
-  const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool, CO16: co16, VEC4: vec4, DY4: dy4 });
-  const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / coBlock, Math.ceil(Cin / ciBlock)];
-  kernel.run(params, { x, dy: gy, part, x4: x, dy4v: gy }, groups);
-  return { part, chunks, coPad };
-}
-
-function partials1(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
-  const r = rt();
-  const common = weightGradCommon(x, Cout, grid);
-  const { B, Cin, Hin, Win } = common;
-  const pool = grid.down;
-  const coPad = roundUp(Cout, 16);
-  const plane = grid.Hc * grid.Wc;
-  const groups8 = Math.ceil(plane / 8);
-  const ciBlock = pool ? 4 : 8; // pooled reads: half the input channels per thread (compile time)
-  const blocks = (coPad / 16) * Math.ceil(Cin / ciBlock);
-  // lanes run over the B x perImage chunks: a multiple of 8 keeps every lane busy
-  const perImage = chunkCount(GRAD_WEIGHT_THREADS_CPU / B, blocks, groups8, B * Cin * coPad, 8 / gcd(B, 8));
-  const groupsPerChunk = Math.ceil(groups8 / perImage);
-  const chunksPerImage = Math.ceil(groups8 / groupsPerChunk);
-  const chunks = B * chunksPerImage;
-  const part = r.empty([chunks, Cin, 1, coPad]);
-  const params = {
-    ...common,
-    plane,
-    up: grid.up,
-    down: grid.down,
-    coPad,
-    inScale: grid.inScale,
-    chunksPerImage,
-    groupsPerChunk,
-  };
-  const vec4 = isPlain(grid, Hin, Win) && plane % 4 === 0 ? 1 : 0;
-  const kernel = K.conv1GradWeight.with({ POOL: pool, HALF: pool, VEC4: vec4 });
-  const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 16, Math.ceil(Cin / ciBlock)];
-  kernel.run(params, { x, dy: gy, part, x4: x, dy4: gy }, groups);
-  return { part, chunks, coPad };
-}
-
-/**
- * Number of chunks to split a pixel reduction into: enough that `blocks` x chunks reaches `target`
- * parallel units, at most `maxChunks` (before rounding up to a multiple of `multiple`), and no more
- * than the partial-sum budget allows.
- */
-function chunkCount(target: number, blocks: number, maxChunks: number, floatsPerChunk: number, multiple = 1) {
-  const wanted = roundUp(Math.min(Math.ceil(target / blocks), maxChunks), multiple);
-  return Math.max(1, Math.min(wanted, Math.floor(PARTIAL_BUDGET / floatsPerChunk)));
 }

@@ -1,0 +1,165 @@
+/**
+ * The convolution's weight gradient: sum over pixels of dy x the (resampled) input, as partial sums over
+ * chunks of pixels (kernels/conv2d_k3.wgsl, conv2d_k1.wgsl, conv2d_gpu.wgsl) and one summing pass
+ * (kernels/conv2d.wgsl:grad_weight_reduce).
+ */
+import { rt } from "../gpu/runtime.ts";
+import type { KernelProfile } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { type Grid, gridRows, isPlain, K, roundUp } from "./conv2d_kernels.ts";
+
+/** Grad-weight partial sums are limited to this many floats (64 MiB) by using fewer chunks. */
+const PARTIAL_BUDGET = 1 << 24;
+/** Aim for about this many threads in a grad-weight pass (more chunks cost a longer reduction). */
+const GRAD_WEIGHT_THREADS_CPU = 512;
+const GRAD_WEIGHT_WORKGROUPS_GPU = 256;
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** Partial sums of a grad-weight pass: [chunks, Cin, taps, coPad], output channel fastest. */
+interface Partials {
+  part: Tensor;
+  chunks: number;
+  coPad: number;
+}
+
+/** d loss / d weight [Cout, Cin, k, k]: sum over pixels of gy x the grid read from x, in chunks. */
+export function gradWeight(
+  profile: KernelProfile,
+  k: number,
+  x: Tensor,
+  gy: Tensor,
+  Cout: number,
+  grid: Grid,
+): Tensor {
+  const r = rt();
+  const [, Cin] = x.shape;
+  const taps = k * k;
+  return r.scope(() => {
+    const { part, chunks, coPad } = profile === "gpu"
+      ? partialsGpu(k, x, gy, Cout, grid)
+      : k === 3
+      ? partials3(x, gy, Cout, grid)
+      : partials1(x, gy, Cout, grid);
+    const gw = r.empty([Cout, Cin, k, k]);
+    K.gradWeightReduce.run(
+      { Cout, Cin, taps, pad: coPad, chunks },
+      { src: part, dst: gw },
+      [Math.ceil(Cout / 64), gridRows(Cin * taps), 1],
+    );
+    return gw;
+  });
+}
+
+function weightGradCommon(x: Tensor, Cout: number, grid: Grid) {
+  const [B, Cin, Hin, Win] = x.shape;
+  return { B, Cin, Cout, Hin, Win, Hc: grid.Hc, Wc: grid.Wc };
+}
+
+function partialsGpu(k: number, x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
+  const r = rt();
+  const common = weightGradCommon(x, Cout, grid);
+  const { B, Cin } = common;
+  const taps = k * k;
+  const coPad = Cout;
+  const total = B * grid.Hc * grid.Wc;
+  const blocks = Math.ceil(Cout / 16) * Math.ceil((Cin * taps) / 16);
+  const wanted = chunkCount(GRAD_WEIGHT_WORKGROUPS_GPU, blocks, Math.ceil(total / 256), Cin * taps * coPad);
+  const pixelsPerChunk = roundUp(Math.ceil(total / wanted), 16);
+  const chunks = Math.ceil(total / pixelsPerChunk);
+  const part = r.empty([chunks, Cin, taps, coPad]);
+  const params = {
+    ...common,
+    k,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    inScale: grid.inScale,
+    chunks,
+    pixelsPerChunk,
+  };
+  const groups: [number, number, number] = [Math.ceil(Cout / 16), Math.ceil((Cin * taps) / 16), chunks];
+  K.gpuGradWeight.run(params, { x, dy: gy, part }, groups);
+  return { part, chunks, coPad };
+}
+
+function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
+  const r = rt();
+  const common = weightGradCommon(x, Cout, grid);
+  const { B, Cin } = common;
+  const pool = grid.down;
+  // 16 output channels per thread halve the loads per FMA; pooled reads (four loads per value) keep 8
+  // and half the input channels, which bounds the code size (compile time).
+  const co16 = !pool && Cout > 8;
+  const coBlock = co16 ? 16 : 8;
+  const coPad = roundUp(Cout, coBlock);
+  const tilesX = Math.ceil(grid.Wc / 8);
+  const tilesY = Math.ceil(grid.Hc / 2);
+  const ciBlock = pool ? 2 : 4;
+  const blocks = (coPad / coBlock) * Math.ceil(Cin / ciBlock);
+  // lanes run over chunks: a multiple of 8 keeps every lane busy
+  const wanted = chunkCount(GRAD_WEIGHT_THREADS_CPU, blocks, B * tilesY, Cin * 9 * coPad, 8);
+  const rowsPerChunk = Math.ceil((B * tilesY) / wanted);
+  const chunks = Math.ceil((B * tilesY) / rowsPerChunk);
+  const part = r.empty([chunks, Cin, 9, coPad]);
+  const params = {
+    ...common,
+    tilesX,
+    tilesY,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    inScale: grid.inScale,
+    chunks,
+    rowsPerChunk,
+    CinTotal: Cin,
+  };
+  const vec4 = isPlain(grid, common.Hin, common.Win) && common.Win % 4 === 0;
+  const dy4 = grid.Wc % 4 === 0;
+  const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool, CO16: co16, VEC4: vec4, DY4: dy4 });
+  const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / coBlock, Math.ceil(Cin / ciBlock)];
+  kernel.run(params, { x, dy: gy, part, x4: x, dy4v: gy }, groups);
+  return { part, chunks, coPad };
+}
+
+function partials1(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
+  const r = rt();
+  const common = weightGradCommon(x, Cout, grid);
+  const { B, Cin, Hin, Win } = common;
+  const pool = grid.down;
+  const coPad = roundUp(Cout, 16);
+  const plane = grid.Hc * grid.Wc;
+  const groups8 = Math.ceil(plane / 8);
+  const ciBlock = pool ? 4 : 8; // pooled reads: half the input channels per thread (compile time)
+  const blocks = (coPad / 16) * Math.ceil(Cin / ciBlock);
+  // lanes run over the B x perImage chunks: a multiple of 8 keeps every lane busy
+  const perImage = chunkCount(GRAD_WEIGHT_THREADS_CPU / B, blocks, groups8, B * Cin * coPad, 8 / gcd(B, 8));
+  const groupsPerChunk = Math.ceil(groups8 / perImage);
+  const chunksPerImage = Math.ceil(groups8 / groupsPerChunk);
+  const chunks = B * chunksPerImage;
+  const part = r.empty([chunks, Cin, 1, coPad]);
+  const params = {
+    ...common,
+    plane,
+    up: grid.up,
+    down: grid.down,
+    coPad,
+    inScale: grid.inScale,
+    chunksPerImage,
+    groupsPerChunk,
+  };
+  const vec4 = isPlain(grid, Hin, Win) && plane % 4 === 0 ? 1 : 0;
+  const kernel = K.conv1GradWeight.with({ POOL: pool, HALF: pool, VEC4: vec4 });
+  const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / 16, Math.ceil(Cin / ciBlock)];
+  kernel.run(params, { x, dy: gy, part, x4: x, dy4: gy }, groups);
+  return { part, chunks, coPad };
+}
+
+/**
+ * Number of chunks to split a pixel reduction into: enough that `blocks` x chunks reaches `target`
+ * parallel units, at most `maxChunks` (before rounding up to a multiple of `multiple`), and no more
+ * than the partial-sum budget allows.
+ */
+function chunkCount(target: number, blocks: number, maxChunks: number, floatsPerChunk: number, multiple = 1) {
+  const wanted = roundUp(Math.min(Math.ceil(target / blocks), maxChunks), multiple);
+  return Math.max(1, Math.min(wanted, Math.floor(PARTIAL_BUDGET / floatsPerChunk)));
+}
