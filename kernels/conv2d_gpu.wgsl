@@ -33,6 +33,7 @@ struct Params {
   tilesX: u32,         // forward: 16-wide tiles per row
   chunks: u32,         // grad-weight
   pixelsPerChunk: u32, // grad-weight: grid pixels (over B * Hc * Wc) per chunk
+  resScale: f32,       // forward, plain store: y = outScale * (conv + bias) + resScale * res (0: no res)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -42,6 +43,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part: array<f32>;
+@group(0) @binding(7) var<storage, read> res: array<f32>;  // a residual added in the store, shaped like y
 
 // Workgroup arrays stay small: on the OpenGL backend their zero-initialisation compiles in time
 // quadratic in their size (3168 floats: 50 s; 800: about 3 s).
@@ -62,7 +64,8 @@ fn grid_value(base: u32, gy: i32, gx: i32) -> f32 {
 
 fn store(b: u32, co: u32, oy: u32, ox: u32, v: f32) {
   if (co < p.Cout && oy < p.Ho && ox < p.Wo) {
-    y[((b * p.Cout + co) * p.Ho + oy) * p.Wo + ox] = v * p.outScale;
+    let i = ((b * p.Cout + co) * p.Ho + oy) * p.Wo + ox;
+    y[i] = v * p.outScale + select(0.0, p.resScale * res[i], p.resScale != 0.0);
   }
 }
 

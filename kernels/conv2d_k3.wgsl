@@ -51,6 +51,7 @@ struct Params {
   ci0: u32,          // forward: first channel read by this dispatch (Cin channels from there)
   CinTotal: u32,     // forward: channels of the tensor read
   accumulate: u32,   // forward: 1 adds to y (input-channel chunks after the first)
+  resScale: f32,     // forward, plain store: y = outScale * (conv + bias) + resScale * res (0: no res)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -64,6 +65,8 @@ struct Params {
 // faster here than the per-lane loop of a storage read; its 64 KiB limit is why the input channels
 // come in chunks (src/ops/conv2d.ts).
 @group(0) @binding(7) var<uniform> wu: array<vec4<f32>, 4096>;
+// A residual added in the store (a UNet block's skip), shaped like y.
+@group(0) @binding(10) var<storage, read> res: array<f32>;
 // WSTORAGE: the weights of every block, [block][ci][tap][quad], read from storage instead, so that one
 // dispatch covers all blocks (y = block) and channels.
 @group(0) @binding(2) var<storage, read> wts: array<vec4<f32>>;
@@ -269,7 +272,7 @@ fn emit(i: u32, v: f32) {
   if (p.accumulate != 0u) {
     y[i] += v;
   } else {
-    y[i] = v;
+    y[i] = v + select(0.0, p.resScale * res[i], p.resScale != 0.0);
   }
 }
 

@@ -10,7 +10,7 @@ import { linear } from "../ops/linear.ts";
 import { groupCount, groupNorm } from "../ops/groupnorm.ts";
 import { attention } from "../ops/attention.ts";
 import { dropout } from "../ops/dropout.ts";
-import { add, addChannelBias, axpby, scale } from "../ops/elementwise.ts";
+import { add, addChannelBias, scale } from "../ops/elementwise.ts";
 import type { InitSpec, ParamStore } from "./params.ts";
 
 /** Initialisation recipe of a layer: mode and `init_weight` (biases always start at 0). */
@@ -54,10 +54,13 @@ export class Conv2d {
     }
   }
 
-  /** conv(x) + bias, plus `shift` [1 or B, Cout] per channel (and sample): added in the conv's own store. */
-  forward(x: Tensor, shift?: Tensor): Tensor {
+  /**
+   * conv(x) + bias, plus `shift` [1 or B, Cout] per channel (and sample), and `residual` added and the
+   * sum scaled: all in the conv's own store.
+   */
+  forward(x: Tensor, shift?: Tensor, residual?: { add: Tensor; scale: number }): Tensor {
     const bias = shift ? biasWithShift(this.bias, shift, x.shape[0]) : this.bias;
-    return conv2d(x, this.weight, bias, this.resample);
+    return conv2d(x, this.weight, bias, { ...this.resample, residual });
   }
 }
 
@@ -214,9 +217,9 @@ export class UNetBlock {
       const seed = mode.dropoutSeed ? mode.dropoutSeed.next++ : 0;
       h = dropout(h, this.dropout, seed, true);
     }
-    h = this.conv1.forward(h);
     const s = this.skipScale;
-    let out = axpby(s, h, s, this.skip ? this.skip.forward(x) : x);
+    // (conv1(h) + skip) * skip_scale, the sum and scale in conv1's store
+    let out = this.conv1.forward(h, undefined, { add: this.skip ? this.skip.forward(x) : x, scale: s });
     if (this.attn) out = scale(this.attn.forward(out, mode), s);
     return out;
   }

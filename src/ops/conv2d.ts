@@ -18,7 +18,7 @@
 import { rt } from "../gpu/runtime.ts";
 import type { KernelProfile } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { sumLeading, sumRows, zeros } from "./elementwise.ts";
+import { axpby, scale, sumLeading, sumRows, zeros } from "./elementwise.ts";
 import { type Grid, gridRows, isPlain, K, roundUp, type Store } from "./conv2d_kernels.ts";
 import { gradWeight } from "./conv2d_grad_weight.ts";
 
@@ -36,6 +36,11 @@ export interface Conv2dOptions {
    * Tests use it to run both.
    */
   k3Weights?: "uniform" | "storage";
+  /**
+   * y = scale * (conv(x) + bias + add): a residual added, and the sum scaled, in the convolution's own
+   * store (a UNet block's `(h + skip) * skip_scale`). `add` has y's shape.
+   */
+  residual?: { add: Tensor; scale: number };
 }
 
 /** conv3_forward: output channels per weight block, floats per uniform buffer, input channels per buffer. */
@@ -57,20 +62,38 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   const { B, Cin, H, W, Cout, k } = checkShapes(x, weight, bias, opts);
   const profile = chooseProfile(opts.profile);
   const grid = readGrid(H, W, opts);
+  const res = opts.residual ?? null;
+  if (res && profile === "cpu" && k === 1) {
+    // the 1x1 kernel has no residual store: add it afterwards
+    return axpby(res.scale, conv2d(x, weight, bias, { ...opts, residual: undefined }), res.scale, res.add);
+  }
+  if (res && res.add.shape.join() !== [B, Cout, grid.Hc, grid.Wc].join()) {
+    throw new Error(
+      `conv2d: residual [${res.add.shape}] does not match the output [${B},${Cout},${grid.Hc},${grid.Wc}]`,
+    );
+  }
   const y = r.scope(() => {
     const wt = layoutWeights(weight, false, k, weightBlock(profile, k, Cout));
-    const call = { src: x, Cr: Cin, Cw: Cout, grid, store: plainStore(grid), k3Weights: opts.k3Weights };
+    const store = { ...plainStore(grid), outScale: res?.scale ?? 1 };
+    const call = { src: x, Cr: Cin, Cw: Cout, grid, store, k3Weights: opts.k3Weights, residual: res };
     return apply(profile, k, call, wt, bias);
   });
-  if (r.tape?.wants(x, weight, bias)) {
+  if (r.tape?.wants(x, weight, bias, res?.add)) {
     const needX = r.tape.wants(x);
     const needW = r.tape.wants(weight);
-    r.tape.record([x, weight, ...(bias ? [bias] : [])], y, (gy) => {
+    const inputs = [x, weight, ...(bias ? [bias] : []), ...(res ? [res.add] : [])];
+    r.tape.record(inputs, y, (g) => {
+      // d y / d (conv + bias + add) = scale: one scaled gradient serves every input
+      const gy = res && res.scale !== 1 ? scale(g, res.scale) : g;
       const gx = needX ? gradInput(profile, k, gy, weight, x.shape, opts) : null;
       const gw = needW ? gradWeight(profile, k, x, gy, Cout, grid) : null;
-      if (!bias) return [gx, gw];
-      const perSample = sumRows(gy, B * Cout); // [B * Cout]
-      return [gx, gw, bias.shape.length === 2 ? perSample.reshape(bias.shape) : sumLeading(perSample, B)];
+      const grads = [gx, gw];
+      if (bias) {
+        const perSample = sumRows(gy, B * Cout); // [B * Cout]
+        grads.push(bias.shape.length === 2 ? perSample.reshape(bias.shape) : sumLeading(perSample, B));
+      }
+      if (res) grads.push(gy);
+      return grads;
     }, [x, weight]);
   }
   return y;
@@ -174,6 +197,8 @@ interface Call {
   store: Store;
   /** 3x3, "cpu" family: forces the weights' path (see {@link Conv2dOptions.k3Weights}). */
   k3Weights?: "uniform" | "storage";
+  /** Plain stores: added times its scale (see {@link Conv2dOptions.residual}). */
+  residual?: { add: Tensor; scale: number } | null;
 }
 
 /** Runs a convolution with laid-out weights wt, adding bias (plain stores only), into a new tensor or `out`. */
@@ -193,6 +218,8 @@ function apply(
   const hasBias = bias ? bias.shape.length : 0; // 1: one per channel, 2: one per sample and channel
   const inScale = g.inScale;
   const outScale = s.outScale;
+  const resScale = c.residual?.scale ?? 0;
+  const res = c.residual?.add ?? c.src; // bound either way (statically used), read only with a scale
   const common = { B, Cin: c.Cr, Cout: c.Cw, Hin, Win, Hc: g.Hc, Wc: g.Wc };
   if (profile === "gpu") {
     const tilesX = Math.ceil(g.Wc / 16);
@@ -210,8 +237,9 @@ function apply(
       inScale,
       outScale,
       tilesX,
+      resScale,
     };
-    K.gpuForward.run(params, { x: c.src, wt, bias: bias ?? wt, y }, [
+    K.gpuForward.run(params, { x: c.src, wt, bias: bias ?? wt, y, res }, [
       gx,
       gy,
       coPad / 8,
@@ -240,13 +268,22 @@ function apply(
       inScale,
       outScale,
       CinTotal: c.Cr,
+      resScale,
     };
     const storage = c.k3Weights ? c.k3Weights === "storage" : gx * gz < K3_MIN_GROUPS_PER_CORE * cpuCores();
     if (storage) {
       // Few workgroups per dispatch (a small grid): one dispatch for every block and channel, weights
       // read from storage, beats a copy and a dispatch per block and chunk (1.5x at 16x16, batch 1).
       const params = { ...base, hasBias, coBlock: 0, ci0: 0, accumulate: 0 };
-      const bindings = { x: c.src, bias: bias ?? c.src, y, wu: uniformWeightBuffer(0), wts: wt, x4: c.src };
+      const bindings = {
+        x: c.src,
+        bias: bias ?? c.src,
+        y,
+        wu: uniformWeightBuffer(0),
+        wts: wt,
+        x4: c.src,
+        res,
+      };
       kernel.with({ WSTORAGE: true }).run(params, bindings, [gx, blocks, gz]);
       return y;
     }
@@ -266,7 +303,7 @@ function apply(
           ci0,
           accumulate: ci0 === 0 ? 0 : 1,
         };
-        kernel.run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights, wts: wt, x4: c.src }, [
+        kernel.run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights, wts: wt, x4: c.src, res }, [
           gx,
           1,
           gz,

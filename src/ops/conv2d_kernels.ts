@@ -14,12 +14,12 @@ function fields(names: string, floats: string[] = []): Record<string, FieldType>
 }
 const LAYOUT_PARAMS = fields("n Cout Cin taps pad transposed chunks block");
 const GPU_PARAMS = fields(
-  "B Cin Cout Hin Win Hc Wc k up down coPad hasBias storeMode Ho Wo inScale outScale tilesX chunks pixelsPerChunk",
-  ["inScale", "outScale"],
+  "B Cin Cout Hin Win Hc Wc k up down coPad hasBias storeMode Ho Wo inScale outScale tilesX chunks pixelsPerChunk resScale",
+  ["inScale", "outScale", "resScale"],
 );
 const K3_PARAMS = fields(
-  "B Cin Cout Hin Win Hc Wc tilesX tilesY up down coPad hasBias storeMode Ho Wo inScale outScale chunks rowsPerChunk coBlock ci0 CinTotal accumulate",
-  ["inScale", "outScale"],
+  "B Cin Cout Hin Win Hc Wc tilesX tilesY up down coPad hasBias storeMode Ho Wo inScale outScale chunks rowsPerChunk coBlock ci0 CinTotal accumulate resScale",
+  ["inScale", "outScale", "resScale"],
 );
 const K1_PARAMS = fields(
   "B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk",
@@ -43,7 +43,7 @@ export const K = {
     file: "conv2d_gpu",
     entry: "gpu_forward",
     params: GPU_PARAMS,
-    bindings: ["x", "wt", "bias", "y"],
+    bindings: ["x", "wt", "bias", "y", "res"],
   }),
   gpuGradWeight: declareKernel({
     file: "conv2d_gpu",
@@ -55,7 +55,7 @@ export const K = {
     file: "conv2d_k3",
     entry: "conv3_forward",
     params: K3_PARAMS,
-    bindings: ["x", "bias", "y", "wu", "wts", "x4"],
+    bindings: ["x", "bias", "y", "wu", "wts", "x4", "res"],
   }),
   conv3GradWeight: declareKernel({
     file: "conv2d_k3",

@@ -195,6 +195,44 @@ Deno.test("conv2d with one bias per sample [B, Cout]: values of both families an
   }
 });
 
+Deno.test("conv2d with a residual: scale * (conv + bias + add) in the store, and its gradients", async () => {
+  const r = await initRuntime();
+  const k3 = [SHAPES[0], SHAPES[1], SHAPES[2], SHAPES[4]]; // plain, up, down, two weight buffers
+  for (const s of [...k3, SHAPES[5], SHAPES[7]]) {
+    const { x, w, b, g } = inputs(s, 800);
+    const [Hc, Wc] = gridSize(s);
+    const add = randn(s.B * s.Co * Hc * Wc, 801);
+    const c = Math.SQRT1_2;
+    // the host oracle with the output gradient scaled: d/dx sum(c * (conv + add) * g) = conv's grads of c * g
+    const want = hostConv(s, x, w, b, Float32Array.from(g, (v) => c * v));
+    const y = Float64Array.from(want.y, (v, i) => c * (v + add[i]));
+    const dadd = Float64Array.from(g, (v) => c * v);
+    const modes: [KernelProfile, Conv2dOptions][] = [["cpu", {}], ["gpu", {}]];
+    if (s.k === 3) modes.push(["cpu", { k3Weights: "uniform" }], ["cpu", { k3Weights: "storage" }]);
+    for (const [profile, extra] of modes) {
+      const xt = r.upload(x, [s.B, s.Ci, s.H, s.W]), wt = r.upload(w, [s.Co, s.Ci, s.k, s.k]);
+      const bt = r.upload(b, [s.Co]), at = r.upload(add, [s.B, s.Co, Hc, Wc]);
+      for (const t of [xt, wt, bt, at]) t.requiresGrad = true;
+      const gt = r.upload(g, [s.B, s.Co, Hc, Wc]);
+      const { value, grads } = valueAndGrad(
+        () => conv2d(xt, wt, bt, { ...resample(s.mode), profile, ...extra, residual: { add: at, scale: c } }),
+        () => gt,
+      );
+      const what = `${profile} ${JSON.stringify(extra)} ${JSON.stringify(s)}`;
+      const got = {
+        y: await value.read(),
+        dx: await grads.get(xt)!.read(),
+        dw: await grads.get(wt)!.read(),
+        db: await grads.get(bt)!.read(),
+      };
+      assertAgree(got, { ...want, y }, what, 2e-6);
+      const ea = relErr(await grads.get(at)!.read(), dadd);
+      assert(ea < 2e-6, `${what} d add: relative error ${ea.toExponential(2)}`);
+      for (const t of [xt, wt, bt, at, gt, value, ...grads.values()]) t.release();
+    }
+  }
+});
+
 // ------------------------------------------------------------------ kernel families vs the host
 
 // Shapes chosen to hit every kernel variant and edge: channel counts that are not multiples of the
