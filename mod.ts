@@ -18,6 +18,14 @@ export * from "./src/ops/elementwise.ts";
 export { conv2d, type Conv2dOptions } from "./src/ops/conv2d.ts";
 export { groupCount, groupNorm } from "./src/ops/groupnorm.ts";
 export { linear } from "./src/ops/linear.ts";
+export {
+  matmul,
+  type MatmulDims,
+  matmulInto,
+  type MatmulOptions,
+  type MatmulTranspose,
+  type MatrixView,
+} from "./src/ops/matmul.ts";
 export { attention } from "./src/ops/attention.ts";
 export { softmax } from "./src/ops/softmax.ts";
 export { dropout } from "./src/ops/dropout.ts";

@@ -187,7 +187,7 @@ function families(): [string, (label: string) => boolean][] {
     ["conv weight re-layout", (l) => l.startsWith("conv2d.wgsl:weight_layout")],
     ["GroupNorm", (l) => l.startsWith("groupnorm.wgsl")],
     ["attention", (l) => l.startsWith("attention.wgsl") || l.startsWith("softmax.wgsl")],
-    ["linear", (l) => l.startsWith("linear.wgsl")],
+    ["matmul (attention and Linear products)", (l) => l.startsWith("matmul.wgsl")],
     ["optimiser", (l) => l.startsWith("optim.wgsl")],
     ["elementwise", (l) => /^(elementwise|tensor_ops|dropout|patching)\.wgsl/.test(l)],
   ];

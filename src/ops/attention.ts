@@ -1,6 +1,6 @@
 /**
- * Multi-head self-attention over the pixels of an image, with its gradient (kernels in
- * kernels/attention.wgsl): the core of the U-Net's UNetAttention layer, between its qkv and proj
+ * Multi-head self-attention over the pixels of an image, with its gradient (products by
+ * src/ops/matmul.ts, layout moves in kernels/attention.wgsl): the core of the U-Net's UNetAttention layer, between its qkv and proj
  * 1x1 convolutions.
  *
  * Every slice z = b * heads + a (one sample, one head) is a few dense products C = A B over rows of
@@ -15,19 +15,20 @@ import { rt } from "../gpu/runtime.ts";
 import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { softmaxAxis, softmaxAxisBackward } from "./softmax.ts";
+import { matmulInto } from "./matmul.ts";
 
 // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
 const PARAMS = {
-  M: "u32", N: "u32", K: "u32", alpha: "f32",
+  M: "u32", N: "u32", K: "u32",
   a_off: "u32", a_z: "u32", a_m: "u32", a_k: "u32",
-  b_off: "u32", b_z: "u32", b_k: "u32", N4: "u32",
   c_off: "u32", c_z: "u32", c_m: "u32", c_n: "u32",
 } as const;
-const kernel = (entry: string) =>
-  declareKernel({ file: "attention", entry, params: PARAMS, bindings: ["a_vec", "b_vec", "dst"] });
-const RB = kernel("matmul_rb");
-const TILED = kernel("matmul_tiled");
-const COPY = kernel("strided_copy");
+const COPY = declareKernel({
+  file: "attention",
+  entry: "strided_copy",
+  params: PARAMS,
+  bindings: ["src", "dst"],
+});
 
 /** Options for tests and tuning; the defaults follow the adapter. */
 export interface AttentionOptions {
@@ -94,8 +95,9 @@ interface Strided {
 }
 
 /**
- * C[z][m, n] = alpha * sum_{k < K} A[z][m, k] * B[z][k, n] for z < Z, m < M, n < N. Rows of A and B
- * are vec4-aligned; A[m, k] is readable and 0 for K <= k < ceil4(K) (see matmul_rb).
+ * C[z][m, n] = alpha * sum_{k < K} A[z][m, k] * B[z][k, n] for z < Z, m < M, n < N. A[m, k] is readable
+ * and 0 for K <= k < ceil4(K) (zero-padded pixel and channel rows), which lets the register-blocked
+ * kernel take any K.
  */
 function matmul(
   profile: KernelProfile,
@@ -105,43 +107,13 @@ function matmul(
   b: Rows,
   c: Strided,
 ): void {
-  const { Z, M, N, K } = dims;
-  if (![a.off, a.zs, a.rs, b.off, b.zs, b.rs].every((v) => v % 4 === 0)) {
-    throw new Error("attention: product operands are not vec4-aligned");
-  }
-  const N4 = Math.ceil(N / 4);
-  const params = {
-    M,
-    N,
-    K,
-    alpha,
-    a_off: a.off,
-    a_z: a.zs,
-    a_m: a.rs,
-    a_k: 1,
-    b_off: b.off / 4,
-    b_z: b.zs / 4,
-    b_k: b.rs / 4,
-    N4,
-    c_off: c.off,
-    c_z: c.zs,
-    c_m: c.is,
-    c_n: c.js,
-  };
-  const bindings = { a_vec: a.t, b_vec: b.t, dst: c.t };
-  if (profile === "gpu") {
-    TILED.run(params, bindings, [
-      Math.ceil(N4 / 16),
-      Math.ceil(M / 64),
-      Z,
-    ]);
-  } else {
-    RB.run(params, bindings, [
-      Math.ceil(N4 / 32),
-      Math.ceil(M / 16),
-      Z,
-    ]);
-  }
+  matmulInto(
+    dims,
+    { t: a.t, off: a.off, zs: a.zs, is: a.rs, js: 1 },
+    { t: b.t, off: b.off, zs: b.zs, is: b.rs, js: 1 },
+    c,
+    { alpha, profile, aZeroTail: true },
+  );
 }
 
 /** dst[z][m, n] = n < K ? src[z][m, n] : 0 for z < Z, m < M, n < N. */
@@ -160,7 +132,7 @@ function stridedCopy(dims: { Z: number; M: number; N: number; K: number }, src: 
     c_m: dst.is,
     c_n: dst.js,
   };
-  COPY.run(params, { a_vec: src.t, dst: dst.t }, [Math.ceil(M / 64), Z]);
+  COPY.run(params, { src: src.t, dst: dst.t }, [Math.ceil(M / 64), Z]);
 }
 
 /** Pixel rows of length `from` copied into rows of length `to` (zero-filled beyond `from`): pads or unpads. */

@@ -22,7 +22,7 @@ Deno.test("every declared kernel matches its WGSL and compiles", async () => {
       "dropout",
       "patching",
       "tensor_ops",
-      "linear",
+      "matmul",
       "groupnorm",
       "attention",
       "conv2d",
