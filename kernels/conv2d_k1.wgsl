@@ -36,6 +36,7 @@ struct Params {
   inScale: f32,        
   chunksPerImage: u32, // grad-weight
   groupsPerChunk: u32, // grad-weight: 8-pixel groups per chunk
+  spread: u32,         // forward: 1 writes each grid pixel over a 2x2 block of y (nearest 2x up-sampling)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -157,9 +158,20 @@ fn load_in4(xin: ptr<function, FIn4>, w: ptr<function, FW4>, base: u32, g0: u32,
 }
 
 fn put(b: u32, co: u32, g: u32, v: f32) {
-  if (co < p.Cout && g < p.plane) {
+  if (co >= p.Cout || g >= p.plane) { return; }
+  if (p.spread == 0u) {
     y[(b * p.Cout + co) * p.plane + g] = v;
+    return;
   }
+  // a 1x1 convolution commutes with nearest up-sampling: convolve the coarse grid, write each value 4 times
+  let gy = div_floor(g, p.Wc);
+  let gx = g - gy * p.Wc;
+  let Wo = 2u * p.Wc;
+  let at = ((b * p.Cout + co) * 2u * p.Hc + 2u * gy) * Wo + 2u * gx;
+  y[at] = v;
+  y[at + 1u] = v;
+  y[at + Wo] = v;
+  y[at + Wo + 1u] = v;
 }
 
 // hasBias: 0 none, 1 bias[c], 2 bias[b][c] (one per sample)

@@ -74,6 +74,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   }
   const y = r.scope(() => {
     const wt = layoutWeights(weight, false, k, weightBlock(profile, k, Cout));
+    if (k === 1 && opts.up && profile === "cpu") {
+      // a 1x1 convolution commutes with nearest up-sampling: 4x fewer FLOPs on the coarse grid, then
+      // each value stored over its 2x2 block
+      const store: Store = { mode: 2, Ho: grid.Hc, Wo: grid.Wc, outScale: 1 };
+      return apply(profile, k, { src: x, Cr: Cin, Cw: Cout, grid: plainGrid(H, W), store }, wt, bias);
+    }
     const store = { ...plainStore(grid), outScale: res?.scale ?? 1 };
     const call = { src: x, Cr: Cin, Cw: Cout, grid, store, k3Weights: opts.k3Weights, residual: res };
     return apply(profile, k, call, wt, bias);
@@ -312,11 +318,13 @@ function apply(
     }
     return y;
   }
-  if (s.mode !== 0) throw new Error("conv2d: internal error, 1x1 convolutions store plainly");
+  // 1x1: plain stores, or the spread of a nearest up-sampling (mode 2 with scale 1, see conv2d)
+  const spread = s.mode === 2 && s.outScale === 1 ? 1 : 0;
+  if (s.mode !== 0 && !spread) throw new Error("conv2d: internal error, unsupported 1x1 store");
   const plane = g.Hc * g.Wc;
   const tiles = Math.ceil(plane / (pool ? 16 : 32)); // pooled reads: half the pixels per thread
   const [gx, gz] = r.grid(B * tiles, 8);
-  const params = { ...common, plane, tiles, up: g.up, down: g.down, coPad, hasBias, inScale };
+  const params = { ...common, plane, tiles, up: g.up, down: g.down, coPad, hasBias, inScale, spread };
   const vec4 = isPlain(g, Hin, Win) && plane % 4 === 0 ? 1 : 0;
   const kernel = K.conv1Forward.with({ POOL: pool, HALF: pool, VEC4: vec4, CI4: !pool });
   kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src }, [gx, coPad / 16, gz]);
