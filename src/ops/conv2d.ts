@@ -21,6 +21,7 @@ import { Tensor } from "../gpu/tensor.ts";
 import { axpby, scale, sumLeading, sumRows, zeros } from "./elementwise.ts";
 import { type Grid, gridRows, isPlain, K, roundUp, type Store } from "./conv2d_kernels.ts";
 import { gradWeight } from "./conv2d_grad_weight.ts";
+import { avgPool2 } from "./pool.ts";
 
 /** Resampling fused before the convolution (not both), and an optional kernel-family override. */
 export interface Conv2dOptions {
@@ -61,6 +62,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   const r = rt();
   const { B, Cin, H, W, Cout, k } = checkShapes(x, weight, bias, opts);
   const profile = chooseProfile(opts.profile);
+  if (opts.down && profile === "cpu") {
+    // Pool first, then a plain convolution: a pooled read costs four loads per value on a CPU
+    // rasteriser, a pooling pass one (2x on the encoder's down-sampling convolutions).
+    return conv2d(avgPool2(x), weight, bias, { ...opts, down: false });
+  }
   const grid = readGrid(H, W, opts);
   const res = opts.residual ?? null;
   if (res && profile === "cpu" && k === 1) {

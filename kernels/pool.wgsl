@@ -1,0 +1,37 @@
+// 2x2 mean pooling, stride 2 (floor), and its adjoint, for [B, C, H, W] float32 tensors:
+//   avg_pool2:     y[bc][i][j] = (x[2i][2j] + x[2i][2j+1] + x[2i+1][2j] + x[2i+1][2j+1]) / 4
+//   avg_pool2_bwd: dx[bc][r][c] = dy[r/2][c/2] / 4 inside the pooled region, 0 on an odd last row or column
+// Grids without integer division (a per-lane loop on a CPU rasteriser): x = column, y = row,
+// z = image plane b * C + c.
+
+struct Params {
+  H: u32,   // input rows
+  W: u32,   // input columns
+  Ho: u32,  // floor(H / 2)
+  Wo: u32,  // floor(W / 2)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(64)
+fn avg_pool2(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let j = gid.x;
+  let i = gid.y;
+  if (j >= p.Wo) { return; }
+  let at = (gid.z * p.H + 2u * i) * p.W + 2u * j;
+  y[(gid.z * p.Ho + i) * p.Wo + j] = 0.25 * ((x[at] + x[at + 1u]) + (x[at + p.W] + x[at + p.W + 1u]));
+}
+
+@compute @workgroup_size(64)
+fn avg_pool2_bwd(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let r = gid.y;
+  if (c >= p.W) { return; }
+  let i = r >> 1u;
+  let j = c >> 1u;
+  var v = 0.0;
+  if (i < p.Ho && j < p.Wo) { v = 0.25 * x[(gid.z * p.Ho + i) * p.Wo + j]; }
+  y[(gid.z * p.H + r) * p.W + c] = v;
+}
