@@ -3,26 +3,27 @@
 // (see src/ops/conv2d.ts), so one register block serves both.
 //
 // Why it looks like this: on a software rasteriser every storage load is a loop over the 8 SIMD lanes
-// (~30 cycles, whether or not the address is uniform) while an 8-wide FMA costs about one cycle. So
+// (~13 cycles, whether or not the address is uniform) while an 8-wide FMA costs about one cycle. So
 // each thread computes a large register block and every loaded value feeds many FMAs. Register arrays
 // are indexed by constants only (helper functions called with literal arguments, never a loop): a
 // dynamic index sends an array to scratch memory, which is 5x slower and compiles for minutes. The
 // block size is a compromise with compile time (a few seconds per pipeline, roughly linear in the FMAs
-// written out); HALF halves it for the pooled variants, whose four loads per value double the code.
+// written out).
 //
 // Tensors are NCHW float32. The convolution runs on a "grid" (Hc x Wc) read from a tensor (Hin x Win):
 //   plain:          grid = tensor
 //   up   (up = 1):  grid (y, x) reads tensor (y >> 1, x >> 1)            (nearest 2x up-sampling)
-//   pool (POOL):    grid (y, x) reads the sum of the 2x2 block at (2y, 2x)   (x inScale 0.25: the mean)
+// (A down-sampling convolution pools first, src/ops/pool.ts, and then runs plainly: pooled reads would
+// cost four loads per value.)
 // Output modes (conv3_forward, storeMode): 0 plain (+ bias), 1 sum of 2x2 grid pixels into one output
 // pixel (adjoint of nearest-up), 2 spread of each grid pixel over a 2x2 output block (adjoint of pooling;
 // outScale 0.25).
 //
-// conv3_forward: thread = 16 output channels x a tile of 4 (HALF: 2) rows x 8 columns of the grid.
+// conv3_forward: thread = 16 output channels x a tile of 4 rows x 8 columns of the grid.
 //   wu: weights as vec4 over output channels, [ci][tap = ky*3+kx][4 quads], one uniform buffer per
 //   16-channel block and chunk of input channels; later chunks add to y.
 //   Accumulators acc[(t*2 + j)*16 + co] hold pixels (row t, columns 4j..4j+3) of channel co.
-// conv3_grad_weight: thread = 8 (CO16: 16) output channels x 4 (HALF: 2) input channels x 9 taps, summed
+// conv3_grad_weight: thread = 8 (CO16: 16) output channels x 4 input channels x 9 taps, summed
 //   over a chunk of grid rows (tiles of 2 x 8 pixels); partial sums go to part[chunk][ci][tap][coPad/4]
 //   (vec4 over output channels) and kernels/conv2d.wgsl:grad_weight_reduce adds the chunks.
 
@@ -37,7 +38,7 @@ struct Params {
   tilesX: u32,
   tilesY: u32,
   up: u32,
-  down: u32,         // 1 with POOL: grid offsets are doubled
+  down: u32,         // 0 here (kernels/lib/grid.wgsl reads it)
   coPad: u32,        // Cout rounded up to the channel block (weight / partial-sum stride)
   hasBias: u32,
   storeMode: u32,
@@ -79,8 +80,6 @@ override WSTORAGE: bool = false;
 override VEC4: bool = false;
 override DY4: bool = false;
 
-override POOL: bool = false;
-override HALF: bool = false;
 // conv3_grad_weight: 16 output channels per thread instead of 8 (each input value loaded feeds twice
 // the FMAs; for the plain and up-sampled reads, where the code size allows it).
 override CO16: bool = false;
@@ -144,8 +143,8 @@ fn block16(acc: ptr<function, FAcc>, tile: ptr<function, FTile>, w: ptr<function
 // Ten values of one row of the grid (columns ox0 - 1 .. ox0 + 8 through `col`), masked and scaled.
 fn row10(b: u32, m: f32, col: array<u32, 10>, mask: array<f32, 10>) -> array<f32, 10> {
   var v: array<f32, 10>;
-  v[0] = grid_fetch(b + col[0], POOL) * (m * mask[0]);
-  v[9] = grid_fetch(b + col[9], POOL) * (m * mask[9]);
+  v[0] = x[b + col[0]] * (m * mask[0]);
+  v[9] = x[b + col[9]] * (m * mask[9]);
   if (VEC4) {
     // columns ox0 .. ox0 + 7 as two aligned vec4 loads, each all inside or all outside the row
     let q0 = x4[(b + col[1]) / 4u] * (m * mask[1]);
@@ -154,14 +153,14 @@ fn row10(b: u32, m: f32, col: array<u32, 10>, mask: array<f32, 10>) -> array<f32
     v[5] = q1.x; v[6] = q1.y; v[7] = q1.z; v[8] = q1.w;
     return v;
   }
-  v[1] = grid_fetch(b + col[1], POOL) * (m * mask[1]);
-  v[2] = grid_fetch(b + col[2], POOL) * (m * mask[2]);
-  v[3] = grid_fetch(b + col[3], POOL) * (m * mask[3]);
-  v[4] = grid_fetch(b + col[4], POOL) * (m * mask[4]);
-  v[5] = grid_fetch(b + col[5], POOL) * (m * mask[5]);
-  v[6] = grid_fetch(b + col[6], POOL) * (m * mask[6]);
-  v[7] = grid_fetch(b + col[7], POOL) * (m * mask[7]);
-  v[8] = grid_fetch(b + col[8], POOL) * (m * mask[8]);
+  v[1] = x[b + col[1]] * (m * mask[1]);
+  v[2] = x[b + col[2]] * (m * mask[2]);
+  v[3] = x[b + col[3]] * (m * mask[3]);
+  v[4] = x[b + col[4]] * (m * mask[4]);
+  v[5] = x[b + col[5]] * (m * mask[5]);
+  v[6] = x[b + col[6]] * (m * mask[6]);
+  v[7] = x[b + col[7]] * (m * mask[7]);
+  v[8] = x[b + col[8]] * (m * mask[8]);
   return v;
 }
 
@@ -297,7 +296,7 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   if (tile >= tiles * p.B) { return; }
   let b = tile / tiles;
   let tt = tile % tiles;
-  let oy0 = (tt / p.tilesX) * select(4u, 2u, HALF);
+  let oy0 = (tt / p.tilesX) * 4u;
   let ox0 = (tt % p.tilesX) * 8u;
   var o: FOffsets;
   forward_offsets(&o, i32(oy0), i32(ox0));
@@ -310,19 +309,17 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     let base = (b * p.CinTotal + p.ci0 + ci) * plane;
     load_row(&tile_v, &o, base, 0u); load_row(&tile_v, &o, base, 1u); load_row(&tile_v, &o, base, 2u);
     load_row(&tile_v, &o, base, 3u);
-    if (!HALF) { load_row(&tile_v, &o, base, 4u); load_row(&tile_v, &o, base, 5u); }
+    load_row(&tile_v, &o, base, 4u); load_row(&tile_v, &o, base, 5u);
     load_taps(&w, wbase + ci * 36u);
     block16(&acc, &tile_v, &w, 0u, 0u); block16(&acc, &tile_v, &w, 0u, 1u);
     block16(&acc, &tile_v, &w, 1u, 0u); block16(&acc, &tile_v, &w, 1u, 1u);
-    if (!HALF) {
-      block16(&acc, &tile_v, &w, 2u, 0u); block16(&acc, &tile_v, &w, 2u, 1u);
-      block16(&acc, &tile_v, &w, 3u, 0u); block16(&acc, &tile_v, &w, 3u, 1u);
-    }
+    block16(&acc, &tile_v, &w, 2u, 0u); block16(&acc, &tile_v, &w, 2u, 1u);
+    block16(&acc, &tile_v, &w, 3u, 0u); block16(&acc, &tile_v, &w, 3u, 1u);
   }
 
   if (p.storeMode == 1u) {
     sum_pairs_all(&acc, 0u);
-    if (!HALF) { sum_pairs_all(&acc, 1u); }
+    sum_pairs_all(&acc, 1u);
   }
   let co0 = block * 16u;
   var bq: array<vec4<f32>, 4>;
@@ -337,10 +334,8 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     s.sub = k / 4u;
     put16(&acc, &s, &bq, 0u, 0u); put16(&acc, &s, &bq, 0u, 1u);
     put16(&acc, &s, &bq, 1u, 0u); put16(&acc, &s, &bq, 1u, 1u);
-    if (!HALF) {
-      put16(&acc, &s, &bq, 2u, 0u); put16(&acc, &s, &bq, 2u, 1u);
-      put16(&acc, &s, &bq, 3u, 0u); put16(&acc, &s, &bq, 3u, 1u);
-    }
+    put16(&acc, &s, &bq, 2u, 0u); put16(&acc, &s, &bq, 2u, 1u);
+    put16(&acc, &s, &bq, 3u, 0u); put16(&acc, &s, &bq, 3u, 1u);
   }
 }
 
@@ -463,7 +458,7 @@ fn put_channel(acc: ptr<function, GAcc>, chunk: u32, ci0: u32, c: u32, s: u32, q
   part[base + 8u * s] = (*acc)[i + 32u]; part[base + 8u * s + 1u] = (*acc)[i + 33u];
 }
 
-// grid: x = chunk, y = 8-channel (CO16: 16-channel) output block, z = 4-channel (HALF: 2) input block.
+// grid: x = chunk, y = 8-channel (CO16: 16-channel) output block, z = 4-channel input block.
 // dw[co][ci][ky][kx] = sum over b, grid pixels (gy, gx) of dy[b][co][gy][gx] * u[b][ci][gy + ky - 1][gx + kx - 1]
 // where u is the grid read from x; dy has the grid's size.
 @compute @workgroup_size(8)
@@ -471,7 +466,7 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
   let chunk = gid.x;
   if (chunk >= p.chunks) { return; }
   let co0 = wid.y * select(8u, 16u, CO16);
-  let ci0 = wid.z * select(4u, 2u, HALF);
+  let ci0 = wid.z * 4u;
   // Channels past the end are clamped: their sums are computed but never stored.
   let last = p.Cin - 1u;
   let cis = vec4<u32>(min(ci0, last), min(ci0 + 1u, last), min(ci0 + 2u, last), min(ci0 + 3u, last));
@@ -526,17 +521,15 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
       cols[6] = u32(min(gx + 6, lastCol)); cols[7] = u32(min(gx + 7, lastCol));
       load_uchannel(&u, &o, (ub + cis.x) * uplane, 0u);
       load_uchannel(&u, &o, (ub + cis.y) * uplane, 1u);
-      if (!HALF) {
-        load_uchannel(&u, &o, (ub + cis.z) * uplane, 2u);
-        load_uchannel(&u, &o, (ub + cis.w) * uplane, 3u);
-      }
+      load_uchannel(&u, &o, (ub + cis.z) * uplane, 2u);
+      load_uchannel(&u, &o, (ub + cis.w) * uplane, 3u);
       load_dy2(&d, planes0, planes1, 0u, vec2<u32>(drow0, drow1), vec2<f32>(dm0, dm1), &cols, &o);
       channel18(&acc, &d, &u, 0u, 0u); channel18(&acc, &d, &u, 1u, 0u);
-      if (!HALF) { channel18(&acc, &d, &u, 2u, 0u); channel18(&acc, &d, &u, 3u, 0u); }
+      channel18(&acc, &d, &u, 2u, 0u); channel18(&acc, &d, &u, 3u, 0u);
       if (CO16) {
         load_dy2(&d, planes2, planes3, 2u, vec2<u32>(drow0, drow1), vec2<f32>(dm0, dm1), &cols, &o);
         channel18(&acc, &d, &u, 0u, 2u); channel18(&acc, &d, &u, 1u, 2u);
-        if (!HALF) { channel18(&acc, &d, &u, 2u, 2u); channel18(&acc, &d, &u, 3u, 2u); }
+        channel18(&acc, &d, &u, 2u, 2u); channel18(&acc, &d, &u, 3u, 2u);
       }
     }
   }
@@ -544,16 +537,12 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
   let qb = wid.y * select(2u, 4u, CO16);
   put_channel(&acc, chunk, ci0, 0u, s, qb, 0u);
   put_channel(&acc, chunk, ci0, 1u, s, qb, 0u);
-  if (!HALF) {
-    put_channel(&acc, chunk, ci0, 2u, s, qb, 0u);
-    put_channel(&acc, chunk, ci0, 3u, s, qb, 0u);
-  }
+  put_channel(&acc, chunk, ci0, 2u, s, qb, 0u);
+  put_channel(&acc, chunk, ci0, 3u, s, qb, 0u);
   if (CO16) {
     put_channel(&acc, chunk, ci0, 0u, s, qb, 2u);
     put_channel(&acc, chunk, ci0, 1u, s, qb, 2u);
-    if (!HALF) {
-      put_channel(&acc, chunk, ci0, 2u, s, qb, 2u);
-      put_channel(&acc, chunk, ci0, 3u, s, qb, 2u);
-    }
+    put_channel(&acc, chunk, ci0, 2u, s, qb, 2u);
+    put_channel(&acc, chunk, ci0, 3u, s, qb, 2u);
   }
 }

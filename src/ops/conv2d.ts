@@ -260,13 +260,13 @@ function apply(
   }
   const pool = g.down;
   if (k === 3) {
-    // pooled reads double the loads, so those kernels take half the rows (and half the compile time)
+    if (pool) throw new Error("conv2d: internal error, the 3x3 cpu kernels read no pooled grid");
     const tilesX = Math.ceil(g.Wc / 8);
-    const tilesY = Math.ceil(g.Hc / (pool ? 2 : 4));
+    const tilesY = Math.ceil(g.Hc / 4);
     const [gx, gz] = r.grid(B * tilesX * tilesY, 8);
     // rows of x a multiple of 4 long, read plainly: 8 of a tile row's 10 values as two vec4 loads
     const vec4 = isPlain(g, Hin, Win) && Win % 4 === 0;
-    const kernel = K.conv3Forward.with({ POOL: pool, HALF: pool, VEC4: vec4 });
+    const kernel = K.conv3Forward.with({ VEC4: vec4 });
     const blocks = wt.shape[0];
     const base = {
       ...common,

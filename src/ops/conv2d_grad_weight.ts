@@ -86,15 +86,14 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
   const r = rt();
   const common = weightGradCommon(x, Cout, grid);
   const { B, Cin } = common;
-  const pool = grid.down;
-  // 16 output channels per thread halve the loads per FMA; pooled reads (four loads per value) keep 8
-  // and half the input channels, which bounds the code size (compile time).
-  const co16 = !pool && Cout > 8;
+  if (grid.down) throw new Error("conv2d: internal error, the 3x3 cpu kernels read no pooled grid");
+  // 16 output channels per thread halve the loads per FMA (8 for narrower layers)
+  const co16 = Cout > 8;
   const coBlock = co16 ? 16 : 8;
   const coPad = roundUp(Cout, coBlock);
   const tilesX = Math.ceil(grid.Wc / 8);
   const tilesY = Math.ceil(grid.Hc / 2);
-  const ciBlock = pool ? 2 : 4;
+  const ciBlock = 4;
   const blocks = (coPad / coBlock) * Math.ceil(Cin / ciBlock);
   // lanes run over chunks: a multiple of 8 keeps every lane busy
   const wanted = chunkCount(GRAD_WEIGHT_THREADS_CPU, blocks, B * tilesY, Cin * 9 * coPad, 8);
@@ -115,7 +114,7 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
   };
   const vec4 = isPlain(grid, common.Hin, common.Win) && common.Win % 4 === 0;
   const dy4 = grid.Wc % 4 === 0;
-  const kernel = K.conv3GradWeight.with({ POOL: pool, HALF: pool, CO16: co16, VEC4: vec4, DY4: dy4 });
+  const kernel = K.conv3GradWeight.with({ CO16: co16, VEC4: vec4, DY4: dy4 });
   const groups: [number, number, number] = [Math.ceil(chunks / 8), coPad / coBlock, Math.ceil(Cin / ciBlock)];
   kernel.run(params, { x, dy: gy, part, x4: x, dy4v: gy }, groups);
   return { part, chunks, coPad };
