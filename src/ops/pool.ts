@@ -8,7 +8,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { declareKernel } from "../gpu/kernel.ts";
 
 const PARAMS = { H: "u32", W: "u32", Ho: "u32", Wo: "u32" } as const;
-const POOL = declareKernel({ file: "pool", entry: "avg_pool2", params: PARAMS, bindings: ["x", "y"] });
+const POOL = declareKernel({ file: "pool", entry: "avg_pool2", params: PARAMS, bindings: ["x", "y", "x4"] });
 const POOL_BWD = declareKernel({
   file: "pool",
   entry: "avg_pool2_bwd",
@@ -24,11 +24,17 @@ export function avgPool2(x: Tensor): Tensor {
   const r = rt();
   const dims = { H, W, Ho: Math.floor(H / 2), Wo: Math.floor(W / 2) };
   const y = r.empty([B, C, dims.Ho, dims.Wo]);
-  POOL.run(dims, { x, y }, [Math.ceil(dims.Wo / 64), dims.Ho, planes(B * C)]);
+  const vec4 = W % 4 === 0; // then every row starts on a vec4 (H * W is a multiple of 4 too)
+  const threads = vec4 ? Math.ceil(dims.Wo / 2) : dims.Wo;
+  POOL.with({ VEC4: vec4 }).run(dims, { x, y, x4: x }, [
+    Math.ceil(threads / 8),
+    Math.ceil(dims.Ho / 8),
+    planes(B * C),
+  ]);
   if (r.tape?.wants(x)) {
     r.tape.record([x], y, (g) => {
       const dx = r.empty(x.shape);
-      POOL_BWD.run(dims, { x: g, y: dx }, [Math.ceil(W / 64), H, planes(B * C)]);
+      POOL_BWD.run(dims, { x: g, y: dx }, [Math.ceil(W / 8), Math.ceil(H / 8), planes(B * C)]);
       return [dx];
     });
   }

@@ -6,7 +6,8 @@ import { avgPool2 } from "../../src/ops/pool.ts";
 
 Deno.test("avgPool2 matches the mean of each 2x2 block (floor on odd sizes)", async () => {
   const r = await initRuntime();
-  for (const [B, C, H, W] of [[2, 3, 6, 10], [1, 2, 7, 5], [1, 1, 2, 130]]) {
+  // rows a multiple of 4 long take the vec4 path
+  for (const [B, C, H, W] of [[2, 3, 6, 10], [1, 2, 7, 5], [1, 1, 2, 130], [2, 3, 6, 12], [1, 2, 9, 16]]) {
     const x = randn(B * C * H * W, H + W);
     const Ho = Math.floor(H / 2), Wo = Math.floor(W / 2);
     const got = await r.read(avgPool2(r.upload(x, [B, C, H, W])));
@@ -29,6 +30,8 @@ Deno.test("avgPool2 matches the mean of each 2x2 block (floor on odd sizes)", as
 Deno.test("avgPool2 gradient matches finite differences (odd last row and column get none)", async () => {
   const x = { data: randn(2 * 2 * 5 * 7, 3), shape: [2, 2, 5, 7] };
   assert(await gradCheck(([t]) => avgPool2(t), [x], { samples: 40 }) <= 1);
+  const x4 = { data: randn(2 * 2 * 6 * 8, 4), shape: [2, 2, 6, 8] }; // the vec4 forward
+  assert(await gradCheck(([t]) => avgPool2(t), [x4], { samples: 40 }) <= 1);
 });
 
 Deno.test("avgPool2 refuses tensors it cannot pool", async () => {
