@@ -69,14 +69,14 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   }
   const grid = readGrid(H, W, opts);
   const res = opts.residual ?? null;
-  if (res && profile === "cpu" && k === 1) {
-    // the 1x1 kernel has no residual store: add it afterwards
-    return axpby(res.scale, conv2d(x, weight, bias, { ...opts, residual: undefined }), res.scale, res.add);
-  }
   if (res && res.add.shape.join() !== [B, Cout, grid.Hc, grid.Wc].join()) {
     throw new Error(
       `conv2d: residual [${res.add.shape}] does not match the output [${B},${Cout},${grid.Hc},${grid.Wc}]`,
     );
+  }
+  if (res && profile === "cpu" && k === 1) {
+    // the 1x1 kernel has no residual store: add it afterwards
+    return axpby(res.scale, conv2d(x, weight, bias, { ...opts, residual: undefined }), res.scale, res.add);
   }
   const y = r.scope(() => {
     const wt = layoutWeights(weight, false, k, weightBlock(profile, k, Cout));
