@@ -15,7 +15,7 @@
 //   up   (up = 1):  grid (y, x) reads tensor (y >> 1, x >> 1)            (nearest 2x up-sampling)
 // (A down-sampling convolution pools first, src/ops/pool.ts, and then runs plainly: pooled reads would
 // cost four loads per value.)
-// Output modes (conv3_forward, storeMode): 0 plain (+ bias), 1 sum of 2x2 grid pixels into one output
+// Output modes (conv3_forward, override STORE): 0 plain (+ bias), 1 sum of 2x2 grid pixels into one output
 // pixel (adjoint of nearest-up), 2 spread of each grid pixel over a 2x2 output block (adjoint of pooling;
 // outScale 0.25).
 //
@@ -41,7 +41,6 @@ struct Params {
   down: u32,         // 0 here (kernels/lib/grid.wgsl reads it)
   coPad: u32,        // Cout rounded up to the channel block (weight / partial-sum stride)
   hasBias: u32,
-  storeMode: u32,
   Ho: u32,           // output tensor
   Wo: u32,
   inScale: f32,      
@@ -51,7 +50,6 @@ struct Params {
   coBlock: u32,      // forward: the 16-channel block written by this dispatch
   ci0: u32,          // forward: first channel read by this dispatch (Cin channels from there)
   CinTotal: u32,     // forward: channels of the tensor read
-  accumulate: u32,   // forward: 1 adds to y (input-channel chunks after the first)
   resScale: f32,     // forward, plain store: y = outScale * (conv + bias) + resScale * res (0: no res)
 }
 
@@ -68,6 +66,11 @@ struct Params {
 @group(0) @binding(7) var<uniform> wu: array<vec4<f32>, 4096>;
 // A residual added in the store (a UNet block's skip), shaped like y.
 @group(0) @binding(10) var<storage, read> res: array<f32>;
+// Y4: y and res as vec4s (the same buffers), for plain stores into rows a multiple of 4 long: the
+// accumulators already hold 4 columns each, stored with one vec4 store instead of four scalar ones.
+@group(0) @binding(11) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read> res4: array<vec4<f32>>;
+override Y4: bool = false;
 // WSTORAGE: the weights of every block, [block][ci][tap][quad], read from storage instead, so that one
 // dispatch covers all blocks (y = block) and channels.
 @group(0) @binding(2) var<storage, read> wts: array<vec4<f32>>;
@@ -79,6 +82,12 @@ override WSTORAGE: bool = false;
 @group(0) @binding(9) var<storage, read> dy4v: array<vec4<f32>>;
 override VEC4: bool = false;
 override DY4: bool = false;
+
+// conv3_forward's store, fixed per pipeline: llvmpipe runs both sides of every branch (masked), so a
+// mode chosen by a uniform would pay for the loads and stores of all of them.
+override STORE: u32 = 0u;        // 0 plain, 1 sum of 2x2 grid pixels, 2 spread over 2x2 (see above)
+override ACCUMULATE: bool = false;  // add to y (input-channel chunks after the first)
+override RESIDUAL: bool = false;    // y = ... + resScale * res
 
 // conv3_grad_weight: 16 output channels per thread instead of 8 (each input value loaded feeds twice
 // the FMAs; for the plain and up-sampled reads, where the code size allows it).
@@ -211,7 +220,7 @@ fn forward_offsets(o: ptr<function, FOffsets>, oy0: i32, ox0: i32) {
   (*o).col[9] = grid_offset(ox0 + 8, p.Wc); (*o).colMask[9] = inside(ox0 + 8, p.Wc);
 }
 
-// storeMode 1: rows (2t', 2t'+1) and column pairs of the tile summed into coarse row t', columns 0..3
+// STORE 1: rows (2t', 2t'+1) and column pairs of the tile summed into coarse row t', columns 0..3
 // of slot (t', 0), so that the plain store loop below writes them.
 fn sum_pairs(acc: ptr<function, FAcc>, t: u32, co: u32) {
   let a = (*acc)[(2u * t * 2u) * 16u + co] + (*acc)[((2u * t + 1u) * 2u) * 16u + co];
@@ -233,12 +242,12 @@ fn put16(acc: ptr<function, FAcc>, s: ptr<function, Store>, bq: ptr<function, ar
   var oy = (*s).oy0 + t;
   var ox = (*s).ox0 + 4u * j + (*s).e;
   var ok = oy < p.Hc && ox < p.Wc;  // the tile may overhang the grid
-  if (p.storeMode == 1u) {
+  if (STORE == 1u) {
     // coarse tile of 2 x 4 pixels in slots (t < 2, j = 0)
     oy = (*s).oy0 / 2u + t;
     ox = (*s).ox0 / 2u + (*s).e;
     ok = t < 2u && j == 0u;
-  } else if (p.storeMode == 2u) {
+  } else if (STORE == 2u) {
     oy = 2u * oy + ((*s).sub >> 1u);
     ox = 2u * ox + ((*s).sub & 1u);
   }
@@ -267,11 +276,51 @@ fn put16(acc: ptr<function, FAcc>, s: ptr<function, Store>, bq: ptr<function, ar
   if (n > 15u) { emit(at + 15u * plane, f * ((*acc)[i + 15u][e] + (*bq)[3].w)); }
 }
 
-fn emit(i: u32, v: f32) {
-  if (p.accumulate != 0u) {
-    y[i] += v;
+// The 16 channels at slot (t, j) as vec4s over the slot's 4 columns (Y4, plain store).
+fn put16v(acc: ptr<function, FAcc>, s: ptr<function, Store>, bq: ptr<function, array<vec4<f32>, 4>>, t: u32, j: u32) {
+  let oy = (*s).oy0 + t;
+  let ox = (*s).ox0 + 4u * j;
+  let ok = oy < p.Hc && ox < p.Wc;
+  let q = p.Ho * p.Wo / 4u;
+  let at = (((*s).b * p.Cout + (*s).co0) * p.Ho * p.Wo + oy * p.Wo + ox) / 4u;
+  let n = select(0u, p.Cout - (*s).co0, ok);
+  let i = (t * 2u + j) * 16u;
+  let f = (*s).scale;
+  if (n > 0u) { emit4(at, f * ((*acc)[i] + (*bq)[0].x)); }
+  if (n > 1u) { emit4(at + q, f * ((*acc)[i + 1u] + (*bq)[0].y)); }
+  if (n > 2u) { emit4(at + 2u * q, f * ((*acc)[i + 2u] + (*bq)[0].z)); }
+  if (n > 3u) { emit4(at + 3u * q, f * ((*acc)[i + 3u] + (*bq)[0].w)); }
+  if (n > 4u) { emit4(at + 4u * q, f * ((*acc)[i + 4u] + (*bq)[1].x)); }
+  if (n > 5u) { emit4(at + 5u * q, f * ((*acc)[i + 5u] + (*bq)[1].y)); }
+  if (n > 6u) { emit4(at + 6u * q, f * ((*acc)[i + 6u] + (*bq)[1].z)); }
+  if (n > 7u) { emit4(at + 7u * q, f * ((*acc)[i + 7u] + (*bq)[1].w)); }
+  if (n > 8u) { emit4(at + 8u * q, f * ((*acc)[i + 8u] + (*bq)[2].x)); }
+  if (n > 9u) { emit4(at + 9u * q, f * ((*acc)[i + 9u] + (*bq)[2].y)); }
+  if (n > 10u) { emit4(at + 10u * q, f * ((*acc)[i + 10u] + (*bq)[2].z)); }
+  if (n > 11u) { emit4(at + 11u * q, f * ((*acc)[i + 11u] + (*bq)[2].w)); }
+  if (n > 12u) { emit4(at + 12u * q, f * ((*acc)[i + 12u] + (*bq)[3].x)); }
+  if (n > 13u) { emit4(at + 13u * q, f * ((*acc)[i + 13u] + (*bq)[3].y)); }
+  if (n > 14u) { emit4(at + 14u * q, f * ((*acc)[i + 14u] + (*bq)[3].z)); }
+  if (n > 15u) { emit4(at + 15u * q, f * ((*acc)[i + 15u] + (*bq)[3].w)); }
+}
+
+fn emit4(i: u32, v: vec4<f32>) {
+  if (ACCUMULATE) {
+    y4[i] += v;
+  } else if (RESIDUAL) {
+    y4[i] = v + p.resScale * res4[i];
   } else {
-    y[i] = v + select(0.0, p.resScale * res[i], p.resScale != 0.0);
+    y4[i] = v;
+  }
+}
+
+fn emit(i: u32, v: f32) {
+  if (ACCUMULATE) {
+    y[i] += v;
+  } else if (RESIDUAL) {
+    y[i] = v + p.resScale * res[i];
+  } else {
+    y[i] = v;
   }
 }
 
@@ -317,7 +366,7 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     block16(&acc, &tile_v, &w, 3u, 0u); block16(&acc, &tile_v, &w, 3u, 1u);
   }
 
-  if (p.storeMode == 1u) {
+  if (STORE == 1u) {
     sum_pairs_all(&acc, 0u);
     sum_pairs_all(&acc, 1u);
   }
@@ -326,9 +375,16 @@ fn conv3_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   bq[0] = bias_quad(b, co0); bq[1] = bias_quad(b, co0 + 4u); bq[2] = bias_quad(b, co0 + 8u);
   bq[3] = bias_quad(b, co0 + 12u);
   var s = Store(b, co0, oy0, ox0, 0u, 0u, p.outScale);
+  if (STORE == 0u && Y4) {
+    put16v(&acc, &s, &bq, 0u, 0u); put16v(&acc, &s, &bq, 0u, 1u);
+    put16v(&acc, &s, &bq, 1u, 0u); put16v(&acc, &s, &bq, 1u, 1u);
+    put16v(&acc, &s, &bq, 2u, 0u); put16v(&acc, &s, &bq, 2u, 1u);
+    put16v(&acc, &s, &bq, 3u, 0u); put16v(&acc, &s, &bq, 3u, 1u);
+    return;
+  }
   // One store per accumulator in the code; the loop runs over the vector component (and, when
   // spreading, over the 2x2 sub-pixel), which only needs a cheap dynamic vector index.
-  let subs = select(1u, 4u, p.storeMode == 2u);
+  let subs = select(1u, 4u, STORE == 2u);
   for (var k = 0u; k < 4u * subs; k++) {
     s.e = k % 4u;
     s.sub = k / 4u;

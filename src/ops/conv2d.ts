@@ -266,7 +266,9 @@ function apply(
     const [gx, gz] = r.grid(B * tilesX * tilesY, 8);
     // rows of x a multiple of 4 long, read plainly: 8 of a tile row's 10 values as two vec4 loads
     const vec4 = isPlain(g, Hin, Win) && Win % 4 === 0;
-    const kernel = K.conv3Forward.with({ VEC4: vec4 });
+    // plain stores into rows a multiple of 4 long: the accumulators' column quads as vec4 stores
+    const y4 = s.mode === 0 && s.Wo % 4 === 0;
+    const kernel = K.conv3Forward.with({ VEC4: vec4, STORE: s.mode, RESIDUAL: resScale !== 0, Y4: y4 });
     const blocks = wt.shape[0];
     const base = {
       ...common,
@@ -274,7 +276,6 @@ function apply(
       tilesY,
       up: g.up,
       down: g.down,
-      storeMode: s.mode,
       Ho: s.Ho,
       Wo: s.Wo,
       inScale,
@@ -286,7 +287,7 @@ function apply(
     if (storage) {
       // Few workgroups per dispatch (a small grid): one dispatch for every block and channel, weights
       // read from storage, beats a copy and a dispatch per block and chunk (1.5x at 16x16, batch 1).
-      const params = { ...base, hasBias, coBlock: 0, ci0: 0, accumulate: 0 };
+      const params = { ...base, hasBias, coBlock: 0, ci0: 0 };
       const bindings = {
         x: c.src,
         bias: bias ?? c.src,
@@ -295,6 +296,8 @@ function apply(
         wts: wt,
         x4: c.src,
         res,
+        y4: y,
+        res4: res,
       };
       kernel.with({ WSTORAGE: true }).run(params, bindings, [gx, blocks, gz]);
       return y;
@@ -313,9 +316,8 @@ function apply(
           hasBias: ci0 === 0 ? hasBias : 0,
           coBlock,
           ci0,
-          accumulate: ci0 === 0 ? 0 : 1,
         };
-        kernel.run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights, wts: wt, x4: c.src, res }, [
+        kernel.with({ ACCUMULATE: ci0 > 0 }).run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights, wts: wt, x4: c.src, res, y4: y, res4: res }, [
           gx,
           1,
           gz,

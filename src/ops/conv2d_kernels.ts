@@ -18,7 +18,7 @@ const GPU_PARAMS = fields(
   ["inScale", "outScale", "resScale"],
 );
 const K3_PARAMS = fields(
-  "B Cin Cout Hin Win Hc Wc tilesX tilesY up down coPad hasBias storeMode Ho Wo inScale outScale chunks rowsPerChunk coBlock ci0 CinTotal accumulate resScale",
+  "B Cin Cout Hin Win Hc Wc tilesX tilesY up down coPad hasBias Ho Wo inScale outScale chunks rowsPerChunk coBlock ci0 CinTotal resScale",
   ["inScale", "outScale", "resScale"],
 );
 const K1_PARAMS = fields(
@@ -55,7 +55,7 @@ export const K = {
     file: "conv2d_k3",
     entry: "conv3_forward",
     params: K3_PARAMS,
-    bindings: ["x", "bias", "y", "wu", "wts", "x4", "res"],
+    bindings: ["x", "bias", "y", "wu", "wts", "x4", "res", "y4", "res4"],
   }),
   conv3GradWeight: declareKernel({
     file: "conv2d_k3",

@@ -197,7 +197,8 @@ Deno.test("conv2d with one bias per sample [B, Cout]: values of both families an
 
 Deno.test("conv2d with a residual: scale * (conv + bias + add) in the store, and its gradients", async () => {
   const r = await initRuntime();
-  const k3 = [SHAPES[0], SHAPES[1], SHAPES[2], SHAPES[4]]; // plain, up, down, two weight buffers
+  // plain, up, down, two weight buffers, rows not a multiple of 4
+  const k3 = [SHAPES[0], SHAPES[1], SHAPES[2], SHAPES[4], SHAPES[9]];
   for (const s of [...k3, SHAPES[5], SHAPES[7]]) {
     const { x, w, b, g } = inputs(s, 800);
     const [Hc, Wc] = gridSize(s);
@@ -249,6 +250,7 @@ const SHAPES: Shape[] = [
   { B: 1, Ci: 7, Co: 5, H: 5, W: 7, k: 1, mode: "plain" },
   { B: 2, Ci: 6, Co: 9, H: 5, W: 6, k: 1, mode: "up" },
   { B: 1, Ci: 11, Co: 3, H: 9, W: 11, k: 1, mode: "down" },
+  { B: 2, Ci: 9, Co: 18, H: 10, W: 14, k: 3, mode: "plain" }, // rows not a multiple of 4: scalar stores
 ];
 
 async function runDevice(
