@@ -36,7 +36,6 @@ struct Params {
   inScale: f32,        
   chunksPerImage: u32, // grad-weight
   groupsPerChunk: u32, // grad-weight: 8-pixel groups per chunk
-  spread: u32,         // forward: 1 writes each grid pixel over a 2x2 block of y (nearest 2x up-sampling)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -48,6 +47,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> part: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> x4: array<vec4<f32>>;   // the same buffer as x
 @group(0) @binding(8) var<storage, read> dy4: array<vec4<f32>>;  // the same buffer as dy
+@group(0) @binding(9) var<storage, read_write> y4: array<vec4<f32>>;  // the same buffer as y
 
 override POOL: bool = false;
 // conv1_forward: input channels four at a time, then one at a time for the rest: each accumulator takes
@@ -55,6 +55,11 @@ override POOL: bool = false;
 override CI4: bool = false;
 override VEC4: bool = false;
 override HALF: bool = false;
+// conv1_forward's store, fixed per pipeline (llvmpipe runs both sides of every branch, masked):
+// SPREAD writes each grid pixel over a 2x2 block of y (nearest 2x up-sampling); Y4 (plain stores,
+// plane a multiple of 4) stores each accumulator's 4 pixels as one vec4.
+override SPREAD: bool = false;
+override Y4: bool = false;
 
 // ------------------------------------------------------------------ reading the grid
 
@@ -159,7 +164,7 @@ fn load_in4(xin: ptr<function, FIn4>, w: ptr<function, FW4>, base: u32, g0: u32,
 
 fn put(b: u32, co: u32, g: u32, v: f32) {
   if (co >= p.Cout || g >= p.plane) { return; }
-  if (p.spread == 0u) {
+  if (!SPREAD) {
     y[(b * p.Cout + co) * p.plane + g] = v;
     return;
   }
@@ -191,6 +196,31 @@ fn put16(acc: ptr<function, FAcc>, bq: ptr<function, array<vec4<f32>, 4>>, b: u3
   put(b, co0 + 10u, g, (*acc)[i + 10u][e] + (*bq)[2].z); put(b, co0 + 11u, g, (*acc)[i + 11u][e] + (*bq)[2].w);
   put(b, co0 + 12u, g, (*acc)[i + 12u][e] + (*bq)[3].x); put(b, co0 + 13u, g, (*acc)[i + 13u][e] + (*bq)[3].y);
   put(b, co0 + 14u, g, (*acc)[i + 14u][e] + (*bq)[3].z); put(b, co0 + 15u, g, (*acc)[i + 15u][e] + (*bq)[3].w);
+}
+
+// Pixels 4j..4j+3 after g0 of the 16 channels as vec4 stores (Y4).
+fn put16v(acc: ptr<function, FAcc>, bq: ptr<function, array<vec4<f32>, 4>>, b: u32, co0: u32, g0: u32, j: u32) {
+  let g = g0 + 4u * j;
+  let n = select(0u, p.Cout - co0, g < p.plane);
+  let at = ((b * p.Cout + co0) * p.plane + g) / 4u;
+  let q = p.plane / 4u;
+  let i = j * 16u;
+  if (n > 0u) { y4[at] = (*acc)[i] + (*bq)[0].x; }
+  if (n > 1u) { y4[at + q] = (*acc)[i + 1u] + (*bq)[0].y; }
+  if (n > 2u) { y4[at + 2u * q] = (*acc)[i + 2u] + (*bq)[0].z; }
+  if (n > 3u) { y4[at + 3u * q] = (*acc)[i + 3u] + (*bq)[0].w; }
+  if (n > 4u) { y4[at + 4u * q] = (*acc)[i + 4u] + (*bq)[1].x; }
+  if (n > 5u) { y4[at + 5u * q] = (*acc)[i + 5u] + (*bq)[1].y; }
+  if (n > 6u) { y4[at + 6u * q] = (*acc)[i + 6u] + (*bq)[1].z; }
+  if (n > 7u) { y4[at + 7u * q] = (*acc)[i + 7u] + (*bq)[1].w; }
+  if (n > 8u) { y4[at + 8u * q] = (*acc)[i + 8u] + (*bq)[2].x; }
+  if (n > 9u) { y4[at + 9u * q] = (*acc)[i + 9u] + (*bq)[2].y; }
+  if (n > 10u) { y4[at + 10u * q] = (*acc)[i + 10u] + (*bq)[2].z; }
+  if (n > 11u) { y4[at + 11u * q] = (*acc)[i + 11u] + (*bq)[2].w; }
+  if (n > 12u) { y4[at + 12u * q] = (*acc)[i + 12u] + (*bq)[3].x; }
+  if (n > 13u) { y4[at + 13u * q] = (*acc)[i + 13u] + (*bq)[3].y; }
+  if (n > 14u) { y4[at + 14u * q] = (*acc)[i + 14u] + (*bq)[3].z; }
+  if (n > 15u) { y4[at + 15u * q] = (*acc)[i + 15u] + (*bq)[3].w; }
 }
 
 // grid: x = 32-pixel tile index (folded into z beyond the workgroup-count limit), y = 16-channel block.
@@ -244,6 +274,15 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
   for (var k = 0u; k < 4u; k++) {
     let c = co0 + 4u * k;
     bq[k] = vec4<f32>(bias_at(b, c), bias_at(b, c + 1u), bias_at(b, c + 2u), bias_at(b, c + 3u));
+  }
+  if (Y4 && !SPREAD) {
+    put16v(&acc, &bq, b, co0, g0, 0u); put16v(&acc, &bq, b, co0, g0, 1u);
+    put16v(&acc, &bq, b, co0, g0, 2u); put16v(&acc, &bq, b, co0, g0, 3u);
+    if (!HALF) {
+      put16v(&acc, &bq, b, co0, g0, 4u); put16v(&acc, &bq, b, co0, g0, 5u);
+      put16v(&acc, &bq, b, co0, g0, 6u); put16v(&acc, &bq, b, co0, g0, 7u);
+    }
+    return;
   }
   // one store per accumulator in the code, the loop runs over the vector component
   for (var e = 0u; e < 4u; e++) {

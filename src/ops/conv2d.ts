@@ -327,15 +327,16 @@ function apply(
     return y;
   }
   // 1x1: plain stores, or the spread of a nearest up-sampling (mode 2 with scale 1, see conv2d)
-  const spread = s.mode === 2 && s.outScale === 1 ? 1 : 0;
+  const spread = s.mode === 2 && s.outScale === 1;
   if (s.mode !== 0 && !spread) throw new Error("conv2d: internal error, unsupported 1x1 store");
   const plane = g.Hc * g.Wc;
   const tiles = Math.ceil(plane / (pool ? 16 : 32)); // pooled reads: half the pixels per thread
   const [gx, gz] = r.grid(B * tiles, 8);
-  const params = { ...common, plane, tiles, up: g.up, down: g.down, coPad, hasBias, inScale, spread };
-  const vec4 = isPlain(g, Hin, Win) && plane % 4 === 0 ? 1 : 0;
-  const kernel = K.conv1Forward.with({ POOL: pool, HALF: pool, VEC4: vec4, CI4: !pool });
-  kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src }, [gx, coPad / 16, gz]);
+  const params = { ...common, plane, tiles, up: g.up, down: g.down, coPad, hasBias, inScale };
+  const vec4 = isPlain(g, Hin, Win) && plane % 4 === 0;
+  const y4 = !spread && plane % 4 === 0; // plain stores of aligned pixel quads
+  const kernel = K.conv1Forward.with({ POOL: pool, HALF: pool, VEC4: vec4, CI4: !pool, SPREAD: spread, Y4: y4 });
+  kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src, y4: y }, [gx, coPad / 16, gz]);
   return y;
 }
 

@@ -22,7 +22,7 @@ const K3_PARAMS = fields(
   ["inScale", "outScale", "resScale"],
 );
 const K1_PARAMS = fields(
-  "B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk spread",
+  "B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk",
   ["inScale"],
 );
 /** Every convolution entry point (override constants POOL, HALF, VEC4 are set per call with `with`). */
@@ -67,7 +67,7 @@ export const K = {
     file: "conv2d_k1",
     entry: "conv1_forward",
     params: K1_PARAMS,
-    bindings: ["x", "wt", "bias", "y", "x4"],
+    bindings: ["x", "wt", "bias", "y", "x4", "y4"],
   }),
   conv1GradWeight: declareKernel({
     file: "conv2d_k1",
