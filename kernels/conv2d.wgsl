@@ -4,8 +4,8 @@
 //   wt[block][read channel][tap][channel in block], written channel = block * `block` + channel in
 //   block, zero past the last channel (one block of `pad` channels, or 16-channel blocks for
 //   kernels/conv2d_k3.wgsl, which copies each block's slices into uniform buffers):
-//     forward      (transposed = 0): read ci, write co: w[co][ci][tap]
-//     grad-input   (transposed = 1): read co, write ci: w[co][ci][k*k - 1 - tap]   (flipped taps)
+//     forward      (TRANSPOSED false): read ci, write co: w[co][ci][tap]
+//     grad-input   (TRANSPOSED true) : read co, write ci: w[co][ci][k*k - 1 - tap]   (flipped taps)
 // grad_weight_reduce: dw[co][ci][tap] = sum over chunks of part[chunk][ci][tap][co] (row stride coPad).
 
 struct Params {
@@ -14,7 +14,6 @@ struct Params {
   Cin: u32,
   taps: u32,        // k * k
   pad: u32,         // weight_layout: written channels padded; grad_weight_reduce: coPad
-  transposed: u32,  // weight_layout only
   chunks: u32,      // grad_weight_reduce only
   block: u32,       // weight_layout: written channels per block (pad for a single block)
 }
@@ -22,6 +21,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+// weight_layout's direction (a uniform would not do: llvmpipe runs both sides of a branch, masked).
+override TRANSPOSED: bool = false;
 
 // Grids without integer division (a per-lane loop on a CPU rasteriser, dearer than the copy itself):
 //   weight_layout:      x = read channel * taps + tap, y = channel in block, z = block
@@ -33,7 +35,7 @@ fn weight_layout(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c_in_block = gid.y;
   let c = gid.z * p.block + c_in_block;  // written channel
   var v = 0.0;
-  if (p.transposed == 0u) {
+  if (!TRANSPOSED) {
     // w[co][ci][tap] sits at co * Cin * taps + (ci * taps + tap)
     if (c < p.Cout) { v = src[c * p.Cin * p.taps + rt]; }
   } else {

@@ -31,6 +31,9 @@ struct Params {
 
 // A[z][m, k] vec4s run along m instead of k (dy^T in the Linear weight gradient).
 override A_COLS: bool = false;
+// C's rows vec4-contiguous and N a multiple of 4 (store_vec4 stores whole vec4s). An override, not a test
+// of the strides: llvmpipe runs both sides of a branch, masked, so the scalar fallback would cost always.
+override C4: bool = false;
 
 fn store(z: u32, m: u32, n: u32, v: f32) {
   if (m >= p.M || n >= p.N) { return; }
@@ -97,7 +100,7 @@ fn store_vec4(z: u32, m: u32, n4: u32, v: vec4<f32>) {
   if (m >= p.M || n >= p.N) { return; }
   var out = p.alpha * v;
   let i = p.c_off + z * p.c_z + m * p.c_m + n * p.c_n;
-  if (p.c_n == 1u && (p.c_off | p.c_z | p.c_m) % 4u == 0u && n + 3u < p.N) {
+  if (C4) {
     c4[i / 4u] = out;
     return;
   }

@@ -184,8 +184,8 @@ function layout(weight: Tensor, transposed: boolean, k: number, block: number): 
   const pad = roundUp(transposed ? Cin : Cout, block);
   const wt = r.empty([pad / block, read, k * k, block]);
   const rows = read * k * k;
-  const params = { n: rows, Cout, Cin, taps: k * k, pad, transposed: transposed ? 1 : 0, block };
-  K.layout.run(params, { src: weight, dst: wt }, [Math.ceil(rows / 64), gridRows(block), pad / block]);
+  const params = { n: rows, Cout, Cin, taps: k * k, pad, block };
+  K.layout.with({ TRANSPOSED: transposed }).run(params, { src: weight, dst: wt }, [Math.ceil(rows / 64), gridRows(block), pad / block]);
   return wt;
 }
 

@@ -12,7 +12,7 @@ function fields(names: string, floats: string[] = []): Record<string, FieldType>
     names.split(/\s+/).filter(Boolean).map((n) => [n, floats.includes(n) ? "f32" : "u32"]),
   );
 }
-const LAYOUT_PARAMS = fields("n Cout Cin taps pad transposed chunks block");
+const LAYOUT_PARAMS = fields("n Cout Cin taps pad chunks block");
 const GPU_PARAMS = fields(
   "B Cin Cout Hin Win Hc Wc k up down coPad hasBias storeMode Ho Wo inScale outScale tilesX chunks pixelsPerChunk resScale",
   ["inScale", "outScale", "resScale"],

@@ -132,10 +132,18 @@ export function matmulInto(
     return;
   }
   const k = cpuKernel(d, A, B, options);
+  const c4 = C.js === 1 && (C.off | C.zs | C.is) % 4 === 0 && d.N % 4 === 0;
   if (k === RB || k === RB_COLS) {
-    k.run(params, { a4: A.t, b4: B.t, c4: C.t }, [Math.ceil(d.N / 128), Math.ceil(d.M / 16), d.Z]);
+    k.with({ C4: c4 }).run(params, { a4: A.t, b4: B.t, c4: C.t }, [
+      Math.ceil(d.N / 128),
+      Math.ceil(d.M / 16),
+      d.Z,
+    ]);
   } else if (k === NARROW) {
-    k.run(params, { a: A.t, b4: B.t, c4: C.t }, [...k.grid(Math.ceil(d.M / 4) * Math.ceil(d.N / 4)), d.Z]);
+    k.with({ C4: c4 }).run(params, { a: A.t, b4: B.t, c4: C.t }, [
+      ...k.grid(Math.ceil(d.M / 4) * Math.ceil(d.N / 4)),
+      d.Z,
+    ]);
   } else if (k === DOT) {
     k.run(params, { a4: A.t, b4: B.t, bias, c: C.t }, [...k.grid(Math.ceil(d.M / 4) * d.N), d.Z]);
   } else {
