@@ -58,6 +58,8 @@ const CASES: Case[] = [
   { Z: 3, M: 17, N: 130, K: 12, a: "r", b: "r", c: "r", pad: 4 }, // matmul_rb
   { Z: 2, M: 33, N: 129, K: 5, a: "c", b: "r", c: "c", pad: 4 }, // matmul_rb, A_COLS; C transposed
   { Z: 2, M: 19, N: 13, K: 7, a: "c", b: "r", c: "r", pad: 4 }, // matmul_narrow
+  { Z: 2, M: 17, N: 136, K: 12, a: "r", b: "r", c: "r", pad: 4 }, // matmul_rb, vec4 stores (C4)
+  { Z: 2, M: 19, N: 12, K: 7, a: "c", b: "r", c: "r", pad: 8 }, // matmul_narrow, vec4 stores (C4)
   { Z: 2, M: 6, N: 11, K: 16, a: "r", b: "c", c: "r", pad: 4, bias: true }, // matmul_dot
   { Z: 2, M: 9, N: 70, K: 10, a: "c", b: "c", c: "c", pad: 1 }, // matmul_strided
   { Z: 1, M: 70, N: 66, K: 33, a: "r", b: "r", c: "r", pad: 3, bias: true }, // matmul_strided (bias)
