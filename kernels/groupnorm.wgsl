@@ -155,22 +155,26 @@ fn lane_sum(v: vec4<f32>) -> f32 {
 
 // ------------------------------------------------------------------ forward, cpu family
 
-// part[2t] = mean of chunk t, part[2t+1] = sum of squared deviations from that mean.
+// part[2t] = mean of chunk t, part[2t+1] = sum of squared deviations from that mean, in one pass over
+// the chunk (loads are most of the cost here): sums of x - k and (x - k)^2 with k the chunk's first
+// value, so that M2 = S2 - S1^2 / n cancels no more than the chunk's own spread (k is one of its values).
 @compute @workgroup_size(64)
 fn stats_chunks(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = thread_index(gid, nwg);
   if (t >= p.rows * p.nchunks) { return; }
   let r = chunk_range(t) / lanes();
-  var s = vec4<f32>(0.0);
-  for (var i = r.x; i < r.y; i++) { s += load_x(i); }
-  let mean = lane_sum(s) / f32(lanes() * (r.y - r.x));
-  var m2 = vec4<f32>(0.0);
+  let k = load_x(r.x).x;
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
   for (var i = r.x; i < r.y; i++) {
-    let d = load_x(i) - mean;
-    m2 += d * d;
+    let d = load_x(i) - k;
+    s1 += d;
+    s2 += d * d;
   }
-  part[2u * t] = mean;
-  part[2u * t + 1u] = lane_sum(m2);
+  let n = f32(lanes() * (r.y - r.x));
+  let S1 = lane_sum(s1);
+  part[2u * t] = k + S1 / n;
+  part[2u * t + 1u] = max(lane_sum(s2) - S1 * (S1 / n), 0.0);
 }
 
 // stats of pair q from its cpg * nchunks chunk partials (Chan et al.'s pairwise update, which keeps
