@@ -297,8 +297,12 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
 
 // ------------------------------------------------------------------ conv1_grad_weight
 
-alias GAcc = array<vec4<f32>, 128>;  // [output channel 16][input channel 8], vec4 over 4 pixels
-alias GU = array<vec4<f32>, 16>;     // [input channel 8][pixel quad 2]
+// WIDE: 16 input channels per thread instead of 8: every dy value loaded feeds twice the FMAs (loads are
+// most of this kernel's cost).
+override WIDE: bool = false;
+
+alias GAcc = array<vec4<f32>, 256>;  // [output channel 16][input channel 16], vec4 over 4 pixels
+alias GU = array<vec4<f32>, 32>;     // [input channel 16][pixel quad 2]
 alias GD = array<vec4<f32>, 32>;     // [output channel 16][pixel quad 2]
 
 // dy of grid pixels g..g+3 of the plane starting at `base` (dy has the grid's size, read plainly).
@@ -313,19 +317,28 @@ fn dy_quad(base: u32, g: u32) -> vec4<f32> {
                    dy[base + min(g + 3u, last)]) * m;
 }
 
-fn row8(acc: ptr<function, GAcc>, u: ptr<function, GU>, d: ptr<function, GD>, co: u32) {
-  let i = co * 8u;
+// Input channels per thread: 4 (HALF), 8, or 16 (WIDE).
+fn ci_block() -> u32 {
+  return select(select(8u, 16u, WIDE), 4u, HALF);
+}
+
+fn fma2(acc: ptr<function, GAcc>, u: ptr<function, GU>, i: u32, c: u32, d0: vec4<f32>, d1: vec4<f32>) {
+  (*acc)[i + c] = fma(d0, (*u)[2u * c], fma(d1, (*u)[2u * c + 1u], (*acc)[i + c]));
+}
+
+// Output channel co's sums with the block's input channels over 8 pixels.
+fn row_co(acc: ptr<function, GAcc>, u: ptr<function, GU>, d: ptr<function, GD>, co: u32) {
+  let i = co * 16u;
   let d0 = (*d)[co * 2u];
   let d1 = (*d)[co * 2u + 1u];
-  (*acc)[i] = fma(d0, (*u)[0], fma(d1, (*u)[1], (*acc)[i]));
-  (*acc)[i + 1u] = fma(d0, (*u)[2], fma(d1, (*u)[3], (*acc)[i + 1u]));
-  (*acc)[i + 2u] = fma(d0, (*u)[4], fma(d1, (*u)[5], (*acc)[i + 2u]));
-  (*acc)[i + 3u] = fma(d0, (*u)[6], fma(d1, (*u)[7], (*acc)[i + 3u]));
+  fma2(acc, u, i, 0u, d0, d1); fma2(acc, u, i, 1u, d0, d1); fma2(acc, u, i, 2u, d0, d1); fma2(acc, u, i, 3u, d0, d1);
   if (!HALF) {
-    (*acc)[i + 4u] = fma(d0, (*u)[8], fma(d1, (*u)[9], (*acc)[i + 4u]));
-    (*acc)[i + 5u] = fma(d0, (*u)[10], fma(d1, (*u)[11], (*acc)[i + 5u]));
-    (*acc)[i + 6u] = fma(d0, (*u)[12], fma(d1, (*u)[13], (*acc)[i + 6u]));
-    (*acc)[i + 7u] = fma(d0, (*u)[14], fma(d1, (*u)[15], (*acc)[i + 7u]));
+    fma2(acc, u, i, 4u, d0, d1); fma2(acc, u, i, 5u, d0, d1); fma2(acc, u, i, 6u, d0, d1); fma2(acc, u, i, 7u, d0, d1);
+  }
+  if (WIDE) {
+    fma2(acc, u, i, 8u, d0, d1); fma2(acc, u, i, 9u, d0, d1); fma2(acc, u, i, 10u, d0, d1);
+    fma2(acc, u, i, 11u, d0, d1); fma2(acc, u, i, 12u, d0, d1); fma2(acc, u, i, 13u, d0, d1);
+    fma2(acc, u, i, 14u, d0, d1); fma2(acc, u, i, 15u, d0, d1);
   }
 }
 
@@ -333,18 +346,33 @@ fn hsum(v: vec4<f32>) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
 }
 
+fn hsum4(acc: ptr<function, GAcc>, co: u32, c: u32) -> vec4<f32> {
+  return vec4<f32>(hsum((*acc)[co * 16u + c]), hsum((*acc)[(co + 1u) * 16u + c]), hsum((*acc)[(co + 2u) * 16u + c]),
+                   hsum((*acc)[(co + 3u) * 16u + c]));
+}
+
 // Input channel c's sums for the 16 output channels, as 4 vec4 over output channels.
 fn put_channel(acc: ptr<function, GAcc>, chunk: u32, ci0: u32, c: u32, qb: u32) {
   let ci = ci0 + c;
   if (ci >= p.Cin) { return; }
   let at = (chunk * p.Cin + ci) * (p.coPad / 4u) + qb;
-  part[at] = vec4<f32>(hsum((*acc)[c]), hsum((*acc)[8u + c]), hsum((*acc)[16u + c]), hsum((*acc)[24u + c]));
-  part[at + 1u] = vec4<f32>(hsum((*acc)[32u + c]), hsum((*acc)[40u + c]), hsum((*acc)[48u + c]), hsum((*acc)[56u + c]));
-  part[at + 2u] = vec4<f32>(hsum((*acc)[64u + c]), hsum((*acc)[72u + c]), hsum((*acc)[80u + c]), hsum((*acc)[88u + c]));
-  part[at + 3u] = vec4<f32>(hsum((*acc)[96u + c]), hsum((*acc)[104u + c]), hsum((*acc)[112u + c]), hsum((*acc)[120u + c]));
+  part[at] = hsum4(acc, 0u, c);
+  part[at + 1u] = hsum4(acc, 4u, c);
+  part[at + 2u] = hsum4(acc, 8u, c);
+  part[at + 3u] = hsum4(acc, 12u, c);
 }
 
-// grid: x = chunk (B * chunksPerImage), y = 16-channel output block, z = 8-channel input block.
+fn load_u(u: ptr<function, GU>, ub: ptr<function, array<u32, 16>>, c: u32, g: u32) {
+  (*u)[2u * c] = grid4((*ub)[c], g);
+  (*u)[2u * c + 1u] = grid4((*ub)[c], g + 4u);
+}
+
+fn load_d(d: ptr<function, GD>, db: ptr<function, array<u32, 16>>, co: u32, g: u32) {
+  (*d)[2u * co] = dy_quad((*db)[co], g);
+  (*d)[2u * co + 1u] = dy_quad((*db)[co], g + 4u);
+}
+
+// grid: x = chunk (B * chunksPerImage), y = 16-channel output block, z = input block (ci_block()).
 @compute @workgroup_size(8)
 fn conv1_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let chunk = gid.x;
@@ -353,35 +381,33 @@ fn conv1_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
   let g0 = (chunk % p.chunksPerImage) * p.groupsPerChunk * 8u;
   let g1 = min(g0 + p.groupsPerChunk * 8u, p.plane);
   let co0 = wid.y * 16u;
-  let ci0 = wid.z * select(8u, 4u, HALF);
+  let ci0 = wid.z * ci_block();
   let inPlane = p.Hin * p.Win;
   // Channels past the end are clamped: their sums are computed but never stored.
-  var ub: array<u32, 8>;
-  for (var k = 0u; k < 8u; k++) { ub[k] = (b * p.Cin + min(ci0 + k, p.Cin - 1u)) * inPlane; }
+  var ub: array<u32, 16>;
+  for (var k = 0u; k < 16u; k++) { ub[k] = (b * p.Cin + min(ci0 + k, p.Cin - 1u)) * inPlane; }
   var db: array<u32, 16>;
   for (var k = 0u; k < 16u; k++) { db[k] = (b * p.Cout + min(co0 + k, p.Cout - 1u)) * p.plane; }
   var acc: GAcc;
   var u: GU;
   var d: GD;
   for (var g = g0; g < g1; g += 8u) {
-    u[0] = grid4(ub[0], g); u[1] = grid4(ub[0], g + 4u); u[2] = grid4(ub[1], g); u[3] = grid4(ub[1], g + 4u);
-    u[4] = grid4(ub[2], g); u[5] = grid4(ub[2], g + 4u); u[6] = grid4(ub[3], g); u[7] = grid4(ub[3], g + 4u);
+    load_u(&u, &ub, 0u, g); load_u(&u, &ub, 1u, g); load_u(&u, &ub, 2u, g); load_u(&u, &ub, 3u, g);
     if (!HALF) {
-      u[8] = grid4(ub[4], g); u[9] = grid4(ub[4], g + 4u); u[10] = grid4(ub[5], g); u[11] = grid4(ub[5], g + 4u);
-      u[12] = grid4(ub[6], g); u[13] = grid4(ub[6], g + 4u); u[14] = grid4(ub[7], g); u[15] = grid4(ub[7], g + 4u);
+      load_u(&u, &ub, 4u, g); load_u(&u, &ub, 5u, g); load_u(&u, &ub, 6u, g); load_u(&u, &ub, 7u, g);
     }
-    d[0] = dy_quad(db[0], g); d[1] = dy_quad(db[0], g + 4u); d[2] = dy_quad(db[1], g); d[3] = dy_quad(db[1], g + 4u);
-    d[4] = dy_quad(db[2], g); d[5] = dy_quad(db[2], g + 4u); d[6] = dy_quad(db[3], g); d[7] = dy_quad(db[3], g + 4u);
-    d[8] = dy_quad(db[4], g); d[9] = dy_quad(db[4], g + 4u); d[10] = dy_quad(db[5], g); d[11] = dy_quad(db[5], g + 4u);
-    d[12] = dy_quad(db[6], g); d[13] = dy_quad(db[6], g + 4u); d[14] = dy_quad(db[7], g); d[15] = dy_quad(db[7], g + 4u);
-    d[16] = dy_quad(db[8], g); d[17] = dy_quad(db[8], g + 4u); d[18] = dy_quad(db[9], g); d[19] = dy_quad(db[9], g + 4u);
-    d[20] = dy_quad(db[10], g); d[21] = dy_quad(db[10], g + 4u); d[22] = dy_quad(db[11], g); d[23] = dy_quad(db[11], g + 4u);
-    d[24] = dy_quad(db[12], g); d[25] = dy_quad(db[12], g + 4u); d[26] = dy_quad(db[13], g); d[27] = dy_quad(db[13], g + 4u);
-    d[28] = dy_quad(db[14], g); d[29] = dy_quad(db[14], g + 4u); d[30] = dy_quad(db[15], g); d[31] = dy_quad(db[15], g + 4u);
-    row8(&acc, &u, &d, 0u); row8(&acc, &u, &d, 1u); row8(&acc, &u, &d, 2u); row8(&acc, &u, &d, 3u);
-    row8(&acc, &u, &d, 4u); row8(&acc, &u, &d, 5u); row8(&acc, &u, &d, 6u); row8(&acc, &u, &d, 7u);
-    row8(&acc, &u, &d, 8u); row8(&acc, &u, &d, 9u); row8(&acc, &u, &d, 10u); row8(&acc, &u, &d, 11u);
-    row8(&acc, &u, &d, 12u); row8(&acc, &u, &d, 13u); row8(&acc, &u, &d, 14u); row8(&acc, &u, &d, 15u);
+    if (WIDE) {
+      load_u(&u, &ub, 8u, g); load_u(&u, &ub, 9u, g); load_u(&u, &ub, 10u, g); load_u(&u, &ub, 11u, g);
+      load_u(&u, &ub, 12u, g); load_u(&u, &ub, 13u, g); load_u(&u, &ub, 14u, g); load_u(&u, &ub, 15u, g);
+    }
+    load_d(&d, &db, 0u, g); load_d(&d, &db, 1u, g); load_d(&d, &db, 2u, g); load_d(&d, &db, 3u, g);
+    load_d(&d, &db, 4u, g); load_d(&d, &db, 5u, g); load_d(&d, &db, 6u, g); load_d(&d, &db, 7u, g);
+    load_d(&d, &db, 8u, g); load_d(&d, &db, 9u, g); load_d(&d, &db, 10u, g); load_d(&d, &db, 11u, g);
+    load_d(&d, &db, 12u, g); load_d(&d, &db, 13u, g); load_d(&d, &db, 14u, g); load_d(&d, &db, 15u, g);
+    row_co(&acc, &u, &d, 0u); row_co(&acc, &u, &d, 1u); row_co(&acc, &u, &d, 2u); row_co(&acc, &u, &d, 3u);
+    row_co(&acc, &u, &d, 4u); row_co(&acc, &u, &d, 5u); row_co(&acc, &u, &d, 6u); row_co(&acc, &u, &d, 7u);
+    row_co(&acc, &u, &d, 8u); row_co(&acc, &u, &d, 9u); row_co(&acc, &u, &d, 10u); row_co(&acc, &u, &d, 11u);
+    row_co(&acc, &u, &d, 12u); row_co(&acc, &u, &d, 13u); row_co(&acc, &u, &d, 14u); row_co(&acc, &u, &d, 15u);
   }
   let qb = wid.y * 4u;
   put_channel(&acc, chunk, ci0, 0u, qb); put_channel(&acc, chunk, ci0, 1u, qb);
@@ -389,5 +415,11 @@ fn conv1_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
   if (!HALF) {
     put_channel(&acc, chunk, ci0, 4u, qb); put_channel(&acc, chunk, ci0, 5u, qb);
     put_channel(&acc, chunk, ci0, 6u, qb); put_channel(&acc, chunk, ci0, 7u, qb);
+  }
+  if (WIDE) {
+    put_channel(&acc, chunk, ci0, 8u, qb); put_channel(&acc, chunk, ci0, 9u, qb);
+    put_channel(&acc, chunk, ci0, 10u, qb); put_channel(&acc, chunk, ci0, 11u, qb);
+    put_channel(&acc, chunk, ci0, 12u, qb); put_channel(&acc, chunk, ci0, 13u, qb);
+    put_channel(&acc, chunk, ci0, 14u, qb); put_channel(&acc, chunk, ci0, 15u, qb);
   }
 }

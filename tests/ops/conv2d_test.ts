@@ -246,7 +246,7 @@ const SHAPES: Shape[] = [
   { B: 1, Ci: 5, Co: 9, H: 7, W: 9, k: 3, mode: "down" },
   { B: 3, Ci: 18, Co: 20, H: 16, W: 12, k: 3, mode: "plain" },
   { B: 1, Ci: 120, Co: 116, H: 4, W: 6, k: 3, mode: "up" }, // more channels than one weight buffer holds
-  { B: 2, Ci: 16, Co: 24, H: 8, W: 12, k: 1, mode: "plain" },
+  { B: 2, Ci: 20, Co: 24, H: 8, W: 12, k: 1, mode: "plain" }, // two 16-channel grad-weight blocks, one partial
   { B: 1, Ci: 7, Co: 5, H: 5, W: 7, k: 1, mode: "plain" },
   { B: 2, Ci: 6, Co: 9, H: 5, W: 6, k: 1, mode: "up" },
   { B: 1, Ci: 11, Co: 3, H: 9, W: 11, k: 1, mode: "down" },
