@@ -4,29 +4,19 @@
 import { rt } from "./runtime.ts";
 import { Tape } from "./tape.ts";
 import type { Tensor } from "./tensor.ts";
-import { declareKernel } from "./kernel.ts";
-
-// Gradient bookkeeping needs two elementwise kernels of its own, so src/gpu does not reach into src/ops.
-const ELEMENTWISE = { n: "u32", alpha: "f32", beta: "f32", count: "u32", rows: "u32", inner: "u32" } as const;
-const ADD = declareKernel({
-  file: "elementwise",
-  entry: "axpby",
-  params: ELEMENTWISE,
-  bindings: ["x", "y", "out"],
-});
-const FILL = declareKernel({ file: "elementwise", entry: "fill", params: ELEMENTWISE, bindings: ["out"] });
+import { ELEMENTWISE, launchElementwise } from "./elementwise_kernels.ts";
 
 /** a + b into a new tensor (gradient accumulation; never recorded). */
 function sum(a: Tensor, b: Tensor): Tensor {
   const out = rt().empty(a.shape);
-  ADD.run({ n: a.size, alpha: 1, beta: 1 }, { x: a, y: b, out }, ADD.grid(a.size));
+  launchElementwise(ELEMENTWISE.axpby, { n: a.size, alpha: 1, beta: 1 }, { x: a, y: b, out });
   return out;
 }
 
 /** A tensor of `value`s (the default output gradient). */
 function full(shape: readonly number[], value: number): Tensor {
   const out = rt().empty(shape);
-  FILL.run({ n: out.size, alpha: value }, { out }, FILL.grid(out.size));
+  launchElementwise(ELEMENTWISE.fill, { n: out.size, alpha: value }, { out });
   return out;
 }
 

@@ -3,36 +3,15 @@
  */
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { type DeclaredKernel, declareKernel } from "../gpu/kernel.ts";
+import { ELEMENTWISE, launchElementwise } from "../gpu/elementwise_kernels.ts";
 
-const PARAMS = { n: "u32", alpha: "f32", beta: "f32", count: "u32", rows: "u32", inner: "u32" } as const;
-const entry = (name: string) =>
-  declareKernel({ file: "elementwise", entry: name, params: PARAMS, bindings: ["x", "y", "out"] });
-const K = {
-  fill: entry("fill"),
-  axpby: entry("axpby"),
-  scale: entry("scale"),
-  mul: entry("mul"),
-  silu_fwd: entry("silu_fwd"),
-  silu_bwd: entry("silu_bwd"),
-  mul_rows: entry("mul_rows"),
-  add_channel_bias: entry("add_channel_bias"),
-  sum_rows: entry("sum_rows"),
-  sum_leading: entry("sum_leading"),
-};
+const K = ELEMENTWISE;
 
 function sameShape(op: string, a: Tensor, b: Tensor): void {
   if (a.size !== b.size) throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] differ`);
 }
 
-/** One thread per element written (`p.n` of them). */
-function launch(
-  k: DeclaredKernel,
-  p: Partial<Record<keyof typeof PARAMS, number>> & { n: number },
-  b: { x?: Tensor; y?: Tensor; out: Tensor },
-): void {
-  k.run(p, b, k.grid(p.n));
-}
+const launch = launchElementwise;
 
 /** A tensor filled with `value`. */
 export function full(shape: readonly number[], value: number): Tensor {

@@ -1,6 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { initRuntime } from "../../src/gpu/runtime.ts";
-import { add, addChannelBias, axpby, full, silu, sumAll } from "../../src/ops/elementwise.ts";
+import { add, addChannelBias, axpby, full, mul, scale, silu, sumAll } from "../../src/ops/elementwise.ts";
 import { gradCheck, randn } from "../helpers/gradcheck.ts";
 
 Deno.test("upload, kernels and readback round trip", async () => {
@@ -26,8 +26,34 @@ Deno.test("scope releases temporaries and keeps the result", async () => {
 });
 
 Deno.test("silu gradient matches finite differences", async () => {
-  const worst = await gradCheck(([x]) => silu(x), [{ data: randn(64, 1), shape: [64] }]);
-  assert(worst <= 1);
+  // 64 values: four per thread (VEC4); 7: one per thread
+  for (const n of [64, 7]) {
+    const worst = await gradCheck(([x]) => silu(x), [{ data: randn(n, 1), shape: [n] }]);
+    assert(worst <= 1, `${n} values: ratio ${worst}`);
+  }
+});
+
+Deno.test("elementwise kernels agree with the host with four values per thread and with one", async () => {
+  const r = await initRuntime();
+  for (const n of [4100, 4099, 3]) {
+    const xs = randn(n, 20), ys = randn(n, 21);
+    const x = r.upload(xs, [n]), y = r.upload(ys, [n]);
+    const cases: [string, () => ReturnType<typeof add>, (i: number) => number][] = [
+      ["full", () => full([n], 0.25), () => 0.25],
+      ["axpby", () => axpby(0.5, x, -2, y), (i) => 0.5 * xs[i] - 2 * ys[i]],
+      ["scale", () => scale(x, 3), (i) => 3 * xs[i]],
+      ["mul", () => mul(x, y), (i) => xs[i] * ys[i]],
+      ["silu", () => silu(x), (i) => xs[i] / (1 + Math.exp(-xs[i]))],
+    ];
+    for (const [what, run, want] of cases) {
+      const t = run();
+      const got = await t.read();
+      t.release();
+      for (let i = 0; i < n; i++) assertAlmostEquals(got[i], want(i), 1e-5 * (1 + Math.abs(want(i))), `${what} n=${n} [${i}]`);
+    }
+    x.release();
+    y.release();
+  }
 });
 
 Deno.test("channel bias broadcast gradient matches finite differences", async () => {
