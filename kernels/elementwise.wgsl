@@ -117,10 +117,18 @@ fn add_channel_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 
 // Row sums: out[r] = sum_k x[r * inner + k] for r < n. One thread per row: rows are
 // many (B*C) and short (H*W), so a plain loop beats a tree reduction on every adapter we target.
+// VEC4 (inner a multiple of 4): the row read as vec4s.
 @compute @workgroup_size(256)
 fn sum_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let r = index(gid, nwg);
   if (r < p.n) {
+    if (VEC4) {
+      var acc4 = vec4<f32>(0.0);
+      let base4 = r * (p.inner / 4u);
+      for (var k = 0u; k < p.inner / 4u; k++) { acc4 += x4[base4 + k]; }
+      out[r] = (acc4.x + acc4.y) + (acc4.z + acc4.w);
+      return;
+    }
     var acc = 0.0;
     let base = r * p.inner;
     for (var k = 0u; k < p.inner; k++) { acc += x[base + k]; }

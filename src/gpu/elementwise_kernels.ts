@@ -48,6 +48,13 @@ export function launchElementwise(
   p: ElementwiseParams,
   b: { x?: Tensor; y?: Tensor; out: Tensor },
 ): void {
+  if (k === ELEMENTWISE.sum_rows) {
+    // one thread per row either way; rows a multiple of 4 long are read as vec4s
+    const vec4 = (p.inner ?? 0) % 4 === 0;
+    const v = k.with({ VEC4: vec4 });
+    v.run(p, { ...b, x4: vec4 ? b.x : b.x?.buffer }, v.grid(p.n));
+    return;
+  }
   if (!VEC4_ENTRIES.has(k)) {
     k.run(p, b, k.grid(p.n));
     return;

@@ -15,6 +15,9 @@ import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 Deno.test("sumRows and sumLeading gradients match finite differences", async () => {
   const x = { data: randn(6 * 5, 1), shape: [6, 5] };
   assert(await gradCheck(([t]) => sumRows(t, 6), [x]) <= 1, "sumRows");
+  // rows a multiple of 4 long: read as vec4s
+  const x8 = { data: randn(6 * 8, 2), shape: [6, 8] };
+  assert(await gradCheck(([t]) => sumRows(t, 6), [x8]) <= 1, "sumRows, vec4 rows");
   assert(await gradCheck(([t]) => sumLeading(t, 3), [x]) <= 1, "sumLeading");
 });
 
