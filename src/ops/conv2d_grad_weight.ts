@@ -43,8 +43,8 @@ export function gradWeight(
     const gw = r.empty([Cout, Cin, k, k]);
     K.gradWeightReduce.run(
       { Cout, Cin, taps, pad: coPad, chunks },
-      { src: part, dst: gw },
-      [Math.ceil(Cout / 64), gridRows(Cin * taps), 1],
+      { src4: part, dst: gw },
+      [Math.ceil(Cout / 256), gridRows(Cin * taps), 1],
     );
     return gw;
   });
@@ -60,7 +60,7 @@ function partialsGpu(k: number, x: Tensor, gy: Tensor, Cout: number, grid: Grid)
   const common = weightGradCommon(x, Cout, grid);
   const { B, Cin } = common;
   const taps = k * k;
-  const coPad = Cout;
+  const coPad = roundUp(Cout, 4); // grad_weight_reduce reads vec4s of output channels
   const total = B * grid.Hc * grid.Wc;
   const blocks = Math.ceil(Cout / 16) * Math.ceil((Cin * taps) / 16);
   const wanted = chunkCount(GRAD_WEIGHT_WORKGROUPS_GPU, blocks, Math.ceil(total / 256), Cin * taps * coPad);

@@ -37,7 +37,7 @@ export const K = {
     file: "conv2d",
     entry: "grad_weight_reduce",
     params: LAYOUT_PARAMS,
-    bindings: ["src", "dst"],
+    bindings: ["dst", "src4"],
   }),
   gpuForward: declareKernel({
     file: "conv2d_gpu",
