@@ -24,7 +24,7 @@
 //   16-channel block and chunk of input channels; later chunks add to y.
 //   Accumulators acc[(t*2 + j)*16 + co] hold pixels (row t, columns 4j..4j+3) of channel co.
 // conv3_grad_weight: thread = 8 (CO16: 16) output channels x 4 input channels x 9 taps, summed
-//   over a chunk of grid rows (tiles of 2 x 8 pixels); partial sums go to part[chunk][ci][tap][coPad/4]
+//   over a chunk of grid rows of one image (tiles of 2 x 8 pixels); partial sums go to part[chunk][ci][tap][coPad/4]
 //   (vec4 over output channels) and kernels/conv2d.wgsl:grad_weight_reduce adds the chunks.
 
 struct Params {
@@ -450,10 +450,6 @@ fn load_urow(u: ptr<function, GTile>, o: ptr<function, GOffsets>, base: u32, c: 
   (*u)[i + 8u] = v[8]; (*u)[i + 9u] = v[9];
 }
 
-fn load_uchannel(u: ptr<function, GTile>, o: ptr<function, GOffsets>, base: u32, c: u32) {
-  load_urow(u, o, base, c, 0u); load_urow(u, o, base, c, 1u); load_urow(u, o, base, c, 2u); load_urow(u, o, base, c, 3u);
-}
-
 // dy of 4 output channels (planes at `planes`) at column `at` of a row, masked.
 fn dy4(planes: vec4<u32>, at: u32, m: f32) -> vec4<f32> {
   return vec4<f32>(dy[planes.x + at], dy[planes.y + at], dy[planes.z + at], dy[planes.w + at]) * m;
@@ -514,13 +510,36 @@ fn put_channel(acc: ptr<function, GAcc>, chunk: u32, ci0: u32, c: u32, s: u32, q
   part[base + 8u * s] = (*acc)[i + 32u]; part[base + 8u * s + 1u] = (*acc)[i + 33u];
 }
 
+// Rows 2, 3 of each input channel's tile become rows 0, 1 of the next tile down (2 grid rows lower).
+fn shift_rows(u: ptr<function, GTile>, c: u32) {
+  let i = c * 40u;
+  (*u)[i] = (*u)[i + 20u]; (*u)[i + 1u] = (*u)[i + 21u]; (*u)[i + 2u] = (*u)[i + 22u]; (*u)[i + 3u] = (*u)[i + 23u];
+  (*u)[i + 4u] = (*u)[i + 24u]; (*u)[i + 5u] = (*u)[i + 25u]; (*u)[i + 6u] = (*u)[i + 26u]; (*u)[i + 7u] = (*u)[i + 27u];
+  (*u)[i + 8u] = (*u)[i + 28u]; (*u)[i + 9u] = (*u)[i + 29u]; (*u)[i + 10u] = (*u)[i + 30u]; (*u)[i + 11u] = (*u)[i + 31u];
+  (*u)[i + 12u] = (*u)[i + 32u]; (*u)[i + 13u] = (*u)[i + 33u]; (*u)[i + 14u] = (*u)[i + 34u]; (*u)[i + 15u] = (*u)[i + 35u];
+  (*u)[i + 16u] = (*u)[i + 36u]; (*u)[i + 17u] = (*u)[i + 37u]; (*u)[i + 18u] = (*u)[i + 38u]; (*u)[i + 19u] = (*u)[i + 39u];
+}
+
+// Grid rows gy + r - 1 of the tile at grid row gy into the tile's row slot r.
+fn set_row(o: ptr<function, GOffsets>, r: u32, gy: i32) {
+  (*o).row[r] = grid_offset(gy + i32(r) - 1, p.Hc) * p.Win;
+  (*o).rowMask[r] = p.inScale * inside(gy + i32(r) - 1, p.Hc);
+}
+
 // grid: x = chunk, y = 8-channel (CO16: 16-channel) output block, z = 4-channel input block.
+// A chunk is a run of tile rows (2 grid rows each) of one image: p.chunks / p.B chunks per image,
+// p.rowsPerChunk tile rows each. A thread walks each column of tiles downwards, so that the two
+// lower input rows of a tile are the upper rows of the next: each step reads 2 new rows, not 4.
 // dw[co][ci][ky][kx] = sum over b, grid pixels (gy, gx) of dy[b][co][gy][gx] * u[b][ci][gy + ky - 1][gx + kx - 1]
 // where u is the grid read from x; dy has the grid's size.
 @compute @workgroup_size(8)
 fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let chunk = gid.x;
   if (chunk >= p.chunks) { return; }
+  let perImage = p.chunks / p.B;
+  let b = chunk / perImage;
+  let t0 = (chunk % perImage) * p.rowsPerChunk;
+  let t1 = min(t0 + p.rowsPerChunk, p.tilesY);
   let co0 = wid.y * select(8u, 16u, CO16);
   let ci0 = wid.z * 4u;
   // Channels past the end are clamped: their sums are computed but never stored.
@@ -533,52 +552,56 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
   let q3 = vec4<u32>(min(co0 + 12u, lo), min(co0 + 13u, lo), min(co0 + 14u, lo), min(co0 + 15u, lo));
   let uplane = p.Hin * p.Win;
   let dplane = p.Hc * p.Wc;
-  let inScale = p.inScale;
   var acc: GAcc;
   var u: GTile;
   var d: GDy;
   var o: GOffsets;
   var cols: array<u32, 8>;
-  let r0 = chunk * p.rowsPerChunk;
-  let r1 = min(r0 + p.rowsPerChunk, p.B * p.tilesY);
-  for (var R = r0; R < r1; R++) {
-    let b = R / p.tilesY;
-    let gy = i32((R % p.tilesY) * 2u);
-    o.row[0] = grid_offset(gy - 1, p.Hc) * p.Win; o.rowMask[0] = inScale * inside(gy - 1, p.Hc);
-    o.row[1] = grid_offset(gy, p.Hc) * p.Win; o.rowMask[1] = inScale * inside(gy, p.Hc);
-    o.row[2] = grid_offset(gy + 1, p.Hc) * p.Win; o.rowMask[2] = inScale * inside(gy + 1, p.Hc);
-    o.row[3] = grid_offset(gy + 2, p.Hc) * p.Win; o.rowMask[3] = inScale * inside(gy + 2, p.Hc);
-    let dm0 = inside(gy, p.Hc);
-    let dm1 = inside(gy + 1, p.Hc);
-    let drow0 = u32(min(gy, i32(p.Hc) - 1)) * p.Wc;
-    let drow1 = u32(min(gy + 1, i32(p.Hc) - 1)) * p.Wc;
-    let ub = b * p.Cin;
-    let db = b * p.Cout;
-    let planes0 = (vec4<u32>(db) + q0) * dplane;
-    let planes1 = (vec4<u32>(db) + q1) * dplane;
-    let planes2 = (vec4<u32>(db) + q2) * dplane;
-    let planes3 = (vec4<u32>(db) + q3) * dplane;
-    for (var tx = 0u; tx < p.tilesX; tx++) {
-      let gx = i32(tx * 8u);
-      o.col[0] = grid_offset(gx - 1, p.Wc); o.colMask[0] = inside(gx - 1, p.Wc);
-      o.col[1] = grid_offset(gx, p.Wc); o.colMask[1] = inside(gx, p.Wc);
-      o.col[2] = grid_offset(gx + 1, p.Wc); o.colMask[2] = inside(gx + 1, p.Wc);
-      o.col[3] = grid_offset(gx + 2, p.Wc); o.colMask[3] = inside(gx + 2, p.Wc);
-      o.col[4] = grid_offset(gx + 3, p.Wc); o.colMask[4] = inside(gx + 3, p.Wc);
-      o.col[5] = grid_offset(gx + 4, p.Wc); o.colMask[5] = inside(gx + 4, p.Wc);
-      o.col[6] = grid_offset(gx + 5, p.Wc); o.colMask[6] = inside(gx + 5, p.Wc);
-      o.col[7] = grid_offset(gx + 6, p.Wc); o.colMask[7] = inside(gx + 6, p.Wc);
-      o.col[8] = grid_offset(gx + 7, p.Wc); o.colMask[8] = inside(gx + 7, p.Wc);
-      o.col[9] = grid_offset(gx + 8, p.Wc); o.colMask[9] = inside(gx + 8, p.Wc);
-      let lastCol = i32(p.Wc) - 1;
-      cols[0] = u32(min(gx, lastCol)); cols[1] = u32(min(gx + 1, lastCol));
-      cols[2] = u32(min(gx + 2, lastCol)); cols[3] = u32(min(gx + 3, lastCol));
-      cols[4] = u32(min(gx + 4, lastCol)); cols[5] = u32(min(gx + 5, lastCol));
-      cols[6] = u32(min(gx + 6, lastCol)); cols[7] = u32(min(gx + 7, lastCol));
-      load_uchannel(&u, &o, (ub + cis.x) * uplane, 0u);
-      load_uchannel(&u, &o, (ub + cis.y) * uplane, 1u);
-      load_uchannel(&u, &o, (ub + cis.z) * uplane, 2u);
-      load_uchannel(&u, &o, (ub + cis.w) * uplane, 3u);
+  let ub = b * p.Cin;
+  let db = b * p.Cout;
+  let planes0 = (vec4<u32>(db) + q0) * dplane;
+  let planes1 = (vec4<u32>(db) + q1) * dplane;
+  let planes2 = (vec4<u32>(db) + q2) * dplane;
+  let planes3 = (vec4<u32>(db) + q3) * dplane;
+  let u0 = (ub + cis.x) * uplane;
+  let u1 = (ub + cis.y) * uplane;
+  let u2 = (ub + cis.z) * uplane;
+  let u3 = (ub + cis.w) * uplane;
+  for (var tx = 0u; tx < p.tilesX; tx++) {
+    let gx = i32(tx * 8u);
+    o.col[0] = grid_offset(gx - 1, p.Wc); o.colMask[0] = inside(gx - 1, p.Wc);
+    o.col[1] = grid_offset(gx, p.Wc); o.colMask[1] = inside(gx, p.Wc);
+    o.col[2] = grid_offset(gx + 1, p.Wc); o.colMask[2] = inside(gx + 1, p.Wc);
+    o.col[3] = grid_offset(gx + 2, p.Wc); o.colMask[3] = inside(gx + 2, p.Wc);
+    o.col[4] = grid_offset(gx + 3, p.Wc); o.colMask[4] = inside(gx + 3, p.Wc);
+    o.col[5] = grid_offset(gx + 4, p.Wc); o.colMask[5] = inside(gx + 4, p.Wc);
+    o.col[6] = grid_offset(gx + 5, p.Wc); o.colMask[6] = inside(gx + 5, p.Wc);
+    o.col[7] = grid_offset(gx + 6, p.Wc); o.colMask[7] = inside(gx + 6, p.Wc);
+    o.col[8] = grid_offset(gx + 7, p.Wc); o.colMask[8] = inside(gx + 7, p.Wc);
+    o.col[9] = grid_offset(gx + 8, p.Wc); o.colMask[9] = inside(gx + 8, p.Wc);
+    let lastCol = i32(p.Wc) - 1;
+    cols[0] = u32(min(gx, lastCol)); cols[1] = u32(min(gx + 1, lastCol));
+    cols[2] = u32(min(gx + 2, lastCol)); cols[3] = u32(min(gx + 3, lastCol));
+    cols[4] = u32(min(gx + 4, lastCol)); cols[5] = u32(min(gx + 5, lastCol));
+    cols[6] = u32(min(gx + 6, lastCol)); cols[7] = u32(min(gx + 7, lastCol));
+    // the first tile's upper rows
+    let gyFirst = i32(t0 * 2u);
+    set_row(&o, 0u, gyFirst); set_row(&o, 1u, gyFirst);
+    load_urow(&u, &o, u0, 0u, 0u); load_urow(&u, &o, u0, 0u, 1u);
+    load_urow(&u, &o, u1, 1u, 0u); load_urow(&u, &o, u1, 1u, 1u);
+    load_urow(&u, &o, u2, 2u, 0u); load_urow(&u, &o, u2, 2u, 1u);
+    load_urow(&u, &o, u3, 3u, 0u); load_urow(&u, &o, u3, 3u, 1u);
+    for (var t = t0; t < t1; t++) {
+      let gy = i32(t * 2u);
+      set_row(&o, 2u, gy); set_row(&o, 3u, gy);
+      load_urow(&u, &o, u0, 0u, 2u); load_urow(&u, &o, u0, 0u, 3u);
+      load_urow(&u, &o, u1, 1u, 2u); load_urow(&u, &o, u1, 1u, 3u);
+      load_urow(&u, &o, u2, 2u, 2u); load_urow(&u, &o, u2, 2u, 3u);
+      load_urow(&u, &o, u3, 3u, 2u); load_urow(&u, &o, u3, 3u, 3u);
+      let dm0 = inside(gy, p.Hc);
+      let dm1 = inside(gy + 1, p.Hc);
+      let drow0 = u32(min(gy, i32(p.Hc) - 1)) * p.Wc;
+      let drow1 = u32(min(gy + 1, i32(p.Hc) - 1)) * p.Wc;
       load_dy2(&d, planes0, planes1, 0u, vec2<u32>(drow0, drow1), vec2<f32>(dm0, dm1), &cols, &o);
       channel18(&acc, &d, &u, 0u, 0u); channel18(&acc, &d, &u, 1u, 0u);
       channel18(&acc, &d, &u, 2u, 0u); channel18(&acc, &d, &u, 3u, 0u);
@@ -587,6 +610,7 @@ fn conv3_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
         channel18(&acc, &d, &u, 0u, 2u); channel18(&acc, &d, &u, 1u, 2u);
         channel18(&acc, &d, &u, 2u, 2u); channel18(&acc, &d, &u, 3u, 2u);
       }
+      shift_rows(&u, 0u); shift_rows(&u, 1u); shift_rows(&u, 2u); shift_rows(&u, 3u);
     }
   }
   let s = p.coPad / 4u;
