@@ -73,7 +73,10 @@ export class GradientAverager {
     const t1 = performance.now();
     this.world.allreduce(this.host, "sum");
     const t2 = performance.now();
-    segs.forEach((s, i) => r.device.queue.writeBuffer(s.grad, 0, this.host, this.#offsets[i], s.length));
+    segs.forEach((s, i) => {
+      r.wrote(s.grad);
+      r.device.queue.writeBuffer(s.grad, 0, this.host, this.#offsets[i], s.length);
+    });
     const t3 = performance.now();
     if (this.#first) {
       this.#first = false;
@@ -111,6 +114,7 @@ export async function broadcastParams(arena: ParamArena, world: World): Promise<
     staging.unmap();
     staging.destroy();
     world.broadcast(host, 0);
+    r.wrote(s.param);
     r.device.queue.writeBuffer(s.param, 0, host);
   }
 }

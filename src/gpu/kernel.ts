@@ -99,6 +99,8 @@ const I32 = new Int32Array(F32.buffer);
 export class DeclaredKernel {
   #fields: { name: string; type: FieldType }[] | null = null;
   #slots: Map<string, number> | null = null;
+  /** Binding numbers of the read_write storage variables (their buffers count as written). */
+  #written = new Set<number>();
   #wg: [number, number, number] | null = null;
   readonly #variants = new Map<string, DeclaredKernel>();
 
@@ -110,6 +112,10 @@ export class DeclaredKernel {
     const mod = parsedWgsl(this.spec.file);
     this.#fields = checkContract(this.spec, mod);
     this.#slots = new Map(this.spec.bindings.map((b) => [b, mod.bindings.get(b)!.binding]));
+    for (const b of this.spec.bindings) {
+      const d = mod.bindings.get(b)!;
+      if (d.writable) this.#written.add(d.binding);
+    }
     this.#wg = mod.entries.get(this.spec.entry) ?? null;
   }
 
@@ -178,7 +184,7 @@ export class DeclaredKernel {
     }
     for (let i = 0; i < buffers.length; i++) buffers[i] ??= null;
     const k = r.kernel(this.spec.file, this.spec.entry, numericConstants(this.spec.constants));
-    r.dispatch(k, words, buffers, groups);
+    r.dispatch(k, words, buffers, groups, (slot) => this.#written.has(slot));
   }
 }
 

@@ -48,7 +48,10 @@ export class Runtime {
   /** Uniform buffers by size, never pooled (the pool holds storage buffers). */
   #uniformScratch = new Map<number, Tensor[]>();
   /** Tensors derived from parameters while they are frozen, by source tensor id and kind. */
-  #derived = new Map<string, Tensor>();
+  #derived = new Map<string, { t: Tensor; source: Tensor; buffer: GPUBuffer; offset: number; version: number }>();
+  #sweepAt = 64;
+  /** Writes recorded per buffer (see {@link Runtime.derived}). */
+  #writes = new WeakMap<GPUBuffer, number>();
   /** Labels of kernels recorded since the last check, to name the culprit of an async error. */
   #recent: string[] = [];
   /** The active autograd tape (null: ops are not recorded). */
@@ -102,6 +105,7 @@ export class Runtime {
     if (data.length !== n) throw new Error(`upload: ${data.length} values for shape [${shape}]`);
     const t = new Tensor(this, shape, this.pool.acquire(Math.max(4, n * 4), true));
     this.#track(t);
+    this.wrote(t.buffer);
     if (n > 0) this.device.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>, 0, n);
     return t;
   }
@@ -110,6 +114,7 @@ export class Runtime {
   write(t: Tensor, data: Float32Array): void {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values for ${t}`);
     this.flush(); // recorded-but-unsubmitted work must see the old contents
+    this.wrote(t.buffer);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, data as Float32Array<ArrayBuffer>, 0, t.size);
   }
 
@@ -219,12 +224,19 @@ export class Runtime {
     return list[i];
   }
 
-  // ---------------------------------------------------------------- frozen parameters
+  // ---------------------------------------------------------------- derived tensors
 
   /**
-   * Freezes the parameters until the returned function is called: meanwhile a tensor derived from one
-   * (a convolution's weight layout) is made once and reused, instead of once per call. Only for runs
-   * that change no parameter (generation, validation). Calls nest; the outermost thaw releases them.
+   * Notes that `buffer` is written by work recorded now (a kernel's read_write binding, a copy, a host
+   * write): tensors derived from it before are stale from here on.
+   */
+  wrote(buffer: GPUBuffer): void {
+    this.#writes.set(buffer, (this.#writes.get(buffer) ?? 0) + 1);
+  }
+
+  /**
+   * Keeps the tensors derived from parameters until the returned function is called, then releases
+   * them (generation, validation: the memory goes back when the run ends). Calls nest.
    */
   freezeParameters(): () => void {
     this.#frozen++;
@@ -233,21 +245,35 @@ export class Runtime {
       if (thawed) return;
       thawed = true;
       if (--this.#frozen > 0) return;
-      for (const t of this.#derived.values()) {
-        t.release();
-      }
+      for (const e of this.#derived.values()) e.t.release();
       this.#derived.clear();
     };
   }
 
-  /** `make()`; while parameters are frozen, the tensor `make` gave for (`source`, `kind`) the first time. */
+  /**
+   * The tensor `make` gives for (`source`, `kind`), e.g. a convolution's weight layout: made once per
+   * version of the source's contents and reused until something writes the source's buffer (an
+   * optimiser step, a checkpoint load), so an inference forward lays its weights out once, not per call.
+   */
   derived(source: Tensor, kind: string, make: () => Tensor): Tensor {
-    if (this.#frozen === 0) return make();
     const key = `${source.id}:${kind}`;
-    let t = this.#derived.get(key);
-    if (!t || t.released) {
-      t = make().keep();
-      this.#derived.set(key, t);
+    const buffer = source.buffer; // a tensor may be rebound to another buffer (a parameter arena)
+    const version = this.#writes.get(buffer) ?? 0;
+    const e = this.#derived.get(key);
+    const offset = source.byteOffset;
+    if (e && e.buffer === buffer && e.offset === offset && e.version === version && !e.t.released) return e.t;
+    e?.t.release();
+    const t = make().keep();
+    this.#derived.set(key, { t, source, buffer, offset, version });
+    if (this.#derived.size > this.#sweepAt) {
+      // tensors derived from released sources (a discarded network) go back to the pool
+      for (const [k, d] of this.#derived) {
+        if (d.source.released) {
+          d.t.release();
+          this.#derived.delete(k);
+        }
+      }
+      this.#sweepAt = 2 * Math.max(32, this.#derived.size);
     }
     return t;
   }
@@ -291,6 +317,8 @@ export class Runtime {
     params: ArrayLike<number>,
     buffers: Binding[],
     workgroups: [number, number?, number?],
+    /** Whether binding number `slot` is written (read_write): its buffer counts as written. */
+    writes: (slot: number) => boolean = () => true,
   ): void {
     if (this.gpu.lost) throw new Error(`${this.gpu.lost} (while recording ${k.label})`);
     if (params.length > this.#slotWords) throw new Error(`${k.label}: too many parameters`);
@@ -307,6 +335,7 @@ export class Runtime {
     }
     buffers.forEach((b, i) => {
       if (!b) return;
+      if (writes(i + 1)) this.wrote(b instanceof Tensor ? b.buffer : b);
       const resource = !(b instanceof Tensor)
         ? { buffer: b }
         : b.isSlice
@@ -360,6 +389,7 @@ export class Runtime {
   copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, count: number): void {
     if (count === 0) return;
     this.#endPass();
+    this.wrote(dst.buffer);
     this.#enc().copyBufferToBuffer(
       src.buffer,
       src.byteOffset + srcOffset * 4,
@@ -373,12 +403,14 @@ export class Runtime {
   copyBytes(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (bytes === 0) return;
     this.#endPass();
+    this.wrote(dst);
     this.#enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Records zeroing `bytes` of a buffer from `offset` (the whole buffer by default). */
   clear(buffer: GPUBuffer, offset = 0, bytes?: number): void {
     this.#endPass();
+    this.wrote(buffer);
     this.#enc().clearBuffer(buffer, offset, bytes);
   }
 

@@ -6,8 +6,8 @@
 /** A parsed kernel file: structs, resource variables and entry points. */
 export interface WgslModule {
   structs: Map<string, { name: string; type: string }[]>;
-  /** Resource variables by name: binding number, address space, and the struct type of uniforms. */
-  bindings: Map<string, { binding: number; space: string; type: string }>;
+  /** Resource variables by name: binding number, address space, type, and whether it is read_write. */
+  bindings: Map<string, { binding: number; space: string; type: string; writable: boolean }>;
   /** Entry points with their workgroup size (null where it is not a literal). */
   entries: Map<string, [number, number, number] | null>;
   overrides: Set<string>;
@@ -50,13 +50,14 @@ export function parseWgsl(code: string): WgslModule {
     });
     structs.set(m[1], fields);
   }
-  const bindings = new Map<string, { binding: number; space: string; type: string }>();
+  const bindings = new Map<string, { binding: number; space: string; type: string; writable: boolean }>();
   for (
     const m of text.matchAll(
-      /@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var\s*<\s*(\w+)[^>]*>\s*(\w+)\s*:\s*([^;]+);/g,
+      /@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var\s*<\s*(\w+)([^>]*)>\s*(\w+)\s*:\s*([^;]+);/g,
     )
   ) {
-    bindings.set(m[3], { binding: Number(m[1]), space: m[2], type: m[4].trim() });
+    const writable = /read_write/.test(m[3]);
+    bindings.set(m[4], { binding: Number(m[1]), space: m[2], type: m[5].trim(), writable });
   }
   const entries = new Map<string, [number, number, number] | null>();
   for (const m of text.matchAll(/@compute\s+@workgroup_size\(([^)]*)\)\s*fn\s+(\w+)/g)) {

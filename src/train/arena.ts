@@ -150,6 +150,7 @@ export class ParamArena {
       if (v.length !== slot.tensor.size) {
         throw new Error(`${kind} of ${slot.key}: ${v.length} values for [${slot.tensor.shape}]`);
       }
+      r.wrote(this.segments[slot.segment][kind]);
       r.device.queue.writeBuffer(
         this.segments[slot.segment][kind],
         slot.byteOffset,

@@ -1,44 +1,67 @@
 /**
- * Runtime.freezeParameters: while frozen, what an op derives from a parameter (a convolution's weight
- * layout) is made once; results are unchanged; the outermost thaw releases it, after which a changed
- * weight is seen again.
+ * Runtime.derived: what an op derives from a parameter (a convolution's weight layout) is made once per
+ * version of the parameter's contents: reused while nothing writes its buffer, made again after a host
+ * write, a copy, a kernel writing it, or a rebinding to another buffer (a parameter arena). Results are
+ * unchanged by the reuse; freezeParameters' outermost thaw releases what was derived.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { randn } from "../helpers/gradcheck.ts";
 import { initRuntime } from "../../src/gpu/runtime.ts";
 import { conv2d } from "../../src/ops/conv2d.ts";
+import { matmulInto } from "../../src/ops/matmul.ts";
 
-Deno.test("frozen parameters: conv2d derives its weight layout once and gives the same values", async () => {
+Deno.test("derived weight layouts are reused until the weight's buffer is written", async () => {
   const r = await initRuntime();
   const x = r.upload(randn(2 * 8 * 12 * 12, 1), [2, 8, 12, 12]);
   const w = r.upload(randn(16 * 8 * 9, 2), [16, 8, 3, 3]);
   const b = r.upload(randn(16, 3), [16]);
-  const plain = await r.read(r.scope(() => conv2d(x, w, b)));
-
   const dispatches = (fn: () => void) => {
     const before = r.dispatches;
     fn();
     return r.dispatches - before;
   };
-  const once = dispatches(() => r.scope(() => void conv2d(x, w, b)));
-  const thaw = r.freezeParameters();
-  const inner = r.freezeParameters(); // nests: only the outermost thaw releases
-  const first = dispatches(() => r.scope(() => void conv2d(x, w, b)));
-  const again = dispatches(() => r.scope(() => void conv2d(x, w, b)));
-  assertEquals(first, once, "the first frozen call derives the layout as usual");
-  assertEquals(again, once - 1, "later frozen calls reuse the layout (one dispatch fewer)");
-  const frozen = await r.read(r.scope(() => conv2d(x, w, b)));
-  assertEquals(Array.from(frozen), Array.from(plain));
-  inner();
-  assertEquals(dispatches(() => r.scope(() => void conv2d(x, w, b))), once - 1, "still frozen after the inner thaw");
-  thaw();
-  assertEquals(dispatches(() => r.scope(() => void conv2d(x, w, b))), once, "thawed: derived again per call");
+  const run = () => r.scope(() => conv2d(x, w, b));
+  const first = dispatches(() => run().release());
+  const again = dispatches(() => run().release());
+  assertEquals(again, first - 1, "a second call reuses the layout (one dispatch fewer)");
+  const plain = await r.read(run());
 
-  // after the thaw a changed weight is used, not a stale layout
-  r.write(w, randn(16 * 8 * 9, 4));
-  const changed = await r.read(r.scope(() => conv2d(x, w, b)));
-  let differ = 0;
-  for (let i = 0; i < plain.length; i++) if (changed[i] !== plain[i]) differ++;
-  assert(differ > plain.length / 2, `the new weight changed ${differ} of ${plain.length} outputs`);
-  for (const t of [x, w, b]) t.release();
+  // each kind of write makes the next call lay the weight out again, with the new values
+  const outputsAfter = async (what: string, write: () => void) => {
+    write();
+    assertEquals(dispatches(() => run().release()), first, `${what}: laid out again`);
+    const got = await r.read(run());
+    let differ = 0;
+    for (let i = 0; i < plain.length; i++) if (got[i] !== plain[i]) differ++;
+    assert(differ > plain.length / 2, `${what}: the new weight changed ${differ} of ${plain.length} outputs`);
+    r.write(w, randn(16 * 8 * 9, 2)); // back to the first weight
+    assertEquals(Array.from(await r.read(run())), Array.from(plain), `${what}: the first weight again`);
+  };
+  await outputsAfter("a host write", () => r.write(w, randn(16 * 8 * 9, 4)));
+  const other = r.upload(randn(16 * 8 * 9, 5), [16, 8, 3, 3]);
+  await outputsAfter("a copy", () => r.copy(other, 0, w, 0, w.size));
+  // a kernel writing the weight's buffer (the way an optimiser step does): w = 2 * other, a product
+  // whose output binding is w
+  const two = r.upload(new Float32Array([2]), [1, 1]);
+  await outputsAfter("a kernel", () =>
+    matmulInto({ M: 1, N: w.size, K: 1 }, { t: two, is: 1, js: 1 }, { t: other, is: w.size, js: 1 }, {
+      t: w,
+      is: w.size,
+      js: 1,
+    }));
+
+  // frozen runs keep the layout; the outermost thaw releases it
+  const thaw = r.freezeParameters();
+  const inner = r.freezeParameters();
+  run().release();
+  assertEquals(dispatches(() => run().release()), first - 1, "frozen: reused");
+  inner();
+  assertEquals(dispatches(() => run().release()), first - 1, "still frozen after the inner thaw");
+  thaw();
+  assertEquals(dispatches(() => run().release()), first, "thawed: released, laid out again");
+
+  // a parameter moved into an arena (the same tensor object, another buffer) is laid out again
+  const arena = r.upload(randn(16 * 8 * 9, 6), [16 * 8 * 9]);
+  await outputsAfter("a rebinding", () => w.rebind(arena.buffer, 0));
+  for (const t of [x, w, b, other, two, arena]) t.release();
 });
