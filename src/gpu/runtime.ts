@@ -48,7 +48,10 @@ export class Runtime {
   /** Uniform buffers by size, never pooled (the pool holds storage buffers). */
   #uniformScratch = new Map<number, Tensor[]>();
   /** Tensors derived from parameters while they are frozen, by source tensor id and kind. */
-  #derived = new Map<string, { t: Tensor; source: Tensor; buffer: GPUBuffer; offset: number; version: number }>();
+  #derived = new Map<
+    string,
+    { t: Tensor; source: Tensor; buffer: GPUBuffer; offset: number; version: number }
+  >();
   #sweepAt = 64;
   /** Writes recorded per buffer (see {@link Runtime.derived}). */
   #writes = new WeakMap<GPUBuffer, number>();

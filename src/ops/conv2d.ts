@@ -185,7 +185,11 @@ function layout(weight: Tensor, transposed: boolean, k: number, block: number): 
   const wt = r.empty([pad / block, read, k * k, block]);
   const rows = read * k * k;
   const params = { n: rows, Cout, Cin, taps: k * k, pad, block };
-  K.layout.with({ TRANSPOSED: transposed }).run(params, { src: weight, dst: wt }, [Math.ceil(rows / 64), gridRows(block), pad / block]);
+  K.layout.with({ TRANSPOSED: transposed }).run(params, { src: weight, dst: wt }, [
+    Math.ceil(rows / 64),
+    gridRows(block),
+    pad / block,
+  ]);
   return wt;
 }
 
@@ -317,7 +321,17 @@ function apply(
           coBlock,
           ci0,
         };
-        kernel.with({ ACCUMULATE: ci0 > 0 }).run(params, { x: c.src, bias: bias ?? c.src, y, wu: weights, wts: wt, x4: c.src, res, y4: y, res4: res }, [
+        kernel.with({ ACCUMULATE: ci0 > 0 }).run(params, {
+          x: c.src,
+          bias: bias ?? c.src,
+          y,
+          wu: weights,
+          wts: wt,
+          x4: c.src,
+          res,
+          y4: y,
+          res4: res,
+        }, [
           gx,
           1,
           gz,
@@ -335,7 +349,14 @@ function apply(
   const params = { ...common, plane, tiles, up: g.up, down: g.down, coPad, hasBias, inScale };
   const vec4 = isPlain(g, Hin, Win) && plane % 4 === 0;
   const y4 = !spread && plane % 4 === 0; // plain stores of aligned pixel quads
-  const kernel = K.conv1Forward.with({ POOL: pool, HALF: pool, VEC4: vec4, CI4: !pool, SPREAD: spread, Y4: y4 });
+  const kernel = K.conv1Forward.with({
+    POOL: pool,
+    HALF: pool,
+    VEC4: vec4,
+    CI4: !pool,
+    SPREAD: spread,
+    Y4: y4,
+  });
   kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src, y4: y }, [gx, coPad / 16, gz]);
   return y;
 }

@@ -97,7 +97,13 @@ function partials3(x: Tensor, gy: Tensor, Cout: number, grid: Grid): Partials {
   const blocks = (coPad / coBlock) * Math.ceil(Cin / ciBlock);
   // chunks of tile rows within one image (a thread carries input rows from one tile down to the next);
   // lanes run over the B x perImage chunks: a multiple of 8 keeps every lane busy
-  const perImage = chunkCount(GRAD_WEIGHT_THREADS_CPU / B, blocks, tilesY, B * Cin * 9 * coPad, 8 / gcd(B, 8));
+  const perImage = chunkCount(
+    GRAD_WEIGHT_THREADS_CPU / B,
+    blocks,
+    tilesY,
+    B * Cin * 9 * coPad,
+    8 / gcd(B, 8),
+  );
   const rowsPerChunk = Math.ceil(tilesY / perImage);
   const chunks = B * Math.ceil(tilesY / rowsPerChunk);
   const part = r.empty([chunks, Cin, 9, coPad]);

@@ -43,12 +43,15 @@ Deno.test("derived weight layouts are reused until the weight's buffer is writte
   // a kernel writing the weight's buffer (the way an optimiser step does): w = 2 * other, a product
   // whose output binding is w
   const two = r.upload(new Float32Array([2]), [1, 1]);
-  await outputsAfter("a kernel", () =>
-    matmulInto({ M: 1, N: w.size, K: 1 }, { t: two, is: 1, js: 1 }, { t: other, is: w.size, js: 1 }, {
-      t: w,
-      is: w.size,
-      js: 1,
-    }));
+  await outputsAfter(
+    "a kernel",
+    () =>
+      matmulInto({ M: 1, N: w.size, K: 1 }, { t: two, is: 1, js: 1 }, { t: other, is: w.size, js: 1 }, {
+        t: w,
+        is: w.size,
+        js: 1,
+      }),
+  );
 
   // frozen runs keep the layout; the outermost thaw releases it
   const thaw = r.freezeParameters();

@@ -49,7 +49,9 @@ Deno.test("elementwise kernels agree with the host with four values per thread a
       const t = run();
       const got = await t.read();
       t.release();
-      for (let i = 0; i < n; i++) assertAlmostEquals(got[i], want(i), 1e-5 * (1 + Math.abs(want(i))), `${what} n=${n} [${i}]`);
+      for (let i = 0; i < n; i++) {
+        assertAlmostEquals(got[i], want(i), 1e-5 * (1 + Math.abs(want(i))), `${what} n=${n} [${i}]`);
+      }
     }
     x.release();
     y.release();
