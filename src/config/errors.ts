@@ -8,6 +8,7 @@
  * `key` is the dotted config path (or config group) at fault, `file` the YAML file involved, when known.
  */
 export class ConfigError extends Error {
+  /** An error with a message, and the config key and YAML file at fault when known. */
   constructor(message: string, readonly key?: string, readonly file?: string) {
     super(message);
     this.name = "ConfigError";

@@ -24,11 +24,13 @@ export type OverrideKind = "set" | "add" | "force" | "delete";
 
 /** One parsed command-line override. */
 export interface Override {
+  /** Which of the four override forms it is. */
   kind: OverrideKind;
   /** Dotted config path (`training.hp.lr`) or config group path (`dataset`, `generation/sampler`). */
   key: string;
   /** Parsed value; absent only for a bare `~key`. */
   value?: unknown;
+  /** Whether the token has `=value` (a bare `~key` has none). */
   hasValue: boolean;
   /** The token as written, for error messages. */
   raw: string;
@@ -36,8 +38,11 @@ export interface Override {
 
 /** What {@link parseOverrides} finds in an argument vector. */
 export interface ParsedArgs {
+  /** The `--config-name` (`-cn`) given, if any. */
   configName?: string;
+  /** The `--config-path` (`-cp`) given, if any. */
   configPath?: string;
+  /** The overrides, in the order given. */
   overrides: Override[];
   /** Arguments that are neither overrides nor config selectors, in order (flags such as `--help`). */
   rest: string[];

@@ -97,9 +97,13 @@ export function resolveConfig(opts: ResolveOptions): Config {
 
 /** What {@link loadConfigFromArgs} returns. */
 export interface LoadedArgs {
+  /** The resolved config. */
   config: Config;
+  /** The config name used (`--config-name`, else the CLI's default). */
   configName: string;
+  /** The config directory used (`--config-path`, else the repository's `conf/`). */
   configPath: string;
+  /** The overrides applied, in the order given. */
   overrides: Override[];
   /** Arguments that were neither overrides nor `--config-name`/`--config-path`. */
   rest: string[];

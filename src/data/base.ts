@@ -84,21 +84,27 @@ export abstract class DownscalingDatasetBase implements DownscalingDataset {
  * the plane size defaulting to the image's `H * W`.
  */
 export abstract class NormalizedDataset extends DownscalingDatasetBase {
+  /** Per-channel normalisation of the inputs, in `inputChannels()` order. */
   protected abstract readonly inputNorm: ChannelNormalization;
+  /** Per-channel normalisation of the outputs, in `outputChannels()` order. */
   protected abstract readonly outputNorm: ChannelNormalization;
 
+  /** (x - mean) / std per input channel; `planeSize` pixels per channel plane (default H * W). */
   override normalizeInput(x: Float32Array, planeSize = this.planeSize()): Float32Array {
     return this.inputNorm.normalize(x, planeSize);
   }
 
+  /** x * std + mean per input channel; `planeSize` pixels per channel plane (default H * W). */
   override denormalizeInput(x: Float32Array, planeSize = this.planeSize()): Float32Array {
     return this.inputNorm.denormalize(x, planeSize);
   }
 
+  /** (x - mean) / std per output channel; `planeSize` pixels per channel plane (default H * W). */
   override normalizeOutput(x: Float32Array, planeSize = this.planeSize()): Float32Array {
     return this.outputNorm.normalize(x, planeSize);
   }
 
+  /** x * std + mean per output channel; `planeSize` pixels per channel plane (default H * W). */
   override denormalizeOutput(x: Float32Array, planeSize = this.planeSize()): Float32Array {
     return this.outputNorm.denormalize(x, planeSize);
   }
@@ -115,6 +121,7 @@ export abstract class RawItemDataset extends NormalizedDataset {
   /** Sample `index` in physical units. */
   abstract rawItem(index: number): { input: Float32Array; target: Float32Array };
 
+  /** Sample `index` from `rawItem`, input and target normalised. */
   item(index: number): Promise<DownscalingItem> {
     const raw = this.rawItem(index);
     return Promise.resolve({

@@ -76,7 +76,9 @@ export class CwbDataset extends NormalizedDataset {
   readonly #outChannels: number[];
   readonly #inputMeta: ChannelMetadata[];
   readonly #outputMeta: ChannelMetadata[];
+  /** `era5_center` / `era5_scale` of the selected input channels. */
   protected readonly inputNorm: ChannelNormalization;
+  /** `cwb_center` / `cwb_scale` of the selected output channels. */
   protected readonly outputNorm: ChannelNormalization;
   readonly #fullNorms: { input: ChannelNormalization; target: ChannelNormalization };
   readonly #grid: [number, number];
@@ -299,6 +301,7 @@ export class CwbDataset extends NormalizedDataset {
     });
   }
 
+  /** Number of samples: valid times left after the year filter. */
   get length(): number {
     return this.#indices.length;
   }
@@ -318,18 +321,22 @@ export class CwbDataset extends NormalizedDataset {
     return this.#lat;
   }
 
+  /** The selected `era5` channels. */
   inputChannels(): ChannelMetadata[] {
     return this.#inputMeta.map((m) => ({ ...m }));
   }
 
+  /** The selected `cwb` channels. */
   outputChannels(): ChannelMetadata[] {
     return this.#outputMeta.map((m) => ({ ...m }));
   }
 
+  /** The time of each sample. */
   time(): Date[] {
     return [...this.#times];
   }
 
+  /** Sample `index` read from the store: normalised, the target optionally degraded, both cropped. */
   async item(index: number): Promise<DownscalingItem> {
     this.checkIndex(index, this.#path);
     const t = this.#indices[index];

@@ -35,7 +35,9 @@ export type SampleTime = Date | string;
 
 /** A 2-D field (latitude or longitude), row-major. */
 export interface Grid2D {
+  /** `[rows, columns]`. */
   shape: [number, number];
+  /** Values, row-major. */
   data: Float64Array;
 }
 

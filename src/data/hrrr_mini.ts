@@ -61,7 +61,9 @@ export class HrrrMiniDataset extends RawItemDataset {
   readonly #invariant: GroupData;
   readonly #times: Date[];
   readonly #coords: Int32Array;
+  /** Normalisation of the inputs and invariants, from the statistics file. */
   protected readonly inputNorm: ChannelNormalization;
+  /** Normalisation of the outputs, from the statistics file. */
   protected readonly outputNorm: ChannelNormalization;
   readonly #source: string;
 
@@ -153,10 +155,12 @@ export class HrrrMiniDataset extends RawItemDataset {
     }
   }
 
+  /** Number of samples (times). */
   get length(): number {
     return this.#times.length;
   }
 
+  /** `[H, W]` of the output grid. */
   imageShape(): [number, number] {
     return [this.#output.shape[1], this.#output.shape[2]];
   }
@@ -171,14 +175,17 @@ export class HrrrMiniDataset extends RawItemDataset {
     return nanGrid(this.imageShape());
   }
 
+  /** The input variables, then the invariants. */
   inputChannels(): ChannelMetadata[] {
     return [...this.#input.channels, ...this.#invariant.channels];
   }
 
+  /** The output variables. */
   outputChannels(): ChannelMetadata[] {
     return [...this.#output.channels];
   }
 
+  /** The time of each sample. */
   time(): Date[] {
     return [...this.#times];
   }
@@ -215,6 +222,7 @@ export class HrrrMiniDataset extends RawItemDataset {
     return { input, target: this.rawTarget(t) };
   }
 
+  /** Input and target normalisation (mean, std per channel) and the upsampling factor. */
   override info(): Record<string, unknown> {
     return {
       input_normalization: { mean: [...this.inputNorm.mean], std: [...this.inputNorm.std] },

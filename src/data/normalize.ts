@@ -12,6 +12,8 @@ export class ChannelNormalization {
   readonly std: Float32Array;
 
   /**
+   * Checks and stores the statistics (rounded to float32).
+   *
    * @param mean per-channel means
    * @param std per-channel standard deviations (finite and > 0)
    * @param names channel names, for error messages

@@ -10,6 +10,8 @@ export class DatasetOptions {
   readonly #seen = new Set<string>();
 
   /**
+   * Wraps a dataset's options; keys read are recorded for `rejectUnknown`.
+   *
    * @param values the options (snake_case keys as in the reference's YAML)
    * @param where names the dataset in errors, e.g. `dataset (hrrr_mini)`
    * @param baseDir directory that relative paths are resolved against (default: the working directory)

@@ -7,7 +7,9 @@ import { ChannelNormalization } from "./normalize.ts";
 
 /** Mean and standard deviation of one variable. */
 export interface VariableStats {
+  /** Mean, in the variable's physical units. */
   mean: number;
+  /** Standard deviation, in the variable's physical units. */
   std: number;
 }
 

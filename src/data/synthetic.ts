@@ -36,8 +36,11 @@ import { concatNormalizations, normalizationFor } from "./stats.ts";
 
 /** CF description of a synthetic variable. */
 export interface SyntheticVariableInfo {
+  /** Physical units (`units` attribute). */
   units: string;
+  /** Descriptive name (`long_name` attribute). */
   longName: string;
+  /** CF standard name (`standard_name` attribute). */
   standardName: string;
 }
 
@@ -94,13 +97,19 @@ export function syntheticVariableInfo(name: string): SyntheticVariableInfo {
 
 /** Options of {@link SyntheticDataset.create} (config keys in snake_case). */
 export interface SyntheticOptions {
+  /** Seed of the terrain and of every sample (default 0). */
   seed?: number;
+  /** Number of samples (default 64). */
   numSamples?: number;
   /** `[H, W]` of the fine grid; both multiples of the factor. */
   imageShape?: [number, number];
+  /** Ratio of fine to coarse grid spacing (default 4). */
   upsampleFactor?: number;
+  /** Time-dependent fields used as inputs, any accepted name (default t2m, u10, v10). */
   inputVariables?: string[];
+  /** Time-dependent fields used as outputs, any accepted name (default t2m, u10, v10). */
   outputVariables?: string[];
+  /** Static fields appended to the inputs (default elev_mean, lsm_mean). */
   invariantVariables?: string[];
   /** Samples used to measure the normalisation statistics (default: up to 64). */
   statsSamples?: number;
@@ -121,17 +130,24 @@ export interface SyntheticSample {
 
 /** The synthetic dataset. Build with {@link SyntheticDataset.create} or `createDataset({type: "synthetic"})`. */
 export class SyntheticDataset extends RawItemDataset {
+  /** Seed of the terrain and of every sample. */
   readonly seed: number;
+  /** Ratio of fine to coarse grid spacing. */
   readonly upsampleFactor: number;
+  /** Input fields, in channel order (before the invariants). */
   readonly inputVariables: string[];
+  /** Output fields, in channel order. */
   readonly outputVariables: string[];
+  /** Invariant fields, appended to the inputs in this order. */
   readonly invariantVariables: string[];
   readonly #n: number;
   readonly #shape: [number, number];
   readonly #terrain: { elev: Float64Array; land: Float64Array };
   readonly #invariants: Float32Array[];
   readonly #stats: StatsTable;
+  /** Normalisation of the inputs and invariants, from the measured statistics. */
   protected readonly inputNorm: ChannelNormalization;
+  /** Normalisation of the outputs, from the measured statistics. */
   protected readonly outputNorm: ChannelNormalization;
 
   private constructor(o: Required<SyntheticOptions>) {
@@ -208,10 +224,12 @@ export class SyntheticDataset extends RawItemDataset {
     return Promise.resolve(SyntheticDataset.create(opts));
   }
 
+  /** Number of samples. */
   get length(): number {
     return this.#n;
   }
 
+  /** `[H, W]` of the fine grid. */
   imageShape(): [number, number] {
     return [...this.#shape];
   }
@@ -226,6 +244,7 @@ export class SyntheticDataset extends RawItemDataset {
     return nanGrid(this.#shape);
   }
 
+  /** The input fields, then the invariants (marked auxiliary). */
   inputChannels(): ChannelMetadata[] {
     return [
       ...this.inputVariables.map((v) => described(v, false)),
@@ -233,6 +252,7 @@ export class SyntheticDataset extends RawItemDataset {
     ];
   }
 
+  /** The output fields. */
   outputChannels(): ChannelMetadata[] {
     return this.outputVariables.map((v) => described(v, false));
   }
@@ -299,6 +319,7 @@ export class SyntheticDataset extends RawItemDataset {
     return { input, target: fine };
   }
 
+  /** Seed, upsampling factor and normalisation statistics. */
   override info(): Record<string, unknown> {
     return { seed: this.seed, upsample_factor: this.upsampleFactor, stats: this.stats() };
   }

@@ -10,7 +10,9 @@ import { type SyntheticDataset, type SyntheticVariableInfo, syntheticVariableInf
 
 /** Where the files went. */
 export interface SyntheticFiles {
+  /** The HRRR-mini NetCDF4 data file. */
   dataPath: string;
+  /** The statistics JSON file. */
   statsPath: string;
 }
 

@@ -22,8 +22,11 @@ import type { SampleMapVariable } from "../plot/charts.ts";
 
 /** Scores of one forecast (ensemble or deterministic), condensed over time. */
 export interface ScoreLine {
+  /** Mean CRPS over time (equal to the MAE for a deterministic field). */
   crps: number;
+  /** Mean absolute error of the (ensemble) mean, averaged over time. */
   mae: number;
+  /** Root-mean-square error of the (ensemble) mean, averaged over time. */
   rmse: number;
   /** Mean member standard deviation (0 for a deterministic field). */
   stdDev: number;
@@ -49,7 +52,9 @@ export const FORECAST_LABELS: Record<ForecastName, string> = {
 
 /** One output variable's evaluation. */
 export interface VariableEvaluation {
+  /** Variable name in the file. */
   name: string;
+  /** Units from the file's attributes ("" when none). */
   units: string;
   /** Per forecast present, its scores at every time. */
   perTime: Partial<Record<ForecastName, FieldScores[]>>;
@@ -61,13 +66,19 @@ export interface VariableEvaluation {
 
 /** The evaluation of one generation file. */
 export interface GenerationEvaluation {
+  /** The generation file scored. */
   path: string;
+  /** Ensemble members scored. */
   nEnsemble: number;
+  /** Times scored. */
   nTime: number;
+  /** Grid rows (fine y). */
   ny: number;
+  /** Grid columns (fine x). */
   nx: number;
   /** Time labels (ISO-8601 for dated files). */
   times: string[];
+  /** Every output variable's evaluation, in the file's order. */
   variables: VariableEvaluation[];
 }
 
@@ -229,11 +240,15 @@ export function skillOverBilinear(
 
 /** Every field of a generation file in memory, with its grid spacing. */
 export interface GeneratedFile extends GeneratedFields {
+  /** The generation file read. */
   path: string;
+  /** Time labels (ISO-8601 for dated files). */
   times: string[];
   /** Grid spacing in km: from the file's lat/lon, else the `dx` given (or 1 km per pixel). */
   dx: number;
+  /** Grid spacing along y, km. */
   dy: number;
+  /** How the grid spacing was found, as text for reports. */
   spacing: string;
 }
 

@@ -30,8 +30,11 @@ import type { GeneratedFile } from "./evaluate.ts";
 
 /** One variable's fields, (time, y, x) row-major, physical units. */
 export interface StudyVariable {
+  /** Variable name, as in titles and chart file names. */
   name: string;
+  /** Physical units, when known (used in axis titles). */
   units?: string;
+  /** The target field (time, y, x). */
   truth: ArrayLike<number>;
   /** The upsampled coarse input of the same variable, when there is one. */
   input?: ArrayLike<number>;
@@ -43,13 +46,19 @@ export interface StudyVariable {
 export interface StudyFields {
   /** A name for titles ("synthetic", "ERA5 UK t2m"). */
   label: string;
+  /** Number of times. */
   time: number;
+  /** Grid height, pixels. */
   height: number;
+  /** Grid width, pixels. */
   width: number;
   /** Grid spacing, km, and how it was found. */
   dx: number;
+  /** Grid spacing along y, km. */
   dy: number;
+  /** How the grid spacing was found, as text for the report. */
   spacing: string;
+  /** The variables studied. */
   variables: StudyVariable[];
 }
 
@@ -57,6 +66,7 @@ export interface StudyFields {
 export interface StudySeries {
   /** "truth", "regression mean", "bilinear input", "truth − regression mean", "truth − bilinear input". */
   name: string;
+  /** Whether the series is a residual (truth minus a mean or input) rather than a field. */
   residual: boolean;
   /** 1-D periodogram along x, on {@link StudyVariableResult.freqs}. */
   spectrum: Float64Array;
@@ -64,30 +74,41 @@ export interface StudySeries {
   radial: Float64Array;
   /** Autocorrelation along x and y (lag 0 = 1). */
   acfX: Float64Array;
+  /** Autocorrelation along y (lag 0 = 1). */
   acfY: Float64Array;
   /** Lags (pixels) where the ACF first falls below the threshold; undefined: not within the domain. */
   lengthX?: number;
+  /** As `lengthX`, along y. */
   lengthY?: number;
 }
 
 /** The study of one variable. */
 export interface StudyVariableResult {
+  /** Variable name. */
   name: string;
+  /** Physical units, when known. */
   units?: string;
+  /** Frequencies of the 1-D spectra along x, 1/km. */
   freqs: Float64Array;
+  /** Wavenumbers of the isotropic spectra, 1/km. */
   wavenumbers: Float64Array;
   /** Lag distances, km. */
   lagX: Float64Array;
+  /** Lag distances along y, km. */
   lagY: Float64Array;
+  /** Truth, means, inputs and residuals, in the order computed. */
   series: StudySeries[];
 }
 
 /** The whole study of a dataset. */
 export interface PatchStudy {
+  /** The fields studied. */
   fields: StudyFields;
+  /** Autocorrelation taken as "near zero". */
   threshold: number;
   /** The residual that sets the patch: the regression residual when there is a mean, else truth − input. */
   residual: string;
+  /** The study of each variable. */
   variables: StudyVariableResult[];
   /** Smallest square patch (a multiple of `multiple` pixels) spanning the residual's correlation length. */
   patch: { size: number; wholeImage: boolean; multiple: number };
@@ -187,6 +208,7 @@ export interface DatasetFieldsOptions {
   count?: number;
   /** Grid spacing in km along x and y (default: from the dataset's lat/lon, else 1 km: lags in pixels). */
   dx?: number;
+  /** Grid spacing in km along y (default: `dx`, or from the dataset's lat/lon). */
   dy?: number;
   /** A regression checkpoint (file or checkpoint directory) whose mean is computed at each time. */
   regressionCheckpoint?: string;

@@ -63,10 +63,13 @@ export interface DemoSettings {
   invariants: string[];
   /** Both U-Nets: base channels, multiplier per level, attention resolutions, blocks per level. */
   model: { channels: number; channelMult: number[]; attnResolutions: number[]; blocks: number };
+  /** Training of the regression U-Net. */
   regression: DemoTraining;
+  /** Training of the residual diffusion model. */
   diffusion: DemoTraining;
   /** Ensemble members per held-back time, and how many are sampled together. */
   members: number;
+  /** Members sampled together in one batch (capped at `members`). */
   seedBatchSize: number;
   /** Steps of the stochastic EDM sampler (2 n - 1 network calls). */
   samplerSteps: number;
@@ -218,10 +221,13 @@ export function readMetricsLog(dir: string): MetricsRecord[] {
 
 /** The two trained models. */
 export interface DemoModels {
+  /** The regression model's training run. */
   regression: TrainSummary;
+  /** The diffusion model's training run. */
   diffusion: TrainSummary;
   /** Checkpoint directories (what `generate` and `train` take as checkpoint paths). */
   regressionCheckpoint: string;
+  /** Checkpoint directory of the diffusion model. */
   diffusionCheckpoint: string;
 }
 
@@ -334,16 +340,21 @@ export async function generateDemoEnsemble(
 
 /** A file the demo wrote, with what it holds. */
 export interface DemoFile {
+  /** What the file holds, for the report. */
   what: string;
+  /** Where it was written. */
   path: string;
 }
 
 /** Scores, spectra and the files that show them. */
 export interface DemoEvaluation {
+  /** Scores of the ensemble against the bilinear input and the regression mean. */
   evaluation: GenerationEvaluation;
+  /** Spectra of truth, members, ensemble mean and input, and the residual's autocorrelation. */
   spectra: SpectraAnalysis;
   /** How the grid spacing of the spectra was set. */
   spacing: string;
+  /** The files written (scores, spectra, charts, maps), in the order written. */
   files: DemoFile[];
 }
 
@@ -439,11 +450,17 @@ export function scoresJson(ev: GenerationEvaluation): object {
 
 /** What a whole demo run did. */
 export interface DemoResult {
+  /** The settings run, with `out` made absolute. */
   settings: DemoSettings;
+  /** The two trained models. */
   models: DemoModels;
+  /** The ensemble and regression-mean generation files. */
   generation: DemoGeneration;
+  /** The ensemble's scores. */
   evaluation: GenerationEvaluation;
+  /** The ensemble file's spectra and residual autocorrelation. */
   spectra: SpectraAnalysis;
+  /** How the grid spacing of the spectra was set. */
   spacing: string;
   /** Every file written, in the order written. */
   files: DemoFile[];

@@ -34,9 +34,13 @@ export interface ResidualDraws {
 
 /** Options of {@link residualLoss}: EDM noise distribution, conditioning, patching, modes. */
 export interface ResidualLossOptions {
+  /** Mean of log sigma (default 0). */
   P_mean?: number;
+  /** Standard deviation of log sigma (default 1.2). */
   P_std?: number;
+  /** sigma_data of the loss weight (default 0.5). */
   sigmaData?: number;
+  /** Conditions the diffusion net on the regression mean too: cat[y_mean, img_lr]. */
   hrMeanConditioning?: boolean;
   /**
    * Random patches: the plan (corners), plus img_lr on the host, which is resized to the patch size

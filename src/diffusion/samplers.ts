@@ -20,16 +20,25 @@ export type CallHook = (x: Tensor, sigma: number, denoised: Tensor) => void;
 
 /** Options of the stochastic (EDM Heun with churn) sampler, as the reference names them. */
 export interface StochasticOptions {
+  /** Number of noise levels N (default 18); 2N - 1 network calls. */
   numSteps?: number;
+  /** Smallest noise level of the schedule (default 0.002). */
   sigmaMin?: number;
+  /** Largest noise level of the schedule (default 800). */
   sigmaMax?: number;
+  /** Exponent of the time-step discretisation (default 7). */
   rho?: number;
+  /** Total churn: each step in [S_min, S_max] raises its noise level by gamma = S_churn / N (default 0). */
   S_churn?: number;
+  /** Lowest noise level that gets churn (default 0). */
   S_min?: number;
+  /** Highest noise level that gets churn (default infinity). */
   S_max?: number;
+  /** Scale of the churn noise (default 1). */
   S_noise?: number;
   /** The network's own limits (EDMPrecond sigma_min / sigma_max) clip the schedule. */
   netSigmaMin?: number;
+  /** Upper noise limit of the network (EDMPrecond sigma_max); the schedule starts at or below it. */
   netSigmaMax?: number;
 }
 
@@ -114,17 +123,29 @@ export function stochasticSampler(
 
 /** Options of the deterministic (Euler or Heun) sampler. */
 export interface DeterministicOptions {
+  /** Number of noise levels N (default 18). */
   numSteps?: number;
+  /** Integration step: Heun (second order, default) or Euler. */
   solver?: "heun" | "euler";
+  /** Smallest noise level of the schedule (default 0.002). */
   sigmaMin?: number;
+  /** Largest noise level of the schedule (default 80). */
   sigmaMax?: number;
+  /** Exponent of the time-step discretisation (default 7). */
   rho?: number;
+  /** Position of Heun's second evaluation within the step, as a fraction of it (default 1). */
   alpha?: number;
+  /** Total churn: gamma = min(S_churn / N, sqrt(2) - 1) per step in [S_min, S_max] (default 0). */
   S_churn?: number;
+  /** Lowest noise level that gets churn (default 0). */
   S_min?: number;
+  /** Highest noise level that gets churn (default infinity). */
   S_max?: number;
+  /** Scale of the churn noise (default 1). */
   S_noise?: number;
+  /** Lower noise limit of the network (EDMPrecond sigma_min); clips the schedule. */
   netSigmaMin?: number;
+  /** Upper noise limit of the network (EDMPrecond sigma_max); clips the schedule. */
   netSigmaMax?: number;
 }
 

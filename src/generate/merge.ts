@@ -15,9 +15,13 @@ import { GenerationPlan } from "./plan.ts";
 
 /** What a merge did. */
 export interface MergeSummary {
+  /** The merged file written. */
   path: string;
+  /** Shard files merged. */
   shards: number;
+  /** Times in the merged file. */
   times: number;
+  /** Ensemble members per time in the merged file. */
   members: number;
 }
 

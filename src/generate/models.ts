@@ -8,14 +8,19 @@ import { CorrDiffRegressionUNet, EDMPrecondSuperResolution, type Network } from 
 
 /** What the networks must fit: the dataset's channels and grid. */
 export interface DataShape {
+  /** Names of the dataset's input channels, in order. */
   inputNames: string[];
+  /** Names of the dataset's output channels, in order. */
   outputNames: string[];
+  /** Grid height, pixels. */
   H: number;
+  /** Grid width, pixels. */
   W: number;
 }
 
 /** How the diffusion model is conditioned in this run. */
 export interface DiffusionConditioningKind {
+  /** Whether the diffusion model takes the regression mean as extra input channels. */
   hrMeanConditioning: boolean;
   /** Patched generation appends the whole-domain input resized to the patch (the "global view"). */
   patched: boolean;

@@ -90,7 +90,9 @@ export function selectTimes(sel: TimeSelection, datasetTimes: readonly SampleTim
 
 /** `--shard i/n`: the i-th (0-based) of n parts. */
 export interface Shard {
+  /** This process's part, 0-based. */
   index: number;
+  /** Number of parts the run is split into. */
   count: number;
 }
 
@@ -106,6 +108,7 @@ export function parseShard(text: string): Shard {
 
 /** A shard and what assigned it (for the log). */
 export interface ResolvedShard {
+  /** The shard this process generates. */
   shard: Shard;
   /** "--shard", "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX" or the MPI launcher's name. */
   source: string;
@@ -215,6 +218,8 @@ export class GenerationPlan {
   readonly unitRange: [number, number];
 
   /**
+   * Plans the run's units and this shard's share of them.
+   *
    * @param numTimes times of the run
    * @param batches the run's member batches (see {@link seedBatches})
    * @param shard the part of the run to plan (default: all of it)

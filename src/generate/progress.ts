@@ -6,9 +6,11 @@ import { Progress as Display } from "../util/progress.ts";
 
 /** Receives progress in members. */
 export interface GenerationProgress {
+  /** The run (or shard) begins: `total` members are to be generated. */
   start(total: number): void;
   /** `n` more members are done. */
   advance(n: number): void;
+  /** The run has ended (finished or failed): closes the display. */
   stop(): void;
 }
 

@@ -41,14 +41,19 @@ export interface GenerateOptions {
 
 /** What a run did. */
 export interface GenerateSummary {
+  /** The output file written (the shard's own file when sharded). */
   path: string;
+  /** The part of the run generated (index 0 of 1 when unsharded). */
   shard: Shard;
   /** Times and members this run (or shard) generated. */
   times: number;
+  /** Members generated per time. */
   members: number;
   /** Network evaluations per member batch (regression excluded). */
   callsPerBatch: number;
+  /** Wall time of the run, seconds, setup and model loading included. */
   seconds: number;
+  /** Members generated per second of `seconds`. */
   membersPerSecond: number;
 }
 

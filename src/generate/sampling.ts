@@ -22,7 +22,9 @@ import type { SamplerSettings } from "./settings.ts";
 
 /** Host data with its NCHW shape. */
 export interface HostTensor {
+  /** Values, row-major. */
   data: Float32Array;
+  /** Shape, [N, C, H, W]. */
   shape: readonly number[];
 }
 
@@ -78,6 +80,8 @@ export class DiffusionStep {
   readonly #byBatch = new Map<number, BatchConditioning>();
 
   /**
+   * Sets up the diffusion step of one time; the conditioning is built when a batch size first needs it.
+   *
    * @param net the diffusion model
    * @param imgLr normalised input [1 or B, C_in, H, W] (1: shared by every member)
    * @param mean the regression mean [1, C_out, H, W], or null without hr_mean_conditioning

@@ -10,16 +10,25 @@ export type InferenceMode = "all" | "regression" | "diffusion";
 
 /** The sampler group (`conf/base/generation/sampler/*.yaml`), camel-cased for the samplers. */
 export interface SamplerSettings {
+  /** Stochastic (EDM, with churn) or deterministic (Euler/Heun) sampling. */
   type: "stochastic" | "deterministic";
+  /** Noise levels of the schedule, i.e. denoising steps (default 18 stochastic, 9 deterministic). */
   numSteps: number;
   /** Deterministic only: "euler" (the CorrDiff default) or "heun". */
   solver?: "euler" | "heun";
+  /** Churn strength: extra noise added per step (0 = none). */
   S_churn: number;
+  /** Lowest noise level at which churn is applied. */
   S_min: number;
+  /** Highest noise level at which churn is applied. */
   S_max: number;
+  /** Scale of the churn noise. */
   S_noise: number;
+  /** Smallest noise level of the schedule (unset: the sampler's default), clipped to the network's. */
   sigmaMin?: number;
+  /** Largest noise level of the schedule (unset: the sampler's default), clipped to the network's. */
   sigmaMax?: number;
+  /** Exponent of the noise-level schedule (sampler default 7 when unset). */
   rho?: number;
 }
 
@@ -33,22 +42,33 @@ export type TimeSelection =
 export interface PatchSettings {
   /** [rows, columns] = [patch_shape_y, patch_shape_x]. */
   shape: [number, number];
+  /** Pixels by which neighbouring patches overlap (averaged where they do). */
   overlapPix: number;
+  /** Pixels of padding added around the image before it is cut into patches. */
   boundaryPix: number;
 }
 
 /** Everything a generation run is configured with. */
 export interface GenerationSettings {
+  /** Which models run and what is written. */
   inferenceMode: InferenceMode;
+  /** Ensemble members generated per time. */
   numEnsembles: number;
+  /** Ensemble members sampled together in one batch. */
   seedBatchSize: number;
+  /** The times to generate. */
   times: TimeSelection;
+  /** Whether the diffusion model is conditioned on the regression mean as well as the input. */
   hrMeanConditioning: boolean;
+  /** Patching of the diffusion step; null: the whole image at once. */
   patching: PatchSettings | null;
+  /** The sampler section. */
   sampler: SamplerSettings;
+  /** Output file path (`generation.io.output_filename`). */
   outputFilename: string;
   /** Checkpoint paths; null when not given (allowed for the model the mode does not use). */
   regCheckpoint: string | null;
+  /** Checkpoint of the diffusion (residual) model; null when not given. */
   resCheckpoint: string | null;
 }
 

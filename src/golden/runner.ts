@@ -11,13 +11,17 @@ export type Status = "PASS" | "FAIL" | "UNSUPPORTED";
 
 /** A golden case's outcome with its worst error/tolerance ratio. */
 export interface CaseResult {
+  /** Name of the manifest's file entry. */
   file: string;
+  /** Name of the case within the file entry. */
   caseName: string;
+  /** Whether the case passed, failed or has no handler. */
   status: Status;
   /** Worst error/tolerance ratio over the case's outputs (<= 1 passes). */
   worst: number;
   /** The output with the worst ratio, or why the case failed / is unsupported. */
   detail: string;
+  /** Wall-clock time the case took, in seconds (0 when unsupported). */
   seconds: number;
 }
 

@@ -12,12 +12,17 @@ export type KernelProfile = "cpu" | "gpu";
 
 /** The shared device plus what kernels need to know about it. */
 export interface Gpu {
+  /** The adapter the device came from. */
   adapter: GPUAdapter;
+  /** The shared device. */
   device: GPUDevice;
+  /** The device's limits, raised to the adapter's maxima for buffers and workgroups. */
   limits: GPUSupportedLimits;
+  /** Features enabled on the device ("timestamp-query" when the adapter has it). */
   features: ReadonlySet<string>;
   /** Human-readable adapter description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
   description: string;
+  /** Kernel family chosen from the adapter (software rasteriser: "cpu"). */
   profile: KernelProfile;
   /** Errors reported asynchronously by the device since the last check. */
   pendingErrors: string[];

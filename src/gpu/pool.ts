@@ -29,6 +29,7 @@ export class BufferPool {
   #peakBytes = 0;
   #created = 0;
 
+  /** Pools buffers of `device`; no size class may exceed `maxBufferSize` bytes. */
   constructor(readonly device: GPUDevice, readonly maxBufferSize: number) {}
 
   /** A buffer of at least `bytes`; `forUpload` excludes buffers still referenced by unsubmitted work. */
@@ -51,6 +52,7 @@ export class BufferPool {
     return buf;
   }
 
+  /** Returns `buf` to its size class; kernels may reuse it at once, uploads only after the next submit. */
   release(buf: GPUBuffer): void {
     const cls = buf.size;
     let list = this.#pending.get(cls);

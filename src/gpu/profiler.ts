@@ -6,8 +6,11 @@
 
 /** Accumulated device time of one kernel entry point. */
 export interface KernelTime {
+  /** Kernel entry point label. */
   label: string;
+  /** Total device time, milliseconds. */
   ms: number;
+  /** Number of dispatches timed. */
   count: number;
 }
 
@@ -21,6 +24,7 @@ export class DispatchProfiler {
   #pending: Promise<void>[] = [];
   #totals = new Map<string, KernelTime>();
 
+  /** Creates the query set on `device`, which must have the "timestamp-query" feature. */
   constructor(device: GPUDevice) {
     if (!device.features.has("timestamp-query")) {
       throw new Error("profiling needs the adapter feature 'timestamp-query', which this adapter lacks");

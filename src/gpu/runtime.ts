@@ -17,7 +17,9 @@ export type Binding = Tensor | GPUBuffer | null;
 
 /** Compiled entry point of a kernel file (cached by file, entry and override constants). */
 export interface Kernel {
+  /** `<file>.wgsl:<entry>`, used in error messages and profiles. */
   readonly label: string;
+  /** The compute pipeline. */
   readonly pipeline: GPUComputePipeline;
 }
 
@@ -33,7 +35,9 @@ const U32 = new Uint32Array(F32.buffer);
 
 /** The device, its buffer pool, the command recording and the uniform ring. */
 export class Runtime {
+  /** The shared device (`gpu.device`). */
   readonly device: GPUDevice;
+  /** Recycled storage buffers of the device. */
   readonly pool: BufferPool;
   #modules = new Map<string, GPUShaderModule>();
   #kernels = new Map<string, Kernel>();
@@ -61,10 +65,12 @@ export class Runtime {
   tape: Tape | null = null;
   /** Counters since start: dispatches recorded and command buffers submitted. */
   dispatches = 0;
+  /** Command buffers submitted since start. */
   submits = 0;
   /** When set, each dispatch runs in its own timestamped pass (`deno task bench --profile`). */
   profiler: DispatchProfiler | null = null;
 
+  /** Creates the buffer pool and the uniform ring on `gpu`'s device. */
   constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
     this.pool = new BufferPool(gpu.device, Math.min(gpu.limits.maxBufferSize, 2 ** 40));

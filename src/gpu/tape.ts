@@ -25,6 +25,7 @@ export class Tape {
   #nodes: Node[] = [];
   #held = new Set<Tensor>();
 
+  /** `accumulate` sums the gradient contributions that reach one tensor. */
   constructor(private readonly accumulate: Accumulate) {}
 
   /** True if `t` is saved for backward. */

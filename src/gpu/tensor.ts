@@ -12,7 +12,9 @@ let nextId = 1;
 
 /** A float32 tensor on the device (see the module doc). */
 export class Tensor {
+  /** Unique id, for messages and derived-tensor caches. */
   readonly id = nextId++;
+  /** Number of elements: the product of the shape. */
   readonly size: number;
   #buffer: GPUBuffer | null;
   #byteOffset = 0;
@@ -30,6 +32,7 @@ export class Tensor {
   /** For views: the tensor that owns the buffer. */
   readonly base: Tensor | null;
 
+  /** A tensor of `shape` on `buffer`, or a view sharing another tensor's buffer. */
   constructor(readonly rt: Runtime, readonly shape: readonly number[], buffer: GPUBuffer | Tensor) {
     this.size = shape.reduce((a, s) => a * s, 1);
     if (buffer instanceof Tensor) {
@@ -41,6 +44,7 @@ export class Tensor {
     }
   }
 
+  /** The device buffer holding the data (the base's for views); throws after release. */
   get buffer(): GPUBuffer {
     if (this.base) return this.base.buffer;
     if (!this.#buffer) {
@@ -72,10 +76,12 @@ export class Tensor {
     this.#borrowed = true;
   }
 
+  /** True once the buffer has gone back to the pool (for views: the base's). */
   get released(): boolean {
     return this.base ? this.base.released : this.#buffer === null;
   }
 
+  /** Size of the data in bytes (4 per element). */
   get bytes(): number {
     return this.size * 4;
   }
@@ -106,6 +112,7 @@ export class Tensor {
     return this.rt.read(this);
   }
 
+  /** `Tensor(<name or #id>, [shape])`, for messages. */
   toString(): string {
     return `Tensor(${this.name ?? "#" + this.id}, [${this.shape}])`;
   }

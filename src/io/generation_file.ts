@@ -27,29 +27,43 @@ import {
 
 /** An input or output channel as stored in the file. */
 export interface GenerationVariable {
+  /** Variable name in the file (the channel name). */
   name: string;
+  /** Physical units (`units` attribute). */
   units: string;
+  /** Descriptive name (`long_name` attribute). */
   longName: string;
+  /** CF standard name (`standard_name` attribute), written when given. */
   standardName?: string;
 }
 
 /** CF-encoded times: `values` in `units` ("hours since 1990-01-01 00:00:00") and `calendar`. */
 export interface CfTimes {
+  /** Time values, one per time, in `units`. */
   values: number[];
+  /** CF units, "<unit> since <date>". */
   units: string;
+  /** CF calendar ("standard" when absent). */
   calendar?: string;
 }
 
 /** Options of {@link GenerationWriter.create}. */
 export interface GenerationWriterOptions {
+  /** Final path of the file. */
   path: string;
+  /** Output grid rows. */
   ny: number;
+  /** Output grid columns. */
   nx: number;
   /** Latitude and longitude of the output grid, (y, x) row-major; NaN where unknown. */
   lat: Float32Array;
+  /** Longitude of the output grid, (y, x) row-major; NaN where unknown. */
   lon: Float32Array;
+  /** Input channels, written to group `input`. */
   inputVariables: GenerationVariable[];
+  /** Output channels, written to groups `truth` and `prediction`. */
   outputVariables: GenerationVariable[];
+  /** Ensemble members per time. */
   nEnsemble: number;
   /** The generated times, in output order: dates (encoded in the coarsest exact unit) or CF values. */
   times: Date[] | CfTimes;
@@ -186,10 +200,12 @@ export class GenerationWriter {
     return this.nc.abort();
   }
 
+  /** Number of times the file holds. */
   private timeCount(): number {
     return Array.isArray(this.opts.times) ? this.opts.times.length : this.opts.times.values.length;
   }
 
+  /** Writes one (channel, y, x) block of `group` at time `t` (after the `lead` indices) and records it. */
   private writeFields(
     group: string,
     vars: GenerationVariable[],
@@ -260,8 +276,11 @@ export function decodeCfTimesOrNull(cf: CfTimes): Date[] | null {
 
 /** A field variable of a generation file: its name, shape and attributes (without netCDF internals). */
 export interface GenerationVariableInfo {
+  /** Variable name. */
   name: string;
+  /** Stored shape: (time, y, x), or (ensemble, time, y, x) for predictions. */
   shape: number[];
+  /** The variable's attributes (units, long_name, ...), bookkeeping ones left out. */
   attrs: Record<string, NcAttrInput>;
 }
 
@@ -277,15 +296,23 @@ export interface GenerationTimeAxis {
 
 /** Everything in a generation file, read into memory (see {@link GenerationReader} to read piecewise). */
 export interface GenerationData {
+  /** Grid rows. */
   ny: number;
+  /** Grid columns. */
   nx: number;
+  /** Ensemble members. */
   nEnsemble: number;
+  /** Latitude (y, x), or null if the file has none. */
   lat: Float32Array | null;
+  /** Longitude (y, x), or null if the file has none. */
   lon: Float32Array | null;
+  /** The time coordinate. */
   time: GenerationTimeAxis;
+  /** Global attributes (`cfg`, `Conventions`, ...). */
   attrs: Record<string, NcAttrInput>;
   /** Per variable name: (time, y, x) fields and their attributes. */
   input: Map<string, { data: Float32Array; attrs: Record<string, NcAttrInput> }>;
+  /** Per variable name: (time, y, x) fields and their attributes. */
   truth: Map<string, { data: Float32Array; attrs: Record<string, NcAttrInput> }>;
   /** Per variable name: (ensemble, time, y, x) fields and their attributes. */
   prediction: Map<string, { data: Float32Array; attrs: Record<string, NcAttrInput> }>;
@@ -324,9 +351,11 @@ export class GenerationReader {
   readonly variables: Record<FieldGroup, GenerationVariableInfo[]>;
   /** Grid rows and columns. */
   readonly ny: number;
+  /** Grid columns. */
   readonly nx: number;
   /** Times and members, from the prediction variables' shape. */
   readonly nTime: number;
+  /** Ensemble members, from the prediction variables' shape. */
   readonly nEnsemble: number;
   /** The time coordinate. */
   readonly time: GenerationTimeAxis;
@@ -434,6 +463,7 @@ export class GenerationReader {
     if (file) h5Guard(this.path, () => file.close());
   }
 
+  /** Reads root variable `name` (lat or lon), checked to be (y, x); null if absent. */
   private readRootGrid(name: string): Float32Array | null {
     const ds = h5Guard(this.path, () => this.openFile().get(name), `looking up ${name}`);
     if (!(ds instanceof h5wasm.Dataset)) return null;
@@ -445,6 +475,7 @@ export class GenerationReader {
     return this.readSlice(name, []);
   }
 
+  /** Reads variable `path` (all of it, or `ranges` per leading dimension), fill values to NaN, unpacked. */
   private readSlice(path: string, ranges: [number, number][], where = ""): Float32Array {
     return h5Guard(this.path, () => {
       const ds = this.openFile().get(path);
@@ -457,6 +488,7 @@ export class GenerationReader {
     }, `reading ${path}${where}`);
   }
 
+  /** The open file; throws once the reader is closed. */
   private openFile(): H5File {
     if (!this.file) throw new Error(`${this.path}: reader already closed`);
     return this.file;

@@ -13,13 +13,17 @@ import { type PyValue, readTorchZip, TorchTensor } from "./torch_pickle.ts";
 export interface MdlusTensor {
   /** The dtype stored in the checkpoint (float16/bfloat16 upcast exactly). */
   dtype: string;
+  /** Tensor shape. */
   shape: number[];
+  /** Values, float32, row-major. */
   data: Float32Array;
 }
 
 /** A parsed `.mdlus`. */
 export interface MdlusFile {
+  /** Path the checkpoint was read from. */
   path: string;
+  /** Archive format: zip, or the legacy tar. */
   format: "zip" | "tar";
   /** `__name__` as saved (e.g. `UNet`, `EDMPrecondSR`). */
   className: string;
@@ -27,6 +31,7 @@ export interface MdlusFile {
   module: string;
   /** `__args__` as saved (non-finite floats decoded). */
   args: Record<string, unknown>;
+  /** Contents of `metadata.json`. */
   metadata: Record<string, unknown>;
   /** The network to build: the class name and kwargs after the reference's compatibility mapping. */
   network: { class: string; kwargs: Record<string, unknown> };

@@ -63,14 +63,19 @@ export interface NcVariable {
   dims: string[];
   /** Dimension lengths, outermost first (for `char` variables, including the string length). */
   shape: number[];
+  /** Element type as stored. */
   dtype: NcDtype;
+  /** The variable's attributes. */
   attrs: NcAttrs;
 }
 
 /** Description of one group (the root group has path ""). */
 export interface NcGroup {
+  /** Group name ("" for the root). */
   name: string;
+  /** Full path: `group/sub`, or "" for the root. */
   path: string;
+  /** The group's attributes. */
   attrs: NcAttrs;
   /** Dimensions defined in this group, with their current lengths. */
   dims: Record<string, number>;
@@ -84,6 +89,7 @@ export interface NcGroup {
 export interface NcFile {
   /** The path the file was opened from (used in every error message). */
   readonly path: string;
+  /** NetCDF4 (HDF5) or one of the classic binary formats. */
   readonly format: NcFormat;
   /** Global (root group) attributes. */
   readonly attrs: NcAttrs;

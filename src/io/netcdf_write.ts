@@ -24,18 +24,25 @@ export type NcAttrInput = string | number | number[];
 
 /** A variable with its full data (row-major, shape given by `dims`). */
 export interface NcVarSpec {
+  /** Variable name (no "/"). */
   name: string;
+  /** Dimension names, outermost first, declared in this group or an enclosing one. */
   dims: string[];
   /** Numbers, or `string[]` for a variable-length string variable (e.g. a label coordinate). */
   data: Float32Array | Float64Array | Int32Array | BigInt64Array | string[];
+  /** Variable attributes (units, long_name, ...). */
   attrs?: Record<string, NcAttrInput>;
 }
 
 /** A group: its dimensions, variables, attributes and subgroups. Dimensions are visible in subgroups. */
 export interface NcGroupSpec {
+  /** Dimension sizes by name, in declaration order. */
   dims?: Record<string, number>;
+  /** Variables of the group. */
   vars?: NcVarSpec[];
+  /** Group attributes (global attributes for the root group). */
   attrs?: Record<string, NcAttrInput>;
+  /** Subgroups by name. */
   groups?: Record<string, NcGroupSpec>;
 }
 
@@ -44,17 +51,25 @@ export type NcWriteDtype = "f4" | "f8" | "i4" | "i8";
 
 /** A variable declared without data, to be filled slab by slab with {@link NetCDF4Writer.writeSlab}. */
 export interface NcVarDecl {
+  /** Variable name (no "/"). */
   name: string;
+  /** Dimension names, outermost first, declared in this group or an enclosing one (at least one). */
   dims: string[];
+  /** Storage type of the values. */
   dtype: NcWriteDtype;
+  /** Variable attributes; `_FillValue`, `valid_range` and the like are stored in `dtype`. */
   attrs?: Record<string, NcAttrInput>;
 }
 
 /** Like {@link NcGroupSpec}, but variables may be declared without data. */
 export interface NcLayout {
+  /** Dimension sizes by name, in declaration order. */
   dims?: Record<string, number>;
+  /** Variables of the group, with data or declared to be written later. */
   vars?: (NcVarSpec | NcVarDecl)[];
+  /** Group attributes (global attributes for the root group). */
   attrs?: Record<string, NcAttrInput>;
+  /** Subgroups by name. */
   groups?: Record<string, NcLayout>;
 }
 
@@ -221,11 +236,13 @@ export class NetCDF4Writer {
     await Deno.remove(this.tempPath).catch(() => {});
   }
 
+  /** The open file; throws once the writer is closed or aborted. */
   private openFile(): H5File {
     if (!this.file) throw new Error(`${this.path}: the writer is already closed`);
     return this.file;
   }
 
+  /** Writes `layout`'s attributes, dimensions (as scales), variables and subgroups into `group`. */
   private buildGroup(
     group: Group,
     layout: NcLayout,
@@ -274,6 +291,7 @@ export class NetCDF4Writer {
     }
   }
 
+  /** Creates variable `v` (with its data, or empty and chunked), its attributes and dimension scales. */
   private createVariable(
     group: Group,
     v: NcVarSpec | NcVarDecl,

@@ -9,14 +9,19 @@ import { countNonFinite, firstLine } from "./file_errors.ts";
 
 /** One tensor read from a safetensors file. */
 export interface StTensor {
+  /** Element type in the file. */
   dtype: "F32" | "I64";
+  /** Tensor shape. */
   shape: number[];
+  /** Values, row-major: Float32Array for F32, BigInt64Array for I64. */
   data: Float32Array | BigInt64Array;
 }
 
 /** A parsed safetensors file: tensors by name plus the optional string metadata. */
 export interface StFile {
+  /** Tensors by name, in header order. */
   tensors: Map<string, StTensor>;
+  /** The header's `__metadata__` strings ({} when absent). */
   metadata: Record<string, string>;
 }
 

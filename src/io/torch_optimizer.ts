@@ -9,15 +9,21 @@ import { type PyValue, readTorchFile, TorchTensor } from "./torch_pickle.ts";
 
 /** Adam moments and hyper-parameters, by parameter index. */
 export interface TorchAdamState {
+  /** Path the checkpoint was read from. */
   path: string;
   /** train.py's "epoch": cur_nimg, the number of training samples seen. */
   epoch: number;
   /** Adam's step count (the first parameter's; all are equal in a normal run). */
   step: number;
+  /** Learning rate of the first param group. */
   lr: number;
+  /** Adam's (beta1, beta2) of the first param group. */
   betas: [number, number];
+  /** Adam's epsilon of the first param group. */
   eps: number;
+  /** Weight decay of the first param group (0 when absent). */
   weightDecay: number;
+  /** Whether the first param group uses AMSGrad. */
   amsgrad: boolean;
   /** Number of parameters the optimizer covers (param_groups' `params`, all groups). */
   numParams: number;
@@ -119,9 +125,13 @@ function readAdamState(path: string): TorchAdamState {
 
 /** Adam moments of one of our parameters. */
 export interface ParamAdamState {
+  /** Index of the parameter in the optimizer state. */
   index: number;
+  /** Adam's step for this parameter (0 without state). */
   step: number;
+  /** First moment, shaped like the parameter (zeros without state). */
   exp_avg: Float32Array;
+  /** Second moment, shaped like the parameter (zeros without state). */
   exp_avg_sq: Float32Array;
 }
 

@@ -23,6 +23,7 @@ export {
 
 /** Callbacks that give the unpickler its torch semantics. */
 export interface UnpickleHooks {
+  /** Resolves a persistent id (BINPERSID), e.g. a storage tuple, to the object it stands for. */
   persistentLoad(pid: PyValue): PyValue;
 }
 

@@ -48,7 +48,9 @@ export type PyValue =
 
 /** A class or function named by GLOBAL that the reader does not interpret itself. */
 export class PyGlobal {
+  /** `module` and `name` as the GLOBAL opcode gives them. */
   constructor(readonly module: string, readonly name: string) {}
+  /** `module.name`. */
   get qualname(): string {
     return `${this.module}.${this.name}`;
   }
@@ -56,13 +58,16 @@ export class PyGlobal {
 
 /** An object of an uninterpreted class (from NEWOBJ), with its BUILD state. */
 export class PyObject {
+  /** The state set by BUILD (null until then). */
   state: PyValue = null;
+  /** `cls` is the class, `args` the arguments NEWOBJ passed. */
   constructor(readonly cls: PyGlobal, readonly args: PyValue[]) {}
 }
 
 /** One storage record `<prefix>/data/<key>`, read on first use. */
 export class TorchStorage {
   #bytes: Uint8Array | null = null;
+  /** A storage of `numel` elements read lazily by `load`; `source` names the file in errors. */
   constructor(
     /** `torch.<typeName>`, e.g. FloatStorage. */
     readonly typeName: string,
@@ -101,6 +106,7 @@ export class TorchStorage {
 /** A tensor view (`_rebuild_tensor_v2`): storage, element offset, size and stride. */
 export class TorchTensor {
   #data: Float32Array | null = null;
+  /** A view of `storage` from element `offset` with the given shape and strides (in elements). */
   constructor(
     readonly storage: TorchStorage,
     readonly offset: number,
@@ -113,6 +119,7 @@ export class TorchTensor {
     return this.storage.type[0];
   }
 
+  /** Number of elements: the product of the shape. */
   get numel(): number {
     return this.shape.reduce((a, s) => a * s, 1);
   }

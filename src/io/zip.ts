@@ -8,12 +8,17 @@ import { inflateRawSync } from "node:zlib";
 
 /** One member as the central directory describes it. */
 export interface ZipEntry {
+  /** Member path inside the archive. */
   name: string;
   /** 0 stored, 8 deflate. */
   method: number;
+  /** Bytes of the stored (possibly compressed) data. */
   compressedSize: number;
+  /** Bytes of the uncompressed data. */
   size: number;
+  /** CRC-32 of the uncompressed data. */
   crc32: number;
+  /** Offset of the member's local file header in the archive. */
   localHeaderOffset: number;
 }
 
@@ -48,11 +53,13 @@ export function crc32(bytes: Uint8Array): number {
 
 /** A parsed ZIP archive over an in-memory file. `source` names the file in every error. */
 export class ZipArchive {
+  /** Members by name. */
   readonly entries = new Map<string, ZipEntry>();
   /** Member names in central-directory order (PyTorch takes the record prefix from the first). */
   readonly names: string[] = [];
   readonly #view: DataView;
 
+  /** Reads the central directory of `bytes` (Zip64 included); `source` names the file in errors. */
   constructor(readonly bytes: Uint8Array, readonly source: string) {
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const { count, cdOffset, cdSize } = this.#endRecord();

@@ -20,9 +20,13 @@ export type ScoreMetric = typeof SCORE_METRICS[number];
 
 /** Scores of one field (one variable at one time). */
 export interface FieldScores {
+  /** RMSE of the ensemble mean (NaN if any pixel is missing). */
   rmse: number;
+  /** Mean empirical ensemble CRPS over the valid pixels. */
   crps: number;
+  /** Mean population standard deviation of the members over the valid pixels (`std_dev`). */
   stdDev: number;
+  /** Mean absolute error of the ensemble mean over the valid pixels. */
   mae: number;
   /** sqrt((1 + 1/n) * mean over pixels of the unbiased member variance): the spread expected to match `rmse`. */
   spread: number;
@@ -36,11 +40,15 @@ export interface FieldScores {
 
 /** Where one field's data lie in larger arrays (defaults: members back to back, offsets 0). */
 export interface FieldLayout {
+  /** Ensemble members n. */
   nEns: number;
+  /** Pixels of one field. */
   nPixels: number;
   /** Distance between consecutive members in `members` (default `nPixels`). */
   memberStride?: number;
+  /** Index of member 0's first pixel in `members` (default 0). */
   memberOffset?: number;
+  /** Index of the first pixel in `truth` (default 0). */
   truthOffset?: number;
 }
 
@@ -48,6 +56,7 @@ export interface FieldLayout {
 export interface ScoreOptions {
   /** Where to write the per-pixel CRPS (NaN at left-out pixels), from index `crpsOffset`. */
   crpsMap?: Float32Array | Float64Array;
+  /** Index in `crpsMap` of the field's first pixel (default 0). */
   crpsOffset?: number;
   /** Breaks ties in the rank histogram reproducibly (default: a fixed seed). */
   rng?: Rng;
@@ -164,10 +173,15 @@ function rankOf(sorted: Float64Array, y: number, rng: Rng): number {
 
 /** Sizes of the arrays given to {@link computeScores}. */
 export interface ScoreDims {
+  /** Ensemble members. */
   nEns: number;
+  /** Times. */
   nTime: number;
+  /** Variables. */
   nVar: number;
+  /** Grid rows. */
   ny: number;
+  /** Grid columns. */
   nx: number;
 }
 

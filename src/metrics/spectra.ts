@@ -138,10 +138,13 @@ export function haversine(lat1: number, lon1: number, lat2: number, lon2: number
 
 /** Mean grid spacing of a curvilinear grid, in km, along x (columns) and y (rows), with the spread of dx. */
 export interface GridSpacing {
+  /** Mean east-west neighbour distance, km. */
   dx: number;
+  /** Mean north-south neighbour distance, km. */
   dy: number;
   /** Smallest and largest east-west neighbour distance (they differ on a regular lat-lon grid). */
   dxRange: [number, number];
+  /** Smallest and largest north-south neighbour distance. */
   dyRange: [number, number];
 }
 

@@ -17,7 +17,9 @@ import {
 
 /** One output variable of a generated file, flat row-major arrays. */
 export interface GeneratedVariable {
+  /** Variable name in the file. */
   name: string;
+  /** Physical units, when the file states them. */
   units?: string;
   /** (time, y, x). */
   truth: ArrayLike<number>;
@@ -29,10 +31,15 @@ export interface GeneratedVariable {
 
 /** What the analysis needs from a generated file. */
 export interface GeneratedFields {
+  /** Ensemble members. */
   ensemble: number;
+  /** Times. */
   time: number;
+  /** Grid rows (y). */
   height: number;
+  /** Grid columns (x). */
   width: number;
+  /** The output variables to analyse. */
   variables: GeneratedVariable[];
 }
 
@@ -50,10 +57,13 @@ export const RESIDUAL_KINDS: readonly ResidualKind[] = ["truth-mean", "truth-inp
 
 /** Options of {@link analyseSpectra}; spacings in km. */
 export interface SpectraOptions {
+  /** Grid spacing along x (columns), km. */
   dx: number;
+  /** Grid spacing along y (rows), km. */
   dy: number;
   /** The ACF level that defines the correlation length. */
   threshold: number;
+  /** The residual whose ACF gives the correlation length. */
   residual: ResidualKind;
   /** Patch sides are rounded up to a multiple of this (default 32). */
   patchMultiple?: number;
@@ -76,7 +86,9 @@ export interface SeriesSpectra {
 
 /** Spectra and residual correlation of one variable. */
 export interface VariableSpectra {
+  /** Variable name. */
   name: string;
+  /** Physical units, when known. */
   units?: string;
   /** Frequencies of the 1-D spectra, cycles per km. */
   freqs: Float64Array;
@@ -84,10 +96,13 @@ export interface VariableSpectra {
   wavenumbers: Float64Array;
   /** Lag distances along x and y, km. */
   lagX: Float64Array;
+  /** Lag distances along y, km. */
   lagY: Float64Array;
+  /** Spectra of each series: prediction, ensemble_mean, truth, then input when there is one. */
   series: SeriesSpectra[];
   /** ACF of the residual along x and y. */
   residualAcfX: Float64Array;
+  /** ACF of the residual along y. */
   residualAcfY: Float64Array;
   /** Lags (pixels) where the residual ACF first drops below the threshold; undefined: never. */
   correlationPixels: { x?: number; y?: number };
@@ -95,7 +110,9 @@ export interface VariableSpectra {
 
 /** The whole analysis. */
 export interface SpectraAnalysis {
+  /** The options the analysis ran with. */
   options: SpectraOptions;
+  /** Per-variable results, in the file's order. */
   variables: VariableSpectra[];
   /** Smallest square patch side (pixels) spanning every variable's correlation length. */
   patch: { size: number; wholeImage: boolean };

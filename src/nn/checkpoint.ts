@@ -34,6 +34,7 @@ export function networkClass(net: Network): { name: string; module: string } {
 
 /** A checkpoint read from disk: the rebuilt network with its weights, and where it came from. */
 export interface LoadedNetwork {
+  /** The rebuilt network, its weights loaded. */
   net: Network;
   /** The class that was built (deprecated names mapped: `UNet` → `CorrDiffRegressionUNet`). */
   className: string;

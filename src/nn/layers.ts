@@ -15,12 +15,15 @@ import type { InitSpec, ParamStore } from "./params.ts";
 
 /** Initialisation recipe of a layer: mode and `init_weight` (biases always start at 0). */
 export interface InitKind {
+  /** Initialisation scheme of the weight. */
   mode: InitSpec["mode"];
+  /** Multiplier of the initial weights (the reference's `init_weight`); 1 when absent. */
   gain?: number;
 }
 
 /** Train/eval switch threaded through forward passes (GroupNorm variance divisor, dropout). */
 export interface Mode {
+  /** Training pass: batch-statistics GroupNorm variance (divisor N) and active dropout. */
   train: boolean;
   /** Advances per dropout call so that every layer and step draws a fresh mask. */
   dropoutSeed?: { next: number };
@@ -28,9 +31,12 @@ export interface Mode {
 
 /** Conv2d (reference conv_layers.py): optional 2x up/down resampling, then a k x k convolution and bias. */
 export class Conv2d {
+  /** Kernel [Cout, Cin, k, k] (`<key>.weight`). */
   readonly weight: Tensor;
+  /** Bias [Cout] (`<key>.bias`), or null without one. */
   readonly bias: Tensor | null;
 
+  /** Registers the weight and bias (and the resampling filter buffer) under `key` in `ps`. */
   constructor(
     ps: ParamStore,
     readonly key: string,
@@ -75,9 +81,12 @@ function biasWithShift(bias: Tensor | null, shift: Tensor, B: number): Tensor {
 
 /** Linear (reference fully_connected_layers.py): y = x W^T + b. */
 export class Linear {
+  /** Weight [out, in] (`<key>.weight`). */
   readonly weight: Tensor;
+  /** Bias [out] (`<key>.bias`), or null without one. */
   readonly bias: Tensor | null;
 
+  /** Registers the weight and bias under `key` in `ps`. */
   constructor(
     ps: ParamStore,
     readonly key: string,
@@ -94,6 +103,7 @@ export class Linear {
     this.bias = withBias ? ps.param(`${key}.bias`, [outFeatures], { fill: 0 }) : null;
   }
 
+  /** x [..., in] to [..., out]. */
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }
@@ -101,10 +111,14 @@ export class Linear {
 
 /** GroupNorm with the reference's train/eval variance and optional fused SiLU. */
 export class GroupNorm {
+  /** Per-channel scale [C], initialised to 1. */
   readonly weight: Tensor;
+  /** Per-channel shift [C], initialised to 0. */
   readonly bias: Tensor;
+  /** Number of groups, the reference's min(32, ceil(C / 4)). */
   readonly groups: number;
 
+  /** Registers weight and bias under `key` in `ps`; `silu` fuses a SiLU after the affine transform. */
   constructor(
     ps: ParamStore,
     readonly key: string,
@@ -117,6 +131,7 @@ export class GroupNorm {
     this.bias = ps.param(`${key}.bias`, [channels], { fill: 0 });
   }
 
+  /** x [B, C, H, W] normalised per sample and group, same shape; `mode.train` picks the variance divisor. */
   forward(x: Tensor, mode: Mode): Tensor {
     return groupNorm(x, this.weight, this.bias, {
       groups: this.groups,
@@ -129,10 +144,14 @@ export class GroupNorm {
 
 /** Self-attention over pixels with its own residual: proj(attention(qkv(norm(x)))) + x. */
 export class UNetAttention {
+  /** GroupNorm applied before the qkv projection. */
   readonly norm: GroupNorm;
+  /** 1x1 conv from C to the interleaved q, k, v channels [3C]. */
   readonly qkv: Conv2d;
+  /** 1x1 conv projecting the attention output back to C channels (zero-ish init). */
   readonly proj: Conv2d;
 
+  /** Registers norm, qkv and proj under `key`; `channels` must split evenly into `heads`. */
   constructor(ps: ParamStore, key: string, channels: number, readonly heads: number, eps: number, init: {
     attn: InitKind;
     zero: InitKind;
@@ -145,6 +164,7 @@ export class UNetAttention {
     this.proj = new Conv2d(ps, `${key}.proj`, channels, channels, 1, init.zero);
   }
 
+  /** x [B, C, H, W] to the same shape, residual included. */
   forward(x: Tensor, mode: Mode): Tensor {
     const o = attention(this.qkv.forward(this.norm.forward(x, mode)), this.heads);
     return add(this.proj.forward(o), x);
@@ -153,31 +173,52 @@ export class UNetAttention {
 
 /** Options of a UNetBlock as SongUNet builds it (adaptive_scale=False, resample_proj=True). */
 export interface UNetBlockOptions {
+  /** Channels of the noise embedding fed to the `affine` layer. */
   embChannels: number;
+  /** Doubles the resolution (conv0 and skip upsample). */
   up?: boolean;
+  /** Halves the resolution (conv0 and skip downsample). */
   down?: boolean;
+  /** Adds self-attention after the residual sum. */
   attention?: boolean;
+  /** Attention heads (default 1). */
   heads?: number;
+  /** Dropout probability between norm1 and conv1 in training (default 0). */
   dropout?: number;
+  /** Scale of the residual sum (default 1/sqrt(2)). */
   skipScale?: number;
+  /** GroupNorm epsilon (default 1e-6). */
   eps?: number;
+  /** Initialisation of conv0, affine and skip. */
   init?: InitKind;
+  /** Initialisation of conv1 and the attention projection (near zero). */
   initZero?: InitKind;
+  /** Initialisation of the attention qkv conv. */
   initAttn?: InitKind;
 }
 
 /** SongUNet's residual block: two 3x3 convs with GroupNorm+SiLU, noise-embedding bias, optional attention. */
 export class UNetBlock {
+  /** GroupNorm + SiLU on the input. */
   readonly norm0: GroupNorm;
+  /** First 3x3 conv (with any up/down resampling); its bias also takes the embedding. */
   readonly conv0: Conv2d;
+  /** Projects the noise embedding to a per-channel bias of conv0's output. */
   readonly affine: Linear;
+  /** GroupNorm + SiLU before the second conv. */
   readonly norm1: GroupNorm;
+  /** Second 3x3 conv (near-zero init). */
   readonly conv1: Conv2d;
+  /** 1x1 conv on the residual path when channels or resolution change, else null. */
   readonly skip: Conv2d | null;
+  /** Self-attention after the residual sum, or null. */
   readonly attn: UNetAttention | null;
+  /** Scale applied to the residual sum (and again after attention). */
   readonly skipScale: number;
+  /** Dropout probability in training. */
   readonly dropout: number;
 
+  /** Registers the block's layers under `key` in `ps`, with the reference's default initialisations. */
   constructor(
     ps: ParamStore,
     readonly key: string,

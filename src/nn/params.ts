@@ -14,9 +14,13 @@ export type InitMode = "xavier_uniform" | "xavier_normal" | "kaiming_uniform" | 
 
 /** How a weight starts: distribution, fans and the `init_weight` multiplier. Biases start at 0. */
 export interface InitSpec {
+  /** Weight distribution (uniform or normal, Xavier or Kaiming scaling). */
   mode: InitMode;
+  /** Fan-in: input features times kernel area. */
   fanIn: number;
+  /** Fan-out: output features times kernel area. */
   fanOut: number;
+  /** Multiplier of the drawn values (the reference's `init_weight`); 1 when absent. */
   gain?: number;
 }
 
@@ -31,6 +35,7 @@ export class ParamStore {
   readonly buffers = new Map<string, { shape: number[]; data: Float32Array }>();
   readonly #rng: Rng;
 
+  /** `seed` seeds the generator that draws every weight initialisation, in registration order. */
   constructor(seed = 0) {
     this.#rng = new Rng(seed);
   }

@@ -19,27 +19,48 @@ import { Rng } from "../util/rng.ts";
 
 /** SongUNet / SongUNetPosEmbd keyword arguments, spelled as in the reference. */
 export interface SongUNetKwargs {
+  /** Output grid size: H, or [H, W]. */
   img_resolution: number | [number, number];
+  /** Input channels, grid channels included for SongUNetPosEmbd. */
   in_channels: number;
+  /** Output channels. */
   out_channels: number;
+  /** Base channel count (default 128). */
   model_channels?: number;
+  /** Channel multiplier per level (default [1, 2, 2, 2], or [1, 2, 2, 2, 2] with the grid). */
   channel_mult?: number[];
+  /** Noise-embedding channels as a multiple of `model_channels` (default 4). */
   channel_mult_emb?: number;
+  /** Noise-label channels before the mapping network, as a multiple of `model_channels` (default 1). */
   channel_mult_noise?: number;
+  /** Residual blocks per encoder level (default 4); the decoder has one more. */
   num_blocks?: number;
+  /** Resolutions (heights) with self-attention (default [16], or [28] with the grid). */
   attn_resolutions?: number[];
+  /** Dropout probability inside the blocks (default 0.1, or 0.13 with the grid). */
   dropout?: number;
+  /** Noise-label embedding (default "positional"; "zero" disables the mapping network). */
   embedding_type?: "positional" | "fourier" | "zero";
+  /** Only "standard" is supported. */
   encoder_type?: string;
+  /** Only "standard" is supported. */
   decoder_type?: string;
+  /** Only [1, 1] is supported. */
   resample_filter?: number[];
+  /** Self-attention in the first bottleneck block (default true). */
   bottleneck_attention?: boolean;
+  /** Not supported (must be false). */
   additive_pos_embed?: boolean;
+  /** Class-label conditioning: not supported (must be 0). */
   label_dim?: number;
+  /** Augmentation-label conditioning: not supported (must be 0). */
   augment_dim?: number;
   // SongUNetPosEmbd only
+  /** Kind of the positional grid (default "sinusoidal"; "learnable" makes it a parameter). */
   gridtype?: GridType;
+  /** Grid channels appended to the input (default 4). */
   N_grid_channels?: number;
+  /** Other keywords: `checkpoint_level`, and speed/memory switches that are ignored. */
   [extra: string]: unknown;
 }
 
@@ -55,6 +76,7 @@ const IGNORED = new Set([
 
 /** Optional inputs of a forward pass. */
 export interface UNetForwardOptions {
+  /** Train or eval mode of the pass. */
   mode: Mode;
   /** Tensor of the noise labels, if their gradient is wanted. */
   noiseLabelTensor?: Tensor;
@@ -66,19 +88,31 @@ export interface UNetForwardOptions {
 
 /** The SongUNet / SongUNetPosEmbd U-Net, built from the reference's keyword arguments. */
 export class SongUNet {
+  /** Parameters and buffers under the reference's state-dict keys. */
   readonly ps: ParamStore;
+  /** Image height the network was built for. */
   readonly H: number;
+  /** Image width the network was built for. */
   readonly W: number;
+  /** Number of resolution levels (length of `channel_mult`). */
   readonly levels: number;
+  /** Channels of the noise embedding fed to every block. */
   readonly embChannels: number;
+  /** Noise-label embedding kind. */
   readonly embeddingType: "positional" | "fourier" | "zero";
+  /** Frequencies of the noise-label embedding (`map_noise.freqs`), or null for "zero". */
   readonly noiseFreqs: Float32Array | null = null;
+  /** First layer of the noise mapping network, or null for "zero". */
   readonly mapLayer0: Linear | null = null;
+  /** Second layer of the noise mapping network, or null for "zero". */
   readonly mapLayer1: Linear | null = null;
+  /** Encoder layers in order, by state-dict name (`<R>x<R>_conv`, `_down`, `_block<i>`). */
   readonly enc: [string, Conv2d | UNetBlock][] = [];
+  /** Decoder layers in order, by name within their level (`in0`, `in1`, `up`, `block<i>`, `aux_*`). */
   readonly dec: [string, UNetBlock | GroupNorm | Conv2d][] = [];
   /** SongUNetPosEmbd's grid: fixed [N, H, W] (persistent tensor) or the learnable parameter. */
   readonly posEmbd: Tensor | null = null;
+  /** Grid channels appended to the input (0 for plain SongUNet). */
   readonly gridChannels: number;
   /**
    * Gradient checkpointing (`checkpoint_level`): blocks whose input has floor(sqrt(h w)) above

@@ -12,11 +12,17 @@ import { SongUNet, type SongUNetKwargs, type UNetForwardOptions } from "./songun
 
 /** Wrapper keyword arguments as in the reference (everything not listed goes to the U-Net). */
 export interface WrapperKwargs {
+  /** Output grid size: H, or [H, W]. */
   img_resolution: number | [number, number];
+  /** Conditioning (low-resolution input) channels. */
   img_in_channels: number;
+  /** Target channels the network predicts. */
   img_out_channels: number;
+  /** U-Net class (default SongUNetPosEmbd). */
   model_type?: "SongUNetPosEmbd" | "SongUNet";
+  /** Half precision: rejected when true (the port runs in float32). */
   use_fp16?: boolean;
+  /** Any other keyword argument, passed on to the U-Net. */
   [modelKwarg: string]: unknown;
 }
 
@@ -45,10 +51,14 @@ function buildUNet(kw: WrapperKwargs, ps: ParamStore, seed: number, drop: string
 
 /** CorrDiffRegressionUNet: y = model(cat[x, img_lr], noise_labels = 0). No preconditioning. */
 export class CorrDiffRegressionUNet {
+  /** Parameters of the whole wrapper (keys start with "model."). */
   readonly ps: ParamStore;
+  /** The U-Net, with in_channels = img_in_channels + img_out_channels. */
   readonly model: SongUNet;
+  /** Channels of the prediction (`img_out_channels`). */
   readonly outChannels: number;
 
+  /** Builds the U-Net from `kwargs`; `seed` seeds the weight initialisation. */
   constructor(readonly kwargs: WrapperKwargs, seed = 0) {
     this.ps = new ParamStore(seed);
     this.model = buildUNet(kwargs, this.ps, seed, []);
@@ -85,14 +95,22 @@ export function edmCoefficients(
  * With `scaleCondInput` (the deprecated EDMPrecondSR's default) the conditioning is scaled by c_in too.
  */
 export class EDMPrecondSuperResolution {
+  /** Parameters of the whole wrapper (keys start with "model."). */
   readonly ps: ParamStore;
+  /** The U-Net F, with in_channels = img_in_channels + img_out_channels. */
   readonly model: SongUNet;
+  /** Standard deviation of the data in EDM preconditioning (`sigma_data`, default 0.5). */
   readonly sigmaData: number;
+  /** Smallest noise level the network supports (`sigma_min`, default 0); samplers clamp to it. */
   readonly sigmaMin: number;
+  /** Largest noise level the network supports (`sigma_max`, default infinity); samplers clamp to it. */
   readonly sigmaMax: number;
+  /** Scales the conditioning by c_in as well as the noisy target (`scale_cond_input`). */
   readonly scaleCondInput: boolean;
+  /** Channels of the denoised output (`img_out_channels`). */
   readonly outChannels: number;
 
+  /** Builds the U-Net from `kwargs` less the preconditioning keys; `legacy` sets EDMPrecondSR's default. */
   constructor(readonly kwargs: WrapperKwargs, seed = 0, legacy: { scaleCondInput?: boolean } = {}) {
     this.ps = new ParamStore(seed);
     const kw = { ...kwargs } as Record<string, unknown>;

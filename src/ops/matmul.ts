@@ -37,6 +37,7 @@ const TILED = kernel("matmul_tiled", ["a", "b", "bias", "c"]);
  * A batch of matrices stored in a tensor, in float32 elements: M[z][i, j] = t[off + z*zs + i*is + j*js].
  */
 export interface MatrixView {
+  /** The tensor holding the matrices. */
   t: Tensor;
   /** First element of matrix 0 (default 0). */
   off?: number;
@@ -50,9 +51,13 @@ export interface MatrixView {
 
 /** Sizes of C[z][m, n] = sum_k A[z][m, k] B[z][k, n]: Z matrices (default 1) of M x N, reduction K. */
 export interface MatmulDims {
+  /** Number of matrices in the batch (default 1). */
   Z?: number;
+  /** Rows of A and C. */
   M: number;
+  /** Columns of B and C. */
   N: number;
+  /** Columns of A, rows of B (the reduction length). */
   K: number;
 }
 

@@ -10,10 +10,15 @@ import { defineOp } from "../gpu/op.ts";
 
 /** A patching scheme: patch size, count and the global (row, col) index of every patch pixel. */
 export interface Patching {
+  /** Image height. */
   readonly H: number;
+  /** Image width. */
   readonly W: number;
+  /** Patch height. */
   readonly Hp: number;
+  /** Patch width. */
   readonly Wp: number;
+  /** Number of patches per image. */
   readonly P: number;
   /** [P, 2, Hp, Wp]: row then column of the image pixel under each patch pixel. */
   readonly globalIndex: Int32Array;
@@ -23,12 +28,19 @@ export interface Patching {
 
 /** GridPatching2D plus what `fuse` needs: the padded canvas geometry and its coverage count. */
 export interface GridPatching extends Patching {
+  /** Patches down the image (rows of the patch grid). */
   readonly Py: number;
+  /** Patches across the image (columns of the patch grid). */
   readonly Px: number;
+  /** Vertical step between patches: Hp - overlap - boundary. */
   readonly strideY: number;
+  /** Horizontal step between patches: Wp - overlap - boundary. */
   readonly strideX: number;
+  /** Reflect-padding pixels at the image border (`boundary_pix`). */
   readonly boundary: number;
+  /** Height of the padded canvas. */
   readonly Hpad: number;
+  /** Width of the padded canvas. */
   readonly Wpad: number;
   /** [Hpad, Wpad]: how many patches cover each canvas pixel. */
   readonly overlapCount: Float32Array;
@@ -60,11 +72,16 @@ const PATCH_FUSE = defineOp({
 
 /** Index tables of one patching, uploaded once and reused for every call. */
 export class DevicePatching {
+  /** [P, Hp*Wp]: flat image pixel (row*W + col) under each patch pixel. */
   readonly src: Tensor;
+  /** [H*W, K]: flat patch pixels lying on each image pixel, -1 padded; grid patchings only. */
   readonly fuseTable: Tensor | null = null;
+  /** [H*W]: 1 / number of patches covering each image pixel; grid patchings only. */
   readonly invCount: Tensor | null = null;
+  /** Most patch pixels lying on one image pixel (columns of `fuseTable`); 0 without a grid. */
   readonly K: number = 0;
 
+  /** Builds and uploads the index tables of `plan` (the fuse tables only for a grid patching). */
   constructor(readonly plan: Patching | GridPatching) {
     const r = rt();
     const n = plan.Hp * plan.Wp;
@@ -148,6 +165,7 @@ export class DevicePatching {
     });
   }
 
+  /** Releases the index tables. */
   dispose(): void {
     for (const t of [this.src, this.fuseTable, this.invCount]) {
       if (t) {

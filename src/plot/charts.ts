@@ -10,17 +10,25 @@ const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
 /** One line of a chart: `y` against `x`, labelled `name` in the legend. */
 export interface LineSeries {
+  /** Legend label of the line. */
   name: string;
+  /** Abscissae (frequency, wavenumber or lag). */
   x: ArrayLike<number>;
+  /** Ordinates, one per `x` value; non-finite points are left out. */
   y: ArrayLike<number>;
 }
 
 /** Titles and size of a line chart. */
 export interface LineChartOptions {
+  /** Chart title (none by default). */
   title?: string;
+  /** Title of the x axis (each chart has its own default). */
   xTitle?: string;
+  /** Title of the y axis (each chart has its own default). */
   yTitle?: string;
+  /** Plot width in pixels (default 420). */
   width?: number;
+  /** Plot height in pixels (default 300). */
   height?: number;
 }
 
@@ -112,7 +120,9 @@ export function acfChart(series: readonly LineSeries[], options: AcfChartOptions
 
 /** One output variable of a sample map: (H, W) row-major fields at one time step. */
 export interface SampleMapVariable {
+  /** Variable name, the row's title. */
   name: string;
+  /** Physical units, shown in the row title and the colour legend. */
   units?: string;
   /** The (upsampled) low-resolution input of the same name, if the file has one. */
   input?: ArrayLike<number>;
@@ -122,6 +132,7 @@ export interface SampleMapVariable {
   members?: readonly ArrayLike<number>[];
   /** The ensemble mean. */
   mean: ArrayLike<number>;
+  /** The fine-resolution truth. */
   truth: ArrayLike<number>;
   /** Colour scale; by default diverging (zero-centred) when both signs carry weight, see {@link sampleMapChart}. */
   scale?: "diverging" | "sequential";
@@ -129,8 +140,11 @@ export interface SampleMapVariable {
 
 /** Grid and layout of {@link sampleMapChart}. */
 export interface SampleMapOptions {
+  /** Rows of every field (fine y). */
   height: number;
+  /** Columns of every field (fine x). */
   width: number;
+  /** Chart title (none by default). */
   title?: string;
   /** Index of the member shown, for its panel title (default 0). */
   memberIndex?: number;

@@ -28,7 +28,9 @@ function squared(units?: string): string {
 
 /** A chart to write: file stem (no extension) and Vega-Lite spec. */
 export interface NamedChart {
+  /** File stem, `<variable>_spectra`, `<variable>_radial_spectra` or `<variable>_acf`. */
   name: string;
+  /** The Vega-Lite spec. */
   spec: object;
 }
 

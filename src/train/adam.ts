@@ -34,8 +34,11 @@ const STATS = 8;
 
 /** Adam's hyper-parameters. */
 export interface AdamOptions {
+  /** Decay rate of the first-moment average (default 0.9). */
   beta1?: number;
+  /** Decay rate of the second-moment average (default 0.999). */
   beta2?: number;
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps?: number;
 }
 
@@ -53,14 +56,18 @@ export interface OptimStats {
 
 /** Adam over a parameter arena, with nan_to_num, optional clipping and device-side loss bookkeeping. */
 export class Adam {
+  /** Decay rate of the first-moment average. */
   readonly beta1: number;
+  /** Decay rate of the second-moment average. */
   readonly beta2: number;
+  /** Added to the denominator for numerical stability. */
   readonly eps: number;
   /** Optimiser steps taken (torch's `state.step`). */
   step = 0;
   readonly #stats: GPUBuffer;
   readonly #partials: GPUBuffer;
 
+  /** An optimiser for the parameters of `arena` (whose buffers hold its moments), with zeroed counters. */
   constructor(readonly arena: ParamArena, o: AdamOptions = {}) {
     this.beta1 = o.beta1 ?? 0.9;
     this.beta2 = o.beta2 ?? 0.999;
@@ -135,6 +142,7 @@ export class Adam {
     rt().device.queue.writeBuffer(this.#stats, 8, new Float32Array([nonFiniteGrads]));
   }
 
+  /** Destroys the optimiser's device buffers (the arena is left as it is). */
   dispose(): void {
     this.#stats.destroy();
     this.#partials.destroy();

@@ -14,9 +14,13 @@ const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.
 
 /** Where one parameter lives: its segment and byte offset there. */
 export interface Slot {
+  /** The parameter's state-dict key. */
   key: string;
+  /** The parameter tensor, rebound to its slice of the arena. */
   tensor: Tensor;
+  /** Index of its segment in {@link ParamArena.segments}. */
   segment: number;
+  /** Byte offset of its slice in the segment's buffers (storage-offset aligned). */
   byteOffset: number;
 }
 
@@ -24,9 +28,13 @@ export interface Slot {
 export interface Segment {
   /** Floats covered (including alignment padding). */
   length: number;
+  /** Parameter values. */
   param: GPUBuffer;
+  /** Gradients, summed over the accumulation rounds of a step. */
   grad: GPUBuffer;
+  /** Adam's first moments. */
   expAvg: GPUBuffer;
+  /** Adam's second moments. */
   expAvgSq: GPUBuffer;
   /** Scratch for gradient-accumulation rounds after the first (created on demand). */
   scratch: GPUBuffer | null;
@@ -34,7 +42,9 @@ export interface Segment {
 
 /** Parameters, gradients and Adam moments in a few flat buffers (see the module doc). */
 export class ParamArena {
+  /** Every parameter's place, in state-dict order. */
   readonly slots: Slot[] = [];
+  /** The buffers, each within the adapter's largest binding. */
   readonly segments: Segment[] = [];
   /** Trainable scalars (without padding). */
   readonly numParameters: number;

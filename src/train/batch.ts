@@ -9,9 +9,13 @@ import { countNonFinite } from "../io/file_errors.ts";
 
 /** One batch on the host: targets [B, C_out, H, W] and inputs [B, C_lr, H, W]. */
 export interface HostBatch {
+  /** Dataset indices of the samples, in batch order. */
   indices: number[];
+  /** Targets, [B, C_out, H, W] row-major. */
   target: Float32Array;
+  /** Inputs, [B, C_lr, H, W] row-major. */
   input: Float32Array;
+  /** Samples in the batch. */
   B: number;
 }
 

@@ -14,7 +14,9 @@ import { lossSetup, recordStep, type StepContext } from "./step.ts";
 
 /** Median step time and the peak of pooled device memory plus the arenas. */
 export interface TrainStepBench {
+  /** Median wall time of one step, milliseconds. */
   ms: number;
+  /** Peak bytes of pooled device memory during the steps, plus the parameter, gradient and moment arenas. */
   peakBytes: number;
   /** Device buffers created during the timed steps (after the first): 0 when the pool serves them all. */
   newBuffers: number;

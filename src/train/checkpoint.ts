@@ -18,15 +18,19 @@ import type { SamplerState } from "./sampler.ts";
 
 /** What a checkpoint restores besides the weights. */
 export interface TrainState {
+  /** Training samples seen so far (train.py's `cur_nimg`), which names the checkpoint. */
   curNimg: number;
   /** Adam's step count. */
   step: number;
   /** Learning rate of the last step (train.py's schedule can depend on it). */
   lr: number;
+  /** Position in the training data: the shuffled order and how far through it. */
   sampler: SamplerState;
   /** State of the generator of noise levels, noise and patches. */
   rng: number[];
+  /** Non-finite gradient values replaced since the start of training. */
   nonFiniteGrads: number;
+  /** Lowest validation loss so far; null: not validated yet. */
   bestValidation: number | null;
   /** Wall time of all the sessions so far, in seconds. */
   wallSeconds: number;
@@ -34,8 +38,11 @@ export interface TrainState {
 
 /** A checkpoint on disk. */
 export interface CheckpointFiles {
+  /** Training samples seen when it was written (its `cur_nimg`). */
   nimg: number;
+  /** Path of the network file. */
   network: string;
+  /** Path of the state file. */
   state: string;
 }
 
@@ -137,9 +144,13 @@ function failpoint(statePath: string, nimg: number): void {
 
 /** A checkpoint's training state, read back and checked. */
 export interface LoadedState {
+  /** The training state. */
   state: TrainState;
+  /** Adam's first moments, by parameter key. */
   expAvg: Map<string, Float32Array>;
+  /** Adam's second moments, by parameter key. */
   expAvgSq: Map<string, Float32Array>;
+  /** The resolved config the run was trained with (null when unreadable). */
   config: unknown;
 }
 

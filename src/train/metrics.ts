@@ -8,15 +8,21 @@ import { writeChart } from "../plot/render.ts";
 
 /** One line of metrics.jsonl. */
 export interface MetricsRecord {
+  /** A training-loss record or a validation record. */
   kind: "train" | "validation";
+  /** Training samples seen when it was written (`cur_nimg`). */
   samples: number;
+  /** Optimiser steps taken when it was written. */
   step: number;
+  /** The metrics themselves (`loss`, `lr`, `grad_norm`, `rmse`, ...). */
   [metric: string]: unknown;
 }
 
 /** `metrics.jsonl` and the loss curve of a training run. */
 export class MetricsLog {
+  /** Path of `metrics.jsonl`. */
   readonly path: string;
+  /** Every record of the run, the kept ones from before a resume included. */
   readonly records: MetricsRecord[] = [];
 
   /**

@@ -10,14 +10,19 @@ import { fileNames, listCheckpoints, loadTrainState, type TrainState } from "./c
 
 /** A checkpoint to resume from, loaded. */
 export interface ResumePoint {
+  /** Which program wrote the checkpoint: this one or PhysicsNeMo's train.py. */
   origin: "ours" | "physicsnemo";
+  /** Training samples seen when it was written (`cur_nimg`). */
   nimg: number;
   /** The file the training state came from (named in messages). */
   statePath: string;
+  /** The network, built and loaded from the checkpoint's network file. */
   loaded: LoadedNetwork;
   /** What the checkpoint restores; PhysicsNeMo's holds no data order nor generator state. */
   state: Pick<TrainState, "curNimg" | "step" | "lr"> & Partial<TrainState>;
+  /** Adam's first moments, by parameter key. */
   expAvg: Map<string, Float32Array>;
+  /** Adam's second moments, by parameter key. */
   expAvgSq: Map<string, Float32Array>;
 }
 

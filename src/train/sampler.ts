@@ -14,6 +14,7 @@ export class MT19937 {
   readonly #mt = new Uint32Array(624);
   #i = 624;
 
+  /** Seeds the generator as `RandomState(seed)` does (`init_genrand`). */
   constructor(seed: number) {
     const mt = this.#mt;
     mt[0] = seed >>> 0;
@@ -68,10 +69,12 @@ export class MT19937 {
     return a;
   }
 
+  /** The generator's state (624 words and the position in them), to save with a checkpoint. */
   getState(): { key: number[]; pos: number } {
     return { key: [...this.#mt], pos: this.#i };
   }
 
+  /** Restores a state that `getState` returned. */
   setState(s: { key: readonly number[]; pos: number }): this {
     if (s.key.length !== 624 || !(s.pos >= 0 && s.pos <= 624)) throw new Error("MT19937: invalid state");
     this.#mt.set(s.key);
@@ -82,8 +85,11 @@ export class MT19937 {
 
 /** Saved position of an {@link InfiniteSampler}. */
 export interface SamplerState {
+  /** The current order of the sample indices (a permutation, partly swapped along the walk). */
   order: number[];
+  /** Positions walked so far, over all ranks. */
   idx: number;
+  /** State of the generator of the swaps. */
   rng: { key: number[]; pos: number };
 }
 
@@ -112,7 +118,9 @@ export class InfiniteSampler {
     this.#idx = o.startIdx ?? 0;
   }
 
+  /** This process's rank: it gets the positions `rank`, `rank + world`, ... */
   readonly rank: number;
+  /** Number of ranks sharing the walk. */
   readonly world: number;
 
   /** The next index for this rank. */
@@ -132,10 +140,12 @@ export class InfiniteSampler {
     }
   }
 
+  /** The position, order and generator state, to save with a checkpoint. */
   getState(): SamplerState {
     return { order: [...this.#order], idx: this.#idx, rng: this.#rng.getState() };
   }
 
+  /** Restores a state that `getState` returned; the dataset must have as many samples as when it was saved. */
   setState(s: SamplerState): this {
     if (s.order.length !== this.length) {
       throw new Error(`saved data order covers ${s.order.length} samples, the dataset has ${this.length}`);

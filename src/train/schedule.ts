@@ -5,9 +5,13 @@
 
 /** The hyper-parameters the schedule reads (training.hp). */
 export interface LrSchedule {
+  /** Base (peak) learning rate. */
   lr: number;
+  /** Samples over which the rate ramps linearly up from 0 (0: no ramp). */
   lr_rampup: number;
+  /** Factor applied to the rate every `lr_decay_rate` samples after the ramp (1: no decay). */
   lr_decay: number;
+  /** Samples between decays. */
   lr_decay_rate: number;
 }
 

@@ -10,11 +10,13 @@ export type ModelName = "regression" | "diffusion" | "patched_diffusion";
 
 /** Everything the training loop reads from the config. */
 export interface TrainSettings {
+  /** The `model:` section: kind, mean conditioning and the network's constructor arguments (`model_args`). */
   model: {
     name: ModelName;
     hrMeanConditioning: boolean;
     args: Record<string, unknown>;
   };
+  /** The `training.hp` section, with batch sizes per process worked out. */
   hp: LrSchedule & {
     training_duration: number;
     total_batch_size: number;
@@ -27,7 +29,9 @@ export interface TrainSettings {
     /** Patched diffusion only; null when the patch covers the image. */
     patch: { Hp: number; Wp: number; num: number; chunks: number[] } | null;
   };
+  /** The `training.perf` section: the SongUNet checkpoint level, and the keys ignored on WebGPU. */
   perf: { checkpointLevel: number; ignored: string[] };
+  /** The `training.io` section: checkpoint paths and how often to log, save and validate. */
   io: {
     regression_checkpoint_path: string | null;
     checkpoint_dir: string;
@@ -37,6 +41,7 @@ export interface TrainSettings {
     validation_freq: number;
     validation_steps: number;
   };
+  /** Seed of the initial weights, the data order and the loss's draws. */
   seed: number;
 }
 

@@ -23,18 +23,25 @@ import type { TrainSettings } from "./settings.ts";
  * (golden cases), which may also dictate the patch corners.
  */
 export interface Draws {
+  /** `n` standard normal draws. */
   normals(n: number): Float32Array;
+  /** One uniform draw in [0, 1). */
   uniform(): number;
+  /** Recorded corners of `P` patches of `Hp` x `Wp` in an `H` x `W` image; absent: drawn with `uniform()`. */
   patchCorners?(H: number, W: number, Hp: number, Wp: number, P: number): ArrayLike<number>;
 }
 
 /** The loss of a model: which networks, EDM's noise distribution, conditioning and patching. */
 export interface LossSetup {
+  /** The network trained: the regression U-Net or the EDM-preconditioned diffusion model. */
   net: CorrDiffRegressionUNet | EDMPrecondSuperResolution;
   /** The frozen regression net (diffusion models). */
   regressionNet: CorrDiffRegressionUNet | null;
+  /** Mean of log sigma, the training noise level (diffusion models). */
   P_mean: number;
+  /** Standard deviation of log sigma (diffusion models). */
   P_std: number;
+  /** Whether the diffusion model is conditioned on the regression mean as well as the input. */
   hrMeanConditioning: boolean;
   /** Random patches of this size (patched diffusion), or null for the whole image. */
   patch: { Hp: number; Wp: number } | null;
@@ -42,14 +49,21 @@ export interface LossSetup {
 
 /** What a step needs besides its batches. */
 export interface StepContext {
+  /** The training settings (batch sizes, patch chunks, gradient clipping). */
   settings: TrainSettings;
+  /** The loss the step back-propagates. */
   loss: LossSetup;
+  /** The network trained. */
   net: CorrDiffRegressionUNet | EDMPrecondSuperResolution;
+  /** The frozen regression net whose mean the diffusion loss conditions on; null for regression training. */
   regressionNet: CorrDiffRegressionUNet | null;
+  /** Parameters and gradients of `net`, in flat buffers. */
   arena: ParamArena;
+  /** The optimiser, which also accumulates the step's loss. */
   adam: Adam;
   /** Noise levels, noise and patch corners. */
   rng: Draws;
+  /** Output channels, input channels and fine grid size of a batch. */
   shape: { cOut: number; cLr: number; H: number; W: number };
   /** This process's place in a data-parallel run (default rank 0 of 1): ranks draw distinct dropout masks. */
   replica?: { rank: number; size: number };

@@ -48,16 +48,25 @@ export interface TrainOptions {
 
 /** What a finished (or stopped) run reports. */
 export interface TrainSummary {
+  /** Training samples seen in all, this session and those before it (`cur_nimg`). */
   samples: number;
+  /** Optimiser steps taken in this session. */
   steps: number;
   /** Wall time of this session. */
   seconds: number;
+  /** Mean training loss over the last logging interval; null: none logged. */
   lastLoss: number | null;
+  /** Lowest validation loss of the run so far; null: never validated. */
   bestValidation: number | null;
+  /** The last validation: loss, and per output variable the RMSE of the model and of the upsampled input. */
   lastValidation: { loss: number; rmse: Record<string, number>; inputRmse: Record<string, number> } | null;
+  /** Directory of the checkpoints and metrics. */
   checkpointDir: string;
+  /** State file of the newest checkpoint; null: none written or resumed from. */
   lastCheckpoint: string | null;
+  /** Samples seen when this session started (0: a fresh run). */
   resumedFrom: number;
+  /** Trainable parameters of the network. */
   numParameters: number;
 }
 

@@ -27,6 +27,7 @@ export interface ValidationResult {
    * dataset's own upsampling of the coarse field (bilinear for hrrr_mini), on the same samples.
    */
   inputRmse: Record<string, number>;
+  /** Samples validated on. */
   samples: number;
 }
 

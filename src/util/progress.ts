@@ -35,6 +35,7 @@ export class Progress {
   #lastLine = -Infinity;
   #drawn = false;
 
+  /** A display for `total` units; the clock starts now. */
   constructor(readonly total: number, readonly o: ProgressOptions) {
     this.#tty = o.tty ?? Deno.stdout.isTerminal();
     const enc = new TextEncoder();

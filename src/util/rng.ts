@@ -7,6 +7,7 @@
 export class Rng {
   #s = new Uint32Array(4);
 
+  /** A generator whose state is expanded from `seed` (splitmix32); the same seed gives the same stream. */
   constructor(seed: number) {
     // splitmix32 expands the seed into the state so that nearby seeds give unrelated streams.
     let x = (seed >>> 0) ^ 0x9e3779b9;
