@@ -205,7 +205,7 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
     );
 
     opts.progress?.start(plan.memberCount);
-    // the models do not change: what is derived from their weights is made once for the whole run
+    // what is derived from the weights (made once per weight version) goes back to the pool at the end
     const thaw = r.freezeParameters();
     try {
       for (const t of plan.times()) {

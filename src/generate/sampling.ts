@@ -122,7 +122,7 @@ export class DiffusionStep {
       netSigmaMin: net.sigmaMin,
       netSigmaMax: net.sigmaMax,
     };
-    // the weights' derived layouts are made once per run, not once per network call
+    // the weights' derived layouts (made once per weight version) go back to the pool when the run ends
     const thaw = r.freezeParameters();
     try {
       return s.type === "deterministic"

@@ -56,7 +56,7 @@ export async function validate(
   const inNames = ds.inputChannels().map((c) => c.name + c.level);
   const pairs = outNames.map((n, c) => [c, inNames.indexOf(n)]).filter(([, i]) => i >= 0);
   const inputSq = new Float64Array(cOut);
-  // no parameter changes during validation: layouts derived from the weights are made once
+  // layouts derived from the weights (made once per weight version) go back to the pool afterwards
   const thaw = r.freezeParameters();
   try {
     for (const indices of batches) {
