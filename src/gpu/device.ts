@@ -85,6 +85,34 @@ function ensureRuntimeDir(): void {
   }
 }
 
+/**
+ * Picks Vulkan for Deno's WebGPU when the choice is left open and a Vulkan driver is installed. Left open,
+ * wgpu starts every backend it finds, so a machine with Mesa's software drivers loads both lavapipe
+ * (Vulkan) and llvmpipe (OpenGL, through EGL) into the process: two copies of Mesa's LLVM code generator
+ * sharing one LLVM library, for an adapter that is lavapipe anyway. One driver is less to go wrong (an
+ * intermittent heap corruption at exit has been seen with both loaded; see llvm/llvm-project#105547).
+ * `DENO_WEBGPU_BACKEND=gl` (or any value) still decides; it must be set before the first adapter request.
+ */
+function preferVulkan(): void {
+  if (Deno.build.os !== "linux") return;
+  try {
+    if (Deno.env.get("DENO_WEBGPU_BACKEND")) return;
+    const manifests = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
+    const explicit = Deno.env.get("VK_DRIVER_FILES") || Deno.env.get("VK_ICD_FILENAMES");
+    const found = explicit || manifests.some((dir) => {
+      try {
+        for (const e of Deno.readDirSync(dir)) if (e.name.endsWith(".json")) return true;
+      } catch {
+        // no such directory
+      }
+      return false;
+    });
+    if (found) Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+  } catch {
+    // No permission to read the environment or the directories: leave the choice to wgpu.
+  }
+}
+
 function profileOf(info: GPUAdapterInfo | undefined, fallback: boolean): KernelProfile {
   const forced = Deno.env.get("CORRDIFF_KERNEL_PROFILE");
   if (forced === "cpu" || forced === "gpu") return forced;
@@ -96,6 +124,7 @@ function profileOf(info: GPUAdapterInfo | undefined, fallback: boolean): KernelP
 async function acquire(): Promise<Gpu> {
   if (!("gpu" in navigator) || !navigator.gpu) throw new NoGpuError();
   ensureRuntimeDir();
+  preferVulkan();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new NoGpuError();
   // Ask for the adapter's own maxima: the defaults (128 MiB bindings, 256 MiB buffers) are far below
