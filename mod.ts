@@ -15,7 +15,7 @@ export { startTape, stopTape, valueAndGrad } from "./src/gpu/autograd.ts";
 
 // Ops (each records its backward on the active tape).
 export * from "./src/ops/elementwise.ts";
-export { conv2d, type Conv2dOptions } from "./src/ops/conv2d.ts";
+export { conv2d, type Conv2dOptions, type Conv3Algorithm, conv3Algorithm } from "./src/ops/conv2d.ts";
 export { avgPool2 } from "./src/ops/pool.ts";
 export { groupCount, groupNorm } from "./src/ops/groupnorm.ts";
 export { linear } from "./src/ops/linear.ts";

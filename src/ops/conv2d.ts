@@ -22,6 +22,7 @@ import { axpby, scale, sumLeading, sumRows, zeros } from "./elementwise.ts";
 import { type Grid, gridRows, isPlain, K, roundUp, type Store } from "./conv2d_kernels.ts";
 import { gradWeight } from "./conv2d_grad_weight.ts";
 import { avgPool2 } from "./pool.ts";
+import { winogradConv3, winogradFits, winogradPays } from "./conv2d_winograd.ts";
 
 /** Resampling fused before the convolution (not both), and an optional kernel-family override. */
 export interface Conv2dOptions {
@@ -38,10 +39,44 @@ export interface Conv2dOptions {
    */
   k3Weights?: "uniform" | "storage";
   /**
+   * How the "cpu" family runs a plain 3x3 convolution (and its input gradient): the direct kernel, or
+   * Winograd F(4x4, 3x3) (src/ops/conv2d_winograd.ts). Default: {@link conv3Algorithm}'s choice.
+   */
+  k3Algorithm?: Conv3Algorithm;
+  /**
    * y = scale * (conv(x) + bias + add): a residual added, and the sum scaled, in the convolution's own
    * store (a UNet block's `(h + skip) * skip_scale`). `add` has y's shape.
    */
   residual?: { add: Tensor; scale: number };
+}
+
+/** How plain 3x3 convolutions run on the "cpu" family: "auto" picks Winograd where it pays. */
+export type Conv3Algorithm = "auto" | "direct" | "winograd";
+let conv3Default: Conv3Algorithm = "auto";
+
+/**
+ * Sets (with an argument) and returns the process-wide default of {@link Conv2dOptions.k3Algorithm}:
+ * "direct" reproduces the direct kernel's rounding everywhere (Winograd's is up to ~10x larger, within
+ * the golden tolerances).
+ */
+export function conv3Algorithm(set?: Conv3Algorithm): Conv3Algorithm {
+  if (set) conv3Default = set;
+  return conv3Default;
+}
+
+/** Whether a plain 3x3 convolution of x [B, K, H, W] into M channels runs through Winograd. */
+function useWinograd(
+  profile: KernelProfile,
+  x: readonly number[],
+  M: number,
+  forced?: Conv3Algorithm,
+): boolean {
+  if (profile !== "cpu") return false;
+  const [B, K, H, W] = x;
+  const choice = forced ?? conv3Default;
+  if (choice === "direct") return false;
+  if (choice === "winograd") return winogradFits(B, K, M, H, W);
+  return winogradPays(B, K, M, H, W);
 }
 
 /** conv3_forward: output channels per weight block, floats per uniform buffer, input channels per buffer. */
@@ -78,18 +113,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
     // the 1x1 kernel has no residual store: add it afterwards
     return axpby(res.scale, conv2d(x, weight, bias, { ...opts, residual: undefined }), res.scale, res.add);
   }
-  const y = r.scope(() => {
-    const wt = layoutWeights(weight, false, k, weightBlock(profile, k, Cout));
-    if (k === 1 && opts.up && profile === "cpu") {
-      // a 1x1 convolution commutes with nearest up-sampling: 4x fewer FLOPs on the coarse grid, then
-      // each value stored over its 2x2 block
-      const store: Store = { mode: 2, Ho: grid.Hc, Wo: grid.Wc, outScale: 1 };
-      return apply(profile, k, { src: x, Cr: Cin, Cw: Cout, grid: plainGrid(H, W), store }, wt, bias);
-    }
-    const store = { ...plainStore(grid), outScale: res?.scale ?? 1 };
-    const call = { src: x, Cr: Cin, Cw: Cout, grid, store, k3Weights: opts.k3Weights, residual: res };
-    return apply(profile, k, call, wt, bias);
-  });
+  const plain3 = k === 3 && !opts.up && !opts.down;
+  const y = plain3 && useWinograd(profile, x.shape, Cout, opts.k3Algorithm)
+    ? winogradConv3({ x, weight, transposed: false, bias, residual: res })
+    : forward(x, weight, bias, opts, profile, grid, res);
   if (r.tape?.wants(x, weight, bias, res?.add)) {
     const needX = r.tape.wants(x);
     const needW = r.tape.wants(weight);
@@ -109,6 +136,32 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
     }, [x, weight]);
   }
   return y;
+}
+
+/** The direct kernels' forward (every case but Winograd's), in a scope. */
+function forward(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  opts: Conv2dOptions,
+  profile: KernelProfile,
+  grid: Grid,
+  res: { add: Tensor; scale: number } | null,
+): Tensor {
+  const [, Cin, H, W] = x.shape;
+  const [Cout, , k] = weight.shape;
+  return rt().scope(() => {
+    const wt = layoutWeights(weight, false, k, weightBlock(profile, k, Cout));
+    if (k === 1 && opts.up && profile === "cpu") {
+      // a 1x1 convolution commutes with nearest up-sampling: 4x fewer FLOPs on the coarse grid, then
+      // each value stored over its 2x2 block
+      const store: Store = { mode: 2, Ho: grid.Hc, Wo: grid.Wc, outScale: 1 };
+      return apply(profile, k, { src: x, Cr: Cin, Cw: Cout, grid: plainGrid(H, W), store }, wt, bias);
+    }
+    const store = { ...plainStore(grid), outScale: res?.scale ?? 1 };
+    const call = { src: x, Cr: Cin, Cw: Cout, grid, store, k3Weights: opts.k3Weights, residual: res };
+    return apply(profile, k, call, wt, bias);
+  });
 }
 
 function checkShapes(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions) {
@@ -213,6 +266,11 @@ interface Call {
   store: Store;
   /** 3x3, "cpu" family: forces the weights' path (see {@link Conv2dOptions.k3Weights}). */
   k3Weights?: "uniform" | "storage";
+  /**
+   * How the "cpu" family runs a plain 3x3 convolution (and its input gradient): the direct kernel, or
+   * Winograd F(4x4, 3x3) (src/ops/conv2d_winograd.ts). Default: {@link conv3Algorithm}'s choice.
+   */
+  k3Algorithm?: Conv3Algorithm;
   /** Plain stores: added times its scale (see {@link Conv2dOptions.residual}). */
   residual?: { add: Tensor; scale: number } | null;
 }
@@ -379,6 +437,9 @@ function gradInput(
   const [, Cin, H, W] = xShape;
   const [Cout] = weight.shape;
   const [B, , Hy, Wy] = gy.shape;
+  if (k === 3 && !o.up && !o.down && useWinograd(profile, gy.shape, Cin, o.k3Algorithm)) {
+    return winogradConv3({ x: gy, weight, transposed: true, bias: null });
+  }
   return r.scope(() => {
     const wt = layoutWeights(weight, true, k, weightBlock(profile, k, Cin));
     const call = (grid: Grid, store: Store): Call => ({

@@ -11,6 +11,7 @@ import type { KernelProfile } from "../../src/gpu/device.ts";
 import { valueAndGrad } from "../../src/gpu/autograd.ts";
 import { readSafetensors } from "../../src/io/safetensors.ts";
 import { conv2d, type Conv2dOptions } from "../../src/ops/conv2d.ts";
+import { DispatchProfiler } from "../../src/gpu/profiler.ts";
 import { conv2dRef } from "../../src/ops/conv2d_ref.ts";
 
 type Mode = "plain" | "up" | "down";
@@ -361,6 +362,80 @@ Deno.test("the fast kernels agree with the reference kernels (conv2d_ref) on net
       }
     }
   }
+});
+
+// ------------------------------------------------------------------ Winograd F(4x4, 3x3)
+
+// Plain 3x3 shapes for Winograd: partial 4x4 tiles and padded quads of tiles (13 x 18), a single pixel,
+// rows not a multiple of 4 (scalar stores), odd channel counts (zero-padded products).
+const WINO_SHAPES: Shape[] = [
+  SHAPES[0],
+  SHAPES[3],
+  SHAPES[9],
+  { B: 2, Ci: 5, Co: 7, H: 13, W: 18, k: 3, mode: "plain" },
+  { B: 1, Ci: 3, Co: 4, H: 1, W: 1, k: 3, mode: "plain" },
+  { B: 2, Ci: 33, Co: 17, H: 9, W: 8, k: 3, mode: "plain" },
+];
+// Winograd's transforms round more than the direct sums (about 10x with these interpolation points).
+const WINO_TOL = 2e-5;
+
+Deno.test("Winograd 3x3 agrees with a float64 host convolution: y, dx (through Winograd too), dw, db", async () => {
+  for (const [i, s] of WINO_SHAPES.entries()) {
+    const { x, w, b, g } = inputs(s, 900 + i);
+    const got = await runDevice(s, "cpu", x, w, b, g, { k3Algorithm: "winograd" });
+    assertAgree(got, hostConv(s, x, w, b, g), `winograd ${JSON.stringify(s)}`, WINO_TOL);
+  }
+});
+
+Deno.test("Winograd 3x3 with one bias per sample and with a residual", async () => {
+  const r = await initRuntime();
+  for (const [i, s] of WINO_SHAPES.entries()) {
+    const { x, w, g } = inputs(s, 950 + i);
+    const bs = randn(s.B * s.Co, 951 + i);
+    const add = randn(s.B * s.Co * s.H * s.W, 952 + i);
+    const c = Math.SQRT1_2;
+    const plane = s.H * s.W;
+    const want = hostConv(s, x, w, new Float32Array(s.Co), g).y.map((v, j) =>
+      c * (v + bs[Math.floor(j / plane)] + add[j])
+    );
+    const xt = r.upload(x, [s.B, s.Ci, s.H, s.W]), wt = r.upload(w, [s.Co, s.Ci, 3, 3]);
+    const bt = r.upload(bs, [s.B, s.Co]), at = r.upload(add, [s.B, s.Co, s.H, s.W]);
+    const y = conv2d(xt, wt, bt, {
+      profile: "cpu",
+      k3Algorithm: "winograd",
+      residual: { add: at, scale: c },
+    });
+    const e = relErr(await y.read(), want);
+    assert(e < WINO_TOL, `winograd ${JSON.stringify(s)}: relative error ${e.toExponential(2)}`);
+    for (const t of [xt, wt, bt, at, y]) t.release();
+  }
+});
+
+Deno.test("Winograd 3x3 gradients (x, weight, bias) match finite differences", async () => {
+  const [B, Ci, Co, H, W] = [2, 3, 5, 6, 10];
+  const worst = await gradCheck(([x, w, b]) => conv2d(x, w, b, { k3Algorithm: "winograd" }), [
+    { data: randn(B * Ci * H * W, 61), shape: [B, Ci, H, W] },
+    { data: randn(Co * Ci * 9, 62), shape: [Co, Ci, 3, 3] },
+    { data: randn(Co, 63), shape: [Co] },
+  ], { samples: 8 });
+  assert(worst <= 1);
+});
+
+Deno.test("a network-sized 3x3 layer runs through Winograd by default and agrees with the reference", async () => {
+  const r = await initRuntime();
+  const s: Shape = { B: 2, Ci: 64, Co: 64, H: 32, W: 32, k: 3, mode: "plain" };
+  const { x, w, b, g } = inputs(s, 990);
+  const want = await runDevice(s, "reference", x, w, b, g);
+  const profiler = new DispatchProfiler(r.device);
+  r.profiler = profiler;
+  await profiler.reset();
+  const got = await runDevice(s, "cpu", x, w, b, g);
+  r.profiler = null;
+  const labels = (await profiler.totals()).map((t) => t.label);
+  // forward and input gradient: two input transforms
+  const inputPasses = (await profiler.totals()).find((t) => t.label === "conv2d_wino.wgsl:wino_input");
+  assert(inputPasses?.count === 2, `Winograd input passes: ${inputPasses?.count ?? 0} (kernels: ${labels})`);
+  assertAgree(got, want, `cpu (auto) vs reference ${JSON.stringify(s)}`, WINO_TOL);
 });
 
 // ------------------------------------------------------------------ errors

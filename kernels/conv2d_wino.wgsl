@@ -1,0 +1,268 @@
+// Winograd F(4x4, 3x3) for the plain 3x3 convolution (stride 1, zero padding 1) on CPU rasterisers
+// (src/ops/conv2d_winograd.ts). A 3x3 convolution of a 6x6 input tile d gives a 4x4 output tile
+//   Y = A^T [ (G g G^T) . (B^T d B) ] A
+// with 36 products per (input, output) channel pair instead of 144: the products are 36 matrix products
+// (one per position of the 6x6 transformed tile) run by the library's matmul, between three passes here:
+//   wino_weights  U[pos][m][k] = (G g G^T)[pos] for output channel m, input channel k, rows zero-padded to
+//                 Kpad (once per weight version); TRANSPOSED: g = w[k][m] flipped (the input gradient)
+//   wino_input    V[pos][k][t] = (B^T d B)[pos] of input tile t
+//   wino_output   y = outScale * (A^T M A + bias) + resScale * res, from M[pos][m][t]
+// Interpolation points 0, -1, 1, 1/2, -2 (and infinity): 3-4x less rounding error than the usual
+// 0, +-1, +-2 (Barabasz et al., "Error analysis and improving the accuracy of Winograd convolution").
+// Tiles are numbered t = (b * tilesY + ty) * tilesX + tx with tilesX a multiple of 4 (padding tiles see
+// zeros and are never stored), so a thread takes 4 tiles along x and every value is a vec4 over them.
+
+struct Params {
+  B: u32, Cin: u32, Cout: u32, H: u32,
+  W: u32, tilesY: u32, tilesX: u32, N: u32,
+  Kpad: u32, hasBias: u32, outScale: f32, resScale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> u: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> m4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> res: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> res4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> y4: array<vec4<f32>>;
+
+// wino_weights reads w[k][m] flipped (the input gradient's weights) instead of w[m][k].
+override TRANSPOSED: bool = false;
+// wino_output: y = ... + resScale * res.
+override RESIDUAL: bool = false;
+// wino_output: W a multiple of 4, so a tile's output rows are whole aligned vec4s.
+override Y4: bool = false;
+
+#include "lib/index.wgsl"
+
+alias Col3 = array<f32, 3>;
+alias Col6 = array<f32, 6>;
+alias Row6 = array<vec4<f32>, 6>;
+
+// G c for a 3-vector c: the 6 values of the weight's transform along one axis.
+fn g6(c0: f32, c1: f32, c2: f32) -> Col6 {
+  return Col6(
+    c0,
+    (-c0 + c1 - c2) / 3.0,
+    (c0 + c1 + c2) / 3.0,
+    -(16.0 * c0 + 8.0 * c1 + 4.0 * c2) / 15.0,
+    (c0 - 2.0 * c1 + 4.0 * c2) / 15.0,
+    c2,
+  );
+}
+
+// B^T d for 6 values along one axis.
+fn bt6(d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>, d4: vec4<f32>, d5: vec4<f32>) -> Row6 {
+  return Row6(
+    d0 - 1.5 * d1 - 2.0 * d2 + 1.5 * d3 + d4,
+    d1 - 2.5 * d2 + 0.5 * d3 + d4,
+    -d1 + 0.5 * d2 + 2.5 * d3 + d4,
+    -2.0 * d1 - d2 + 2.0 * d3 + d4,
+    0.5 * d1 - d2 - 0.5 * d3 + d4,
+    d1 - 1.5 * d2 - 2.0 * d3 + 1.5 * d4 + d5,
+  );
+}
+
+// A^T m for 6 values along one axis: the 4 outputs.
+fn at4(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, m3: vec4<f32>, m4: vec4<f32>, m5: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(
+    m0 + m1 + m2 + m3 + m4,
+    -m1 + m2 + 0.5 * m3 - 2.0 * m4,
+    m1 + m2 + 0.25 * m3 + 4.0 * m4,
+    -m1 + m2 + 0.125 * m3 - 8.0 * m4 + m5,
+  );
+}
+
+// ------------------------------------------------------------------ wino_weights
+// grid: x = k (Kpad, workgroups of 64), y = m.
+
+fn tap(m: u32, k: u32, ky: u32, kx: u32) -> f32 {
+  if (TRANSPOSED) { return w[((k * p.Cout + m) * 3u + 2u - ky) * 3u + 2u - kx]; }
+  return w[((m * p.Cin + k) * 3u + ky) * 3u + kx];
+}
+
+fn weight_col(at: u32, stride: u32, j: u32, c: Col6) {
+  u[(0u * 6u + j) * stride + at] = c[0];
+  u[(1u * 6u + j) * stride + at] = c[1];
+  u[(2u * 6u + j) * stride + at] = c[2];
+  u[(3u * 6u + j) * stride + at] = c[3];
+  u[(4u * 6u + j) * stride + at] = c[4];
+  u[(5u * 6u + j) * stride + at] = c[5];
+}
+
+@compute @workgroup_size(64)
+fn wino_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let k = gid.x;
+  let m = gid.y;
+  if (k >= p.Kpad) { return; }
+  let stride = p.Cout * p.Kpad;
+  let at = m * p.Kpad + k;
+  if (k >= p.Cin) {
+    for (var pos = 0u; pos < 36u; pos++) { u[pos * stride + at] = 0.0; }
+    return;
+  }
+  // G g along x for each of the 3 rows of the kernel, then G along y for each of the 6 columns.
+  let r0 = g6(tap(m, k, 0u, 0u), tap(m, k, 0u, 1u), tap(m, k, 0u, 2u));
+  let r1 = g6(tap(m, k, 1u, 0u), tap(m, k, 1u, 1u), tap(m, k, 1u, 2u));
+  let r2 = g6(tap(m, k, 2u, 0u), tap(m, k, 2u, 1u), tap(m, k, 2u, 2u));
+  weight_col(at, stride, 0u, g6(r0[0], r1[0], r2[0]));
+  weight_col(at, stride, 1u, g6(r0[1], r1[1], r2[1]));
+  weight_col(at, stride, 2u, g6(r0[2], r1[2], r2[2]));
+  weight_col(at, stride, 3u, g6(r0[3], r1[3], r2[3]));
+  weight_col(at, stride, 4u, g6(r0[4], r1[4], r2[4]));
+  weight_col(at, stride, 5u, g6(r0[5], r1[5], r2[5]));
+}
+
+// ------------------------------------------------------------------ wino_input
+// grid: x (folded into y) = quad of 4 tiles along x, z = input channel.
+
+// x at (row, column) of channel plane `base`, 0 outside the image.
+fn xat(base: u32, row: i32, col: i32) -> f32 {
+  let inside = row >= 0 && row < i32(p.H) && col >= 0 && col < i32(p.W);
+  let r = u32(clamp(row, 0, i32(p.H) - 1));
+  let c = u32(clamp(col, 0, i32(p.W) - 1));
+  return select(0.0, x[base + r * p.W + c], inside);
+}
+
+// Row `row` of the 4 tiles' 6x6 inputs, transformed along x: entry j is vec4 over the tiles.
+fn input_row(base: u32, row: i32, col0: i32) -> Row6 {
+  var c: array<f32, 18>; // explicit constant indices: a loop's dynamic index would move c to memory
+  c[0] = xat(base, row, col0); c[1] = xat(base, row, col0 + 1); c[2] = xat(base, row, col0 + 2);
+  c[3] = xat(base, row, col0 + 3); c[4] = xat(base, row, col0 + 4); c[5] = xat(base, row, col0 + 5);
+  c[6] = xat(base, row, col0 + 6); c[7] = xat(base, row, col0 + 7); c[8] = xat(base, row, col0 + 8);
+  c[9] = xat(base, row, col0 + 9); c[10] = xat(base, row, col0 + 10); c[11] = xat(base, row, col0 + 11);
+  c[12] = xat(base, row, col0 + 12); c[13] = xat(base, row, col0 + 13); c[14] = xat(base, row, col0 + 14);
+  c[15] = xat(base, row, col0 + 15); c[16] = xat(base, row, col0 + 16); c[17] = xat(base, row, col0 + 17);
+  return bt6(
+    vec4<f32>(c[0], c[4], c[8], c[12]),
+    vec4<f32>(c[1], c[5], c[9], c[13]),
+    vec4<f32>(c[2], c[6], c[10], c[14]),
+    vec4<f32>(c[3], c[7], c[11], c[15]),
+    vec4<f32>(c[4], c[8], c[12], c[16]),
+    vec4<f32>(c[5], c[9], c[13], c[17]),
+  );
+}
+
+// Column j of the transform along y (positions 6i + j, i = 0..5) stored for the quad at vec4 index `at`.
+fn store_col(at: u32, stride: u32, j: u32, c: Row6) {
+  v4[(0u * 6u + j) * stride + at] = c[0];
+  v4[(1u * 6u + j) * stride + at] = c[1];
+  v4[(2u * 6u + j) * stride + at] = c[2];
+  v4[(3u * 6u + j) * stride + at] = c[3];
+  v4[(4u * 6u + j) * stride + at] = c[4];
+  v4[(5u * 6u + j) * stride + at] = c[5];
+}
+
+@compute @workgroup_size(8)
+fn wino_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let quad = flat_index(gid, nwg, 8u);
+  let quads = p.tilesX / 4u;
+  if (quad >= p.B * p.tilesY * quads) { return; }
+  let ci = gid.z;
+  let tx0 = (quad % quads) * 4u;
+  let by = quad / quads;
+  let b = by / p.tilesY;
+  let ty = by % p.tilesY;
+  let base = (b * p.Cin + ci) * p.H * p.W;
+  let row0 = i32(ty * 4u) - 1;
+  let col0 = i32(tx0 * 4u) - 1;
+  let e0 = input_row(base, row0, col0);
+  let e1 = input_row(base, row0 + 1, col0);
+  let e2 = input_row(base, row0 + 2, col0);
+  let e3 = input_row(base, row0 + 3, col0);
+  let e4 = input_row(base, row0 + 4, col0);
+  let e5 = input_row(base, row0 + 5, col0);
+  let t4 = (by * p.tilesX + tx0) / 4u; // vec4 index of the quad within a row of V
+  let stride = p.Cin * p.N / 4u;
+  let at = ci * p.N / 4u + t4;
+  store_col(at, stride, 0u, bt6(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]));
+  store_col(at, stride, 1u, bt6(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]));
+  store_col(at, stride, 2u, bt6(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]));
+  store_col(at, stride, 3u, bt6(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3]));
+  store_col(at, stride, 4u, bt6(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4]));
+  store_col(at, stride, 5u, bt6(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]));
+}
+
+// ------------------------------------------------------------------ wino_output
+// grid: x (folded into y) = quad of 4 tiles along x, z = output channel.
+
+// Column j of the 6x6 products (rows 0..5), vec4 over the 4 tiles, transformed along y.
+fn output_col(at: u32, stride: u32, j: u32) -> mat4x4<f32> {
+  return at4(
+    m4[(0u * 6u + j) * stride + at], m4[(1u * 6u + j) * stride + at], m4[(2u * 6u + j) * stride + at],
+    m4[(3u * 6u + j) * stride + at], m4[(4u * 6u + j) * stride + at], m4[(5u * 6u + j) * stride + at],
+  );
+}
+
+fn put(i: u32, v: f32) {
+  if (RESIDUAL) {
+    y[i] = v + p.resScale * res[i];
+  } else {
+    y[i] = v;
+  }
+}
+
+fn put4(i: u32, v: vec4<f32>) {
+  if (RESIDUAL) {
+    y4[i] = v + p.resScale * res4[i];
+  } else {
+    y4[i] = v;
+  }
+}
+
+struct OutRow { plane: u32, oy0: u32, ox0: u32, bias: f32 }
+
+// Row r of the quad's 4 output tiles: o[c] is output column c, vec4 over the tiles.
+fn out_row(s: OutRow, r: u32, o: mat4x4<f32>) {
+  let oy = s.oy0 + r;
+  if (oy >= p.H) { return; }
+  let at = s.plane + oy * p.W + s.ox0;
+  out_px(at, s.ox0, p.outScale * (vec4<f32>(o[0][0], o[1][0], o[2][0], o[3][0]) + s.bias));
+  out_px(at + 4u, s.ox0 + 4u, p.outScale * (vec4<f32>(o[0][1], o[1][1], o[2][1], o[3][1]) + s.bias));
+  out_px(at + 8u, s.ox0 + 8u, p.outScale * (vec4<f32>(o[0][2], o[1][2], o[2][2], o[3][2]) + s.bias));
+  out_px(at + 12u, s.ox0 + 12u, p.outScale * (vec4<f32>(o[0][3], o[1][3], o[2][3], o[3][3]) + s.bias));
+}
+
+// 4 output pixels from column ox (index i) on, those inside the image.
+fn out_px(i: u32, ox: u32, v: vec4<f32>) {
+  if (Y4) {
+    if (ox < p.W) { put4(i / 4u, v); }
+    return;
+  }
+  if (ox < p.W) { put(i, v.x); }
+  if (ox + 1u < p.W) { put(i + 1u, v.y); }
+  if (ox + 2u < p.W) { put(i + 2u, v.z); }
+  if (ox + 3u < p.W) { put(i + 3u, v.w); }
+}
+
+@compute @workgroup_size(8)
+fn wino_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let quad = flat_index(gid, nwg, 8u);
+  let quads = p.tilesX / 4u;
+  if (quad >= p.B * p.tilesY * quads) { return; }
+  let co = gid.z;
+  let tx0 = (quad % quads) * 4u;
+  let by = quad / quads;
+  let b = by / p.tilesY;
+  let ty = by % p.tilesY;
+  let stride = p.Cout * p.N / 4u;
+  let at = co * p.N / 4u + (by * p.tilesX + tx0) / 4u;
+  // f_j = A^T M[:, j]: row r of the 4x6 intermediate is f_j[r], j = 0..5
+  let f0 = output_col(at, stride, 0u);
+  let f1 = output_col(at, stride, 1u);
+  let f2 = output_col(at, stride, 2u);
+  let f3 = output_col(at, stride, 3u);
+  let f4 = output_col(at, stride, 4u);
+  let f5 = output_col(at, stride, 5u);
+  let row = select(0u, b * p.Cout, p.hasBias == 2u);
+  let bv = select(0.0, bias[row + co], p.hasBias != 0u);
+  let s = OutRow((b * p.Cout + co) * p.H * p.W, ty * 4u, tx0 * 4u, bv);
+  out_row(s, 0u, at4(f0[0], f1[0], f2[0], f3[0], f4[0], f5[0]));
+  out_row(s, 1u, at4(f0[1], f1[1], f2[1], f3[1], f4[1], f5[1]));
+  out_row(s, 2u, at4(f0[2], f1[2], f2[2], f3[2], f4[2], f5[2]));
+  out_row(s, 3u, at4(f0[3], f1[3], f2[3], f3[3], f4[3], f5[3]));
+}

@@ -1,0 +1,128 @@
+/**
+ * The plain 3x3 convolution (stride 1, zero padding 1) through Winograd F(4x4, 3x3), for the "cpu"
+ * kernel family (kernels/conv2d_wino.wgsl): 36 multiplies per output tile and channel pair instead of
+ * 144. Three passes around the library's matmul: the input tiles' transform, 36 products
+ * U[pos] (M x K) V[pos] (K x tiles), and the output transform with the convolution's bias, scale and
+ * residual. The weights' transform U is made once per weight version (`Runtime.derived`).
+ *
+ * On a CPU rasteriser the direct kernel reuses each loaded value more (see kernels/README.md), so this
+ * pays only where the products are large: {@link winogradPays} decides from the channel counts.
+ */
+import { rt } from "../gpu/runtime.ts";
+import { declareKernel } from "../gpu/kernel.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { matmulInto } from "./matmul.ts";
+import { roundUp } from "./conv2d_kernels.ts";
+
+// deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
+const PARAMS = {
+  B: "u32", Cin: "u32", Cout: "u32", H: "u32",
+  W: "u32", tilesY: "u32", tilesX: "u32", N: "u32",
+  Kpad: "u32", hasBias: "u32", outScale: "f32", resScale: "f32",
+} as const;
+const kernel = (entry: string, bindings: string[]) =>
+  declareKernel({ file: "conv2d_wino", entry, params: PARAMS, bindings });
+const WEIGHTS = kernel("wino_weights", ["w", "u"]);
+const INPUT = kernel("wino_input", ["x", "v4"]);
+const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
+
+/** Positions of the transformed 6x6 tile: the number of matrix products. */
+const POSITIONS = 36;
+/** Largest temporary (each of V and M) in floats: beyond it the direct kernel runs (no extra memory). */
+const MAX_TEMP_FLOATS = 64 * 1024 * 1024;
+/**
+ * Fewest input and output channels, and tiles, for which Winograd pays on llvmpipe (measured at batch 8,
+ * 64x64 and 32 channels: 0.94x; 64 channels: 1.23x; 128 channels at 32x32 and 16x16: 1.56x and 1.62x).
+ * The products must be long and tall enough to outweigh the two extra passes over memory, and wide
+ * enough (tiles) to fill the matmul's 128-column blocks (128 channels at 16x16: 0.98x with 64 tiles).
+ */
+const MIN_CHANNELS = 64;
+const MIN_TILES = 128;
+
+/** Whether the Winograd path pays, and fits, for K input and M output channels on B images of H x W. */
+export function winogradPays(B: number, K: number, M: number, H: number, W: number): boolean {
+  if (K < MIN_CHANNELS || M < MIN_CHANNELS) return false;
+  if (tileCount(B, H, W) < MIN_TILES) return false;
+  return winogradFits(B, K, M, H, W);
+}
+
+/** Tiles of the products' N dimension: 4x4 output tiles, rows of tiles padded to a multiple of 4. */
+function tileCount(B: number, H: number, W: number): number {
+  return B * Math.ceil(H / 4) * roundUp(Math.ceil(W / 4), 4);
+}
+
+/** Whether the temporaries stay within their bound. */
+export function winogradFits(B: number, K: number, M: number, H: number, W: number): boolean {
+  const N = tileCount(B, H, W);
+  return POSITIONS * N * Math.max(K, M) <= MAX_TEMP_FLOATS;
+}
+
+/** A plain 3x3 convolution for {@link winogradConv3}. */
+export interface WinogradCall {
+  /** Input [B, K, H, W]. */
+  x: Tensor;
+  /** [M, K, 3, 3], or with `transposed` [K, M, 3, 3] read as w[k][m] flipped (the input gradient). */
+  weight: Tensor;
+  /** Read the weight transposed and flipped. */
+  transposed: boolean;
+  /** [M], [B, M] (one per sample) or null. */
+  bias: Tensor | null;
+  /** y = scale * (conv + bias + add): see `Conv2dOptions.residual`. */
+  residual?: { add: Tensor; scale: number } | null;
+}
+
+/** y [B, M, H, W] = the convolution of `c.x` with `c.weight` (+ bias, residual), in one scope. */
+export function winogradConv3(c: WinogradCall): Tensor {
+  const r = rt();
+  const [B, K, H, W] = c.x.shape;
+  const M = c.transposed ? c.weight.shape[1] : c.weight.shape[0];
+  const tilesY = Math.ceil(H / 4);
+  const tilesX = roundUp(Math.ceil(W / 4), 4);
+  const N = B * tilesY * tilesX;
+  const Kpad = roundUp(K, 4);
+  const res = c.residual ?? null;
+  const params = {
+    B,
+    Cin: K,
+    Cout: M,
+    H,
+    W,
+    tilesY,
+    tilesX,
+    N,
+    Kpad,
+    hasBias: c.bias ? c.bias.shape.length : 0,
+    outScale: res?.scale ?? 1,
+    resScale: res?.scale ?? 0,
+  };
+  return r.scope(() => {
+    const u = r.derived(c.weight, `winograd ${c.transposed}`, () => {
+      const u = r.empty([POSITIONS, M, Kpad]);
+      WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [
+        Math.ceil(Kpad / 64),
+        M,
+        1,
+      ]);
+      return u;
+    });
+    const [gx, gy] = r.grid(N / 4, 8);
+    const v = r.empty([POSITIONS, K, N]);
+    INPUT.run(params, { x: c.x, v4: v }, [gx, gy, K]);
+    const m = r.empty([POSITIONS, M, N]);
+    matmulInto(
+      { Z: POSITIONS, M, N, K },
+      { t: u, zs: M * Kpad, is: Kpad, js: 1 },
+      { t: v, zs: K * N, is: N, js: 1 },
+      { t: m, zs: M * N, is: N, js: 1 },
+      { aZeroTail: true },
+    );
+    const y = r.empty([B, M, H, W]);
+    const add = res?.add ?? m; // bound either way, read only with RESIDUAL
+    OUTPUT.with({ RESIDUAL: res !== null, Y4: W % 4 === 0 }).run(
+      params,
+      { m4: m, bias: c.bias ?? m, res: add, y, res4: add, y4: y },
+      [gx, gy, M],
+    );
+    return y;
+  });
+}
