@@ -59,6 +59,8 @@ export class Runtime {
   #sweepAt = 64;
   /** Writes recorded per buffer (see {@link Runtime.derived}). */
   #writes = new WeakMap<GPUBuffer, number>();
+  /** Keys of the derived tensors made from each buffer's contents. */
+  #derivedFrom = new WeakMap<GPUBuffer, Set<string>>();
   /** Labels of kernels recorded since the last check, to name the culprit of an async error. */
   #recent: string[] = [];
   /** The active autograd tape (null: ops are not recorded). */
@@ -237,10 +239,21 @@ export class Runtime {
 
   /**
    * Notes that `buffer` is written by work recorded now (a kernel's read_write binding, a copy, a host
-   * write): tensors derived from it before are stale from here on.
+   * write): tensors derived from it before are stale from here on, and go back to the pool now rather
+   * than when next asked for, so that a training step's peak holds one version of them, not two (work
+   * recorded earlier reads them first: commands run in order).
    */
   wrote(buffer: GPUBuffer): void {
     this.#writes.set(buffer, (this.#writes.get(buffer) ?? 0) + 1);
+    const keys = this.#derivedFrom.get(buffer);
+    if (!keys) return;
+    this.#derivedFrom.delete(buffer);
+    for (const key of keys) {
+      const e = this.#derived.get(key);
+      if (e?.buffer !== buffer) continue;
+      e.t.release();
+      this.#derived.delete(key);
+    }
   }
 
   /**
@@ -274,6 +287,9 @@ export class Runtime {
     e?.t.release();
     const t = make().keep();
     this.#derived.set(key, { t, source, buffer, offset, version });
+    let keys = this.#derivedFrom.get(buffer);
+    if (!keys) this.#derivedFrom.set(buffer, keys = new Set());
+    keys.add(key);
     if (this.#derived.size > this.#sweepAt) {
       // tensors derived from released sources (a discarded network) go back to the pool
       for (const [k, d] of this.#derived) {
