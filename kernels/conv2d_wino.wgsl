@@ -4,9 +4,14 @@
 // with 36 products per (input, output) channel pair instead of 144: the products are 36 matrix products
 // (one per position of the 6x6 transformed tile) run by the library's matmul, between three passes here:
 //   wino_weights  U[pos][m][k] = (G g G^T)[pos] for output channel m, input channel k, rows zero-padded to
-//                 Kpad (once per weight version); TRANSPOSED: g = w[k][m] flipped (the input gradient)
+//                 Cpad = K rounded up to 4 (once per weight version); TRANSPOSED: g = w[k][m] flipped (the
+//                 input gradient)
 //   wino_input    V[pos][k][t] = (B^T d B)[pos] of input tile t
 //   wino_output   y = outScale * (A^T M A + bias) + resScale * res, from M[pos][m][t]
+// and the weight gradient of the forward, the same computation's adjoint:
+//   wino_grad_output  E[pos][t][m] = (A dy A^T)[pos] of output tile t, m padded to Cpad (a multiple of 4)
+//   (matmul)          dU^T[pos][k][m] = sum_t V[pos][k][t] E[pos][t][m]
+//   wino_grad_weights dw[m][k] = G^T dU G
 // Interpolation points 0, -1, 1, 1/2, -2 (and infinity): 3-4x less rounding error than the usual
 // 0, +-1, +-2 (Barabasz et al., "Error analysis and improving the accuracy of Winograd convolution").
 // Tiles are numbered t = (b * tilesY + ty) * tilesX + tx with tilesX a multiple of 4 (padding tiles see
@@ -15,7 +20,7 @@
 struct Params {
   B: u32, Cin: u32, Cout: u32, H: u32,
   W: u32, tilesY: u32, tilesX: u32, N: u32,
-  Kpad: u32, hasBias: u32, outScale: f32, resScale: f32,
+  Cpad: u32, hasBias: u32, outScale: f32, resScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,6 +34,10 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> res4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> e4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> du: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dw: array<f32>;
 
 // wino_weights reads w[k][m] flipped (the input gradient's weights) instead of w[m][k].
 override TRANSPOSED: bool = false;
@@ -78,7 +87,7 @@ fn at4(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, m3: vec4<f32>, m4: vec4<f32>
 }
 
 // ------------------------------------------------------------------ wino_weights
-// grid: x = k (Kpad, workgroups of 64), y = m.
+// grid: x = k (Cpad, workgroups of 64), y = m.
 
 fn tap(m: u32, k: u32, ky: u32, kx: u32) -> f32 {
   if (TRANSPOSED) { return w[((k * p.Cout + m) * 3u + 2u - ky) * 3u + 2u - kx]; }
@@ -98,9 +107,9 @@ fn weight_col(at: u32, stride: u32, j: u32, c: Col6) {
 fn wino_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k = gid.x;
   let m = gid.y;
-  if (k >= p.Kpad) { return; }
-  let stride = p.Cout * p.Kpad;
-  let at = m * p.Kpad + k;
+  if (k >= p.Cpad) { return; }
+  let stride = p.Cout * p.Cpad;
+  let at = m * p.Cpad + k;
   if (k >= p.Cin) {
     for (var pos = 0u; pos < 36u; pos++) { u[pos * stride + at] = 0.0; }
     return;
@@ -265,4 +274,115 @@ fn wino_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   out_row(s, 1u, at4(f0[1], f1[1], f2[1], f3[1], f4[1], f5[1]));
   out_row(s, 2u, at4(f0[2], f1[2], f2[2], f3[2], f4[2], f5[2]));
   out_row(s, 3u, at4(f0[3], f1[3], f2[3], f3[3], f4[3], f5[3]));
+}
+
+// ------------------------------------------------------------------ wino_grad_output
+// grid: x (folded into y) = tile t < N, z = quad of output channels m < Cpad (M rounded up to 4).
+
+// A d for 4 values along one axis (the adjoint of at4): the 6 values.
+fn a6(d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>) -> Row6 {
+  return Row6(
+    d0,
+    d0 - d1 + d2 - d3,
+    d0 + d1 + d2 + d3,
+    d0 + 0.5 * d1 + 0.25 * d2 + 0.125 * d3,
+    d0 - 2.0 * d1 + 4.0 * d2 - 8.0 * d3,
+    d3,
+  );
+}
+
+struct GradTile { b: u32, m0: u32, oy0: u32, ox0: u32 }
+
+// dy at pixel (oy0 + r, ox0 + c) of channels m0..m0+3 (0 outside the image and past Cout).
+fn dy4(g: GradTile, r: u32, c: u32) -> vec4<f32> {
+  let oy = g.oy0 + r;
+  let ox = g.ox0 + c;
+  let inside = oy < p.H && ox < p.W;
+  let plane = p.H * p.W;
+  let at = (g.b * p.Cout + g.m0) * plane + min(oy, p.H - 1u) * p.W + min(ox, p.W - 1u);
+  let last = (g.b * p.Cout + p.Cout - 1u) * plane; // channels past Cout re-read the last one, masked
+  return vec4<f32>(
+    select(0.0, dy[min(at, last + at % plane)], inside && g.m0 < p.Cout),
+    select(0.0, dy[min(at + plane, last + at % plane)], inside && g.m0 + 1u < p.Cout),
+    select(0.0, dy[min(at + 2u * plane, last + at % plane)], inside && g.m0 + 2u < p.Cout),
+    select(0.0, dy[min(at + 3u * plane, last + at % plane)], inside && g.m0 + 3u < p.Cout),
+  );
+}
+
+// Row r of the tile (4 pixels), transformed along x.
+fn grad_row(g: GradTile, r: u32) -> Row6 {
+  return a6(dy4(g, r, 0u), dy4(g, r, 1u), dy4(g, r, 2u), dy4(g, r, 3u));
+}
+
+fn grad_col(at: u32, stride: u32, j: u32, c: Row6) {
+  e4[(0u * 6u + j) * stride + at] = c[0];
+  e4[(1u * 6u + j) * stride + at] = c[1];
+  e4[(2u * 6u + j) * stride + at] = c[2];
+  e4[(3u * 6u + j) * stride + at] = c[3];
+  e4[(4u * 6u + j) * stride + at] = c[4];
+  e4[(5u * 6u + j) * stride + at] = c[5];
+}
+
+@compute @workgroup_size(8)
+fn wino_grad_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat_index(gid, nwg, 8u);
+  if (t >= p.N) { return; }
+  let tx = t % p.tilesX;
+  let by = t / p.tilesX;
+  let g = GradTile(by / p.tilesY, gid.z * 4u, (by % p.tilesY) * 4u, tx * 4u);
+  let e0 = grad_row(g, 0u);
+  let e1 = grad_row(g, 1u);
+  let e2 = grad_row(g, 2u);
+  let e3 = grad_row(g, 3u);
+  let m4n = p.Cpad / 4u;
+  let stride = p.N * m4n; // between positions
+  let at = t * m4n + gid.z;
+  grad_col(at, stride, 0u, a6(e0[0], e1[0], e2[0], e3[0]));
+  grad_col(at, stride, 1u, a6(e0[1], e1[1], e2[1], e3[1]));
+  grad_col(at, stride, 2u, a6(e0[2], e1[2], e2[2], e3[2]));
+  grad_col(at, stride, 3u, a6(e0[3], e1[3], e2[3], e3[3]));
+  grad_col(at, stride, 4u, a6(e0[4], e1[4], e2[4], e3[4]));
+  grad_col(at, stride, 5u, a6(e0[5], e1[5], e2[5], e3[5]));
+}
+
+// ------------------------------------------------------------------ wino_grad_weights
+// grid: x = k (workgroups of 64), y = m < Cout.
+
+// G^T u for 6 values along one axis (the adjoint of g6): the 3 kernel values.
+fn gt3(u0: f32, u1: f32, u2: f32, u3: f32, u4: f32, u5: f32) -> Col3 {
+  return Col3(
+    u0 + (u2 - u1) / 3.0 + (u4 - 16.0 * u3) / 15.0,
+    (u1 + u2) / 3.0 - (8.0 * u3 + 2.0 * u4) / 15.0,
+    (u2 - u1) / 3.0 + (4.0 * u4 - 4.0 * u3) / 15.0 + u5,
+  );
+}
+
+// Row i of dU (positions 6i .. 6i + 5) reduced along x.
+fn du_row(at: u32, stride: u32, i: u32) -> Col3 {
+  return gt3(
+    du[(i * 6u) * stride + at], du[(i * 6u + 1u) * stride + at], du[(i * 6u + 2u) * stride + at],
+    du[(i * 6u + 3u) * stride + at], du[(i * 6u + 4u) * stride + at], du[(i * 6u + 5u) * stride + at],
+  );
+}
+
+@compute @workgroup_size(64)
+fn wino_grad_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let k = gid.x;
+  let m = gid.y;
+  if (k >= p.Cin) { return; }
+  let stride = p.Cin * p.Cpad; // between positions of dU^T [pos][k][Cpad]
+  let at = k * p.Cpad + m;
+  let h0 = du_row(at, stride, 0u);
+  let h1 = du_row(at, stride, 1u);
+  let h2 = du_row(at, stride, 2u);
+  let h3 = du_row(at, stride, 3u);
+  let h4 = du_row(at, stride, 4u);
+  let h5 = du_row(at, stride, 5u);
+  let o = (m * p.Cin + k) * 9u;
+  let c0 = gt3(h0[0], h1[0], h2[0], h3[0], h4[0], h5[0]);
+  let c1 = gt3(h0[1], h1[1], h2[1], h3[1], h4[1], h5[1]);
+  let c2 = gt3(h0[2], h1[2], h2[2], h3[2], h4[2], h5[2]);
+  dw[o] = c0[0]; dw[o + 1u] = c1[0]; dw[o + 2u] = c2[0];
+  dw[o + 3u] = c0[1]; dw[o + 4u] = c1[1]; dw[o + 5u] = c2[1];
+  dw[o + 6u] = c0[2]; dw[o + 7u] = c1[2]; dw[o + 8u] = c2[2];
 }

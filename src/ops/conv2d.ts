@@ -22,7 +22,13 @@ import { axpby, scale, sumLeading, sumRows, zeros } from "./elementwise.ts";
 import { type Grid, gridRows, isPlain, K, roundUp, type Store } from "./conv2d_kernels.ts";
 import { gradWeight } from "./conv2d_grad_weight.ts";
 import { avgPool2 } from "./pool.ts";
-import { winogradConv3, winogradFits, winogradPays } from "./conv2d_winograd.ts";
+import {
+  winogradConv3,
+  winogradFits,
+  winogradGradPays,
+  winogradGradWeight,
+  winogradPays,
+} from "./conv2d_winograd.ts";
 
 /** Resampling fused before the convolution (not both), and an optional kernel-family override. */
 export interface Conv2dOptions {
@@ -64,19 +70,23 @@ export function conv3Algorithm(set?: Conv3Algorithm): Conv3Algorithm {
   return conv3Default;
 }
 
-/** Whether a plain 3x3 convolution of x [B, K, H, W] into M channels runs through Winograd. */
+/**
+ * Whether a plain 3x3 convolution of x [B, K, H, W] into M channels runs through Winograd: its forward
+ * (or input gradient, the same convolution of dy), or its weight gradient.
+ */
 function useWinograd(
   profile: KernelProfile,
   x: readonly number[],
   M: number,
   forced?: Conv3Algorithm,
+  pass: "forward" | "weight" = "forward",
 ): boolean {
   if (profile !== "cpu") return false;
   const [B, K, H, W] = x;
   const choice = forced ?? conv3Default;
   if (choice === "direct") return false;
   if (choice === "winograd") return winogradFits(B, K, M, H, W);
-  return winogradPays(B, K, M, H, W);
+  return pass === "forward" ? winogradPays(B, K, M, H, W) : winogradGradPays(B, K, M, H, W);
 }
 
 /** conv3_forward: output channels per weight block, floats per uniform buffer, input channels per buffer. */
@@ -125,7 +135,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
       // d y / d (conv + bias + add) = scale: one scaled gradient serves every input
       const gy = res && res.scale !== 1 ? scale(g, res.scale) : g;
       const gx = needX ? gradInput(profile, k, gy, weight, x.shape, opts) : null;
-      const gw = needW ? gradWeight(profile, k, x, gy, Cout, grid) : null;
+      const gw = !needW
+        ? null
+        : plain3 && useWinograd(profile, x.shape, Cout, opts.k3Algorithm, "weight")
+        ? winogradGradWeight(x, gy)
+        : gradWeight(profile, k, x, gy, Cout, grid);
       const grads = [gx, gw];
       if (bias) {
         const perSample = sumRows(gy, B * Cout); // [B * Cout]

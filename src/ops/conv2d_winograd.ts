@@ -18,13 +18,15 @@ import { roundUp } from "./conv2d_kernels.ts";
 const PARAMS = {
   B: "u32", Cin: "u32", Cout: "u32", H: "u32",
   W: "u32", tilesY: "u32", tilesX: "u32", N: "u32",
-  Kpad: "u32", hasBias: "u32", outScale: "f32", resScale: "f32",
+  Cpad: "u32", hasBias: "u32", outScale: "f32", resScale: "f32",
 } as const;
 const kernel = (entry: string, bindings: string[]) =>
   declareKernel({ file: "conv2d_wino", entry, params: PARAMS, bindings });
 const WEIGHTS = kernel("wino_weights", ["w", "u"]);
 const INPUT = kernel("wino_input", ["x", "v4"]);
 const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
+const GRAD_OUTPUT = kernel("wino_grad_output", ["dy", "e4"]);
+const GRAD_WEIGHTS = kernel("wino_grad_weights", ["du", "dw"]);
 
 /** Positions of the transformed 6x6 tile: the number of matrix products. */
 const POSITIONS = 36;
@@ -44,6 +46,15 @@ export function winogradPays(B: number, K: number, M: number, H: number, W: numb
   if (K < MIN_CHANNELS || M < MIN_CHANNELS) return false;
   if (tileCount(B, H, W) < MIN_TILES) return false;
   return winogradFits(B, K, M, H, W);
+}
+
+/**
+ * Whether the weight gradient pays through Winograd: its products' columns are the M output channels, so
+ * M must fill matmul_rb's 128-column blocks (measured at batch 8: 1.36-1.9x with M = 128; 0.92-1.07x with
+ * M = 64, whatever K).
+ */
+export function winogradGradPays(B: number, K: number, M: number, H: number, W: number): boolean {
+  return K >= MIN_CHANNELS && M >= 128 && winogradFits(B, K, M, H, W);
 }
 
 /** Tiles of the products' N dimension: 4x4 output tiles, rows of tiles padded to a multiple of 4. */
@@ -71,17 +82,13 @@ export interface WinogradCall {
   residual?: { add: Tensor; scale: number } | null;
 }
 
-/** y [B, M, H, W] = the convolution of `c.x` with `c.weight` (+ bias, residual), in one scope. */
-export function winogradConv3(c: WinogradCall): Tensor {
-  const r = rt();
-  const [B, K, H, W] = c.x.shape;
-  const M = c.transposed ? c.weight.shape[1] : c.weight.shape[0];
+/** The kernels' parameters for K input and M output channels on x's [B, K, H, W]. */
+function shapeParams(x: Tensor, M: number) {
+  const [B, K, H, W] = x.shape;
   const tilesY = Math.ceil(H / 4);
   const tilesX = roundUp(Math.ceil(W / 4), 4);
   const N = B * tilesY * tilesX;
-  const Kpad = roundUp(K, 4);
-  const res = c.residual ?? null;
-  const params = {
+  return {
     B,
     Cin: K,
     Cout: M,
@@ -90,11 +97,33 @@ export function winogradConv3(c: WinogradCall): Tensor {
     tilesY,
     tilesX,
     N,
-    Kpad,
+    Cpad: roundUp(K, 4),
+    hasBias: 0,
+    outScale: 1,
+    resScale: 0,
+  };
+}
+
+/** V[pos][k][t]: the input tiles' transform, for the products (a scope's temporary). */
+function inputTransform(x: Tensor, params: ReturnType<typeof shapeParams>): Tensor {
+  const r = rt();
+  const v = r.empty([POSITIONS, params.Cin, params.N]);
+  INPUT.run(params, { x, v4: v }, [...r.grid(params.N / 4, 8), params.Cin]);
+  return v;
+}
+
+/** y [B, M, H, W] = the convolution of `c.x` with `c.weight` (+ bias, residual), in one scope. */
+export function winogradConv3(c: WinogradCall): Tensor {
+  const r = rt();
+  const M = c.transposed ? c.weight.shape[1] : c.weight.shape[0];
+  const res = c.residual ?? null;
+  const params = {
+    ...shapeParams(c.x, M),
     hasBias: c.bias ? c.bias.shape.length : 0,
     outScale: res?.scale ?? 1,
     resScale: res?.scale ?? 0,
   };
+  const { B, Cin: K, H, W, N, Cpad: Kpad } = params;
   return r.scope(() => {
     const u = r.derived(c.weight, `winograd ${c.transposed}`, () => {
       const u = r.empty([POSITIONS, M, Kpad]);
@@ -106,8 +135,7 @@ export function winogradConv3(c: WinogradCall): Tensor {
       return u;
     });
     const [gx, gy] = r.grid(N / 4, 8);
-    const v = r.empty([POSITIONS, K, N]);
-    INPUT.run(params, { x: c.x, v4: v }, [gx, gy, K]);
+    const v = inputTransform(c.x, params);
     const m = r.empty([POSITIONS, M, N]);
     matmulInto(
       { Z: POSITIONS, M, N, K },
@@ -124,5 +152,33 @@ export function winogradConv3(c: WinogradCall): Tensor {
       [gx, gy, M],
     );
     return y;
+  });
+}
+
+/**
+ * d loss / d weight [M, K, 3, 3] of the plain 3x3 convolution of x [B, K, H, W] from gy [B, M, H, W],
+ * through the same transforms: dU[pos] = E[pos] V[pos]^T with E = A gy A^T per output tile, then
+ * dw = G^T dU G (the adjoint of the forward's products and transforms).
+ */
+export function winogradGradWeight(x: Tensor, gy: Tensor): Tensor {
+  const r = rt();
+  const M = gy.shape[1];
+  const Mpad = roundUp(M, 4);
+  const params = { ...shapeParams(x, M), Cpad: Mpad }; // the padded channels: here the output's
+  const { Cin: K, N } = params;
+  return r.scope(() => {
+    const v = inputTransform(x, params);
+    const e = r.empty([POSITIONS, N, Mpad]);
+    GRAD_OUTPUT.run(params, { dy: gy, e4: e }, [...r.grid(N, 8), Mpad / 4]);
+    const du = r.empty([POSITIONS, K, Mpad]);
+    matmulInto(
+      { Z: POSITIONS, M: K, N: Mpad, K: N },
+      { t: v, zs: K * N, is: N, js: 1 },
+      { t: e, zs: N * Mpad, is: Mpad, js: 1 },
+      { t: du, zs: K * Mpad, is: Mpad, js: 1 },
+    );
+    const dw = r.empty([M, K, 3, 3]);
+    GRAD_WEIGHTS.run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
+    return dw;
   });
 }
