@@ -178,6 +178,8 @@ if (values.json) console.log(JSON.stringify(results));
 /** Op families of `--profile`, matched on `file.wgsl:entry` labels in this order. */
 function families(): [string, (label: string) => boolean][] {
   return [
+    // first: its weight-gradient entry would match the direct weight gradient's pattern
+    ["conv 3x3 Winograd (transforms, products)", (l) => /^(winograd |conv2d_wino\.wgsl)/.test(l)],
     [
       "conv 3x3 (forward, input-gradient)",
       (l) => l.startsWith("conv2d_k3.wgsl:conv3_forward") || l.startsWith("conv2d_gpu.wgsl:gpu_forward"),

@@ -71,6 +71,8 @@ export class Runtime {
   submits = 0;
   /** When set, each dispatch runs in its own timestamped pass (`deno task bench --profile`). */
   profiler: DispatchProfiler | null = null;
+  /** Names that {@link Runtime.tagged} puts before the profiled kernels' labels. */
+  #tags: string[] = [];
 
   /** Creates the buffer pool and the uniform ring on `gpu`'s device. */
   constructor(readonly gpu: Gpu) {
@@ -235,6 +237,26 @@ export class Runtime {
     return list[i];
   }
 
+  // ---------------------------------------------------------------- profiling tags
+
+  /**
+   * Runs `fn` with its kernels profiled as `<tag> <file>.wgsl:<entry>`: work a shared kernel does for one
+   * op (matmul's Winograd products) is then counted as that op's in `deno task bench --profile`.
+   */
+  tagged<T>(tag: string, fn: () => T): T {
+    this.#tags.push(tag);
+    try {
+      return fn();
+    } finally {
+      this.#tags.pop();
+    }
+  }
+
+  #profileLabel(label: string): string {
+    const tag = this.#tags[this.#tags.length - 1];
+    return tag ? `${tag} ${label}` : label;
+  }
+
   // ---------------------------------------------------------------- derived tensors
 
   /**
@@ -387,7 +409,9 @@ export class Runtime {
       this.#endPass();
     }
     const pass = prof
-      ? (this.#pass = this.#enc().beginComputePass({ timestampWrites: prof.next(k.label) }))
+      ? (this.#pass = this.#enc().beginComputePass({
+        timestampWrites: prof.next(this.#profileLabel(k.label)),
+      }))
       : this.#beginPass();
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, bindGroup);

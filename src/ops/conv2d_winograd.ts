@@ -137,13 +137,14 @@ export function winogradConv3(c: WinogradCall): Tensor {
     const [gx, gy] = r.grid(N / 4, 8);
     const v = inputTransform(c.x, params);
     const m = r.empty([POSITIONS, M, N]);
-    matmulInto(
-      { Z: POSITIONS, M, N, K },
-      { t: u, zs: M * Kpad, is: Kpad, js: 1 },
-      { t: v, zs: K * N, is: N, js: 1 },
-      { t: m, zs: M * N, is: N, js: 1 },
-      { aZeroTail: true },
-    );
+    r.tagged("winograd", () =>
+      matmulInto(
+        { Z: POSITIONS, M, N, K },
+        { t: u, zs: M * Kpad, is: Kpad, js: 1 },
+        { t: v, zs: K * N, is: N, js: 1 },
+        { t: m, zs: M * N, is: N, js: 1 },
+        { aZeroTail: true },
+      ));
     const y = r.empty([B, M, H, W]);
     const add = res?.add ?? m; // bound either way, read only with RESIDUAL
     OUTPUT.with({ RESIDUAL: res !== null, Y4: W % 4 === 0 }).run(
@@ -171,12 +172,13 @@ export function winogradGradWeight(x: Tensor, gy: Tensor): Tensor {
     const e = r.empty([POSITIONS, N, Mpad]);
     GRAD_OUTPUT.run(params, { dy: gy, e4: e }, [...r.grid(N, 8), Mpad / 4]);
     const du = r.empty([POSITIONS, K, Mpad]);
-    matmulInto(
-      { Z: POSITIONS, M: K, N: Mpad, K: N },
-      { t: v, zs: K * N, is: N, js: 1 },
-      { t: e, zs: N * Mpad, is: Mpad, js: 1 },
-      { t: du, zs: K * Mpad, is: Mpad, js: 1 },
-    );
+    r.tagged("winograd", () =>
+      matmulInto(
+        { Z: POSITIONS, M: K, N: Mpad, K: N },
+        { t: v, zs: K * N, is: N, js: 1 },
+        { t: e, zs: N * Mpad, is: Mpad, js: 1 },
+        { t: du, zs: K * Mpad, is: Mpad, js: 1 },
+      ));
     const dw = r.empty([M, K, 3, 3]);
     GRAD_WEIGHTS.run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
     return dw;
