@@ -8,6 +8,7 @@
 //                 input gradient)
 //   wino_input    V[pos][k][t] = (B^T d B)[pos] of input tile t
 //   wino_output   y = outScale * (A^T M A + bias) + resScale * res, from M[pos][m][t]
+//   wino_output_t the same from M^T[pos][t][m] (T_MAJOR: products with the tiles as rows, for few tiles)
 // and the weight gradient of the forward, the same computation's adjoint:
 //   wino_grad_output  E[pos][t][m] = (A dy A^T)[pos] of output tile t, m padded to Cpad (a multiple of 4)
 //   (matmul)          dU^T[pos][k][m] = sum_t V[pos][k][t] E[pos][t][m]
@@ -41,6 +42,9 @@ struct Params {
 
 // wino_weights reads w[k][m] flipped (the input gradient's weights) instead of w[m][k].
 override TRANSPOSED: bool = false;
+// Products tile-major: U^T[pos][k][m], M^T[pos][t][m] (wino_output_t), for few tiles (matmul_rb fills
+// its 128-column blocks with the channels instead of the tiles).
+override T_MAJOR: bool = false;
 // wino_output: y = ... + resScale * res.
 override RESIDUAL: bool = false;
 // wino_output: W a multiple of 4, so a tile's output rows are whole aligned vec4s.
@@ -87,7 +91,8 @@ fn at4(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, m3: vec4<f32>, m4: vec4<f32>
 }
 
 // ------------------------------------------------------------------ wino_weights
-// grid: x = k (Cpad, workgroups of 64), y = m.
+// grid: x = k, y = m (workgroups of 64 along x), covering the padded dimension: k < Cpad, m < Cout, or with
+// T_MAJOR k < Cin, m < Cpad.
 
 fn tap(m: u32, k: u32, ky: u32, kx: u32) -> f32 {
   if (TRANSPOSED) { return w[((k * p.Cout + m) * 3u + 2u - ky) * 3u + 2u - kx]; }
@@ -107,10 +112,12 @@ fn weight_col(at: u32, stride: u32, j: u32, c: Col6) {
 fn wino_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k = gid.x;
   let m = gid.y;
-  if (k >= p.Cpad) { return; }
-  let stride = p.Cout * p.Cpad;
-  let at = m * p.Cpad + k;
-  if (k >= p.Cin) {
+  // U[pos][m][k] (rows of Cpad >= K), or T_MAJOR U^T[pos][k][m] (rows of Cpad >= M)
+  let kn = select(p.Cpad, p.Cin, T_MAJOR);
+  if (k >= kn) { return; }
+  let stride = select(p.Cout, p.Cin, T_MAJOR) * p.Cpad;
+  let at = select(m * p.Cpad + k, k * p.Cpad + m, T_MAJOR);
+  if (k >= p.Cin || m >= p.Cout) {
     for (var pos = 0u; pos < 36u; pos++) { u[pos * stride + at] = 0.0; }
     return;
   }
@@ -274,6 +281,57 @@ fn wino_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   out_row(s, 1u, at4(f0[1], f1[1], f2[1], f3[1], f4[1], f5[1]));
   out_row(s, 2u, at4(f0[2], f1[2], f2[2], f3[2], f4[2], f5[2]));
   out_row(s, 3u, at4(f0[3], f1[3], f2[3], f3[3], f4[3], f5[3]));
+}
+
+// ------------------------------------------------------------------ wino_output_t
+// grid: x (folded into y) = tile t < N, z = quad of output channels (M^T rows of Cpad, a multiple of 4).
+
+struct OutTile { b: u32, m0: u32, oy0: u32, ox0: u32, bias: vec4<f32> }
+
+// Row r of the tile for the 4 channels: o[c] is output column c, vec4 over the channels (the loads of
+// output_col serve both layouts: vec4 index at + position * stride).
+fn out_row_t(s: OutTile, r: u32, o: mat4x4<f32>) {
+  let oy = s.oy0 + r;
+  if (oy >= p.H) { return; }
+  let plane = p.H * p.W;
+  let at = (s.b * p.Cout + s.m0) * plane + oy * p.W + s.ox0;
+  let v = transpose(o); // v[q]: the 4 pixels of channel m0 + q
+  if (s.m0 < p.Cout) { out_px(at, s.ox0, p.outScale * (v[0] + s.bias.x)); }
+  if (s.m0 + 1u < p.Cout) { out_px(at + plane, s.ox0, p.outScale * (v[1] + s.bias.y)); }
+  if (s.m0 + 2u < p.Cout) { out_px(at + 2u * plane, s.ox0, p.outScale * (v[2] + s.bias.z)); }
+  if (s.m0 + 3u < p.Cout) { out_px(at + 3u * plane, s.ox0, p.outScale * (v[3] + s.bias.w)); }
+}
+
+@compute @workgroup_size(8)
+fn wino_output_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat_index(gid, nwg, 8u);
+  if (t >= p.N) { return; }
+  let tx = t % p.tilesX;
+  let by = t / p.tilesX;
+  let b = by / p.tilesY;
+  let m0 = gid.z * 4u;
+  let stride = p.N * p.Cpad / 4u;
+  let at = t * p.Cpad / 4u + gid.z;
+  let f0 = output_col(at, stride, 0u);
+  let f1 = output_col(at, stride, 1u);
+  let f2 = output_col(at, stride, 2u);
+  let f3 = output_col(at, stride, 3u);
+  let f4 = output_col(at, stride, 4u);
+  let f5 = output_col(at, stride, 5u);
+  let row = select(0u, b * p.Cout, p.hasBias == 2u);
+  let last = row + p.Cout - 1u;
+  let on = p.hasBias != 0u;
+  let bv = vec4<f32>(
+    select(0.0, bias[min(row + m0, last)], on),
+    select(0.0, bias[min(row + m0 + 1u, last)], on),
+    select(0.0, bias[min(row + m0 + 2u, last)], on),
+    select(0.0, bias[min(row + m0 + 3u, last)], on),
+  );
+  let s = OutTile(b, m0, (by % p.tilesY) * 4u, tx * 4u, bv);
+  out_row_t(s, 0u, at4(f0[0], f1[0], f2[0], f3[0], f4[0], f5[0]));
+  out_row_t(s, 1u, at4(f0[1], f1[1], f2[1], f3[1], f4[1], f5[1]));
+  out_row_t(s, 2u, at4(f0[2], f1[2], f2[2], f3[2], f4[2], f5[2]));
+  out_row_t(s, 3u, at4(f0[3], f1[3], f2[3], f3[3], f4[3], f5[3]));
 }
 
 // ------------------------------------------------------------------ wino_grad_output

@@ -25,6 +25,7 @@ const kernel = (entry: string, bindings: string[]) =>
 const WEIGHTS = kernel("wino_weights", ["w", "u"]);
 const INPUT = kernel("wino_input", ["x", "v4"]);
 const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
+const OUTPUT_T = kernel("wino_output_t", ["m4", "bias", "res", "y", "res4", "y4"]);
 const GRAD_OUTPUT = kernel("wino_grad_output", ["dy", "e4"]);
 const GRAD_WEIGHTS = kernel("wino_grad_weights", ["du", "dw"]);
 
@@ -33,19 +34,26 @@ const POSITIONS = 36;
 /** Largest temporary (each of V and M) in floats: beyond it the direct kernel runs (no extra memory). */
 const MAX_TEMP_FLOATS = 64 * 1024 * 1024;
 /**
- * Fewest input and output channels, and tiles, for which Winograd pays on llvmpipe (measured at batch 8,
- * 64x64 and 32 channels: 0.94x; 64 channels: 1.23x; 128 channels at 32x32 and 16x16: 1.56x and 1.62x).
- * The products must be long and tall enough to outweigh the two extra passes over memory, and wide
- * enough (tiles) to fill the matmul's 128-column blocks (128 channels at 16x16: 0.98x with 64 tiles).
+ * Where Winograd pays on llvmpipe, measured at batch 8 unless said: the products must be long and tall
+ * enough to outweigh the two extra passes over memory, and their columns must fill matmul_rb's 128-column
+ * blocks. Channel-major products (columns = tiles) need 128 tiles: 64 channels at 64x64: 1.23x (32
+ * channels: 0.94x); 128 channels at 32x32 / 16x16: 1.56x / 1.62x; 64 tiles: 0.98x. Below 128 tiles the
+ * products take the tiles as rows and the output channels as columns (`T_MAJOR`), which needs 128 of
+ * them: 128 channels at batch 1, 32x32 (64 tiles) 1.67x, 16x16 1.33x; 64 channels: 0.84x.
  */
 const MIN_CHANNELS = 64;
-const MIN_TILES = 128;
+/** Fewest tiles for channel-major products; below, the products are tile-major. */
+const TILE_MAJOR_BELOW = 128;
+/** Tile-major products: fewest output channels (the columns) and tiles. */
+const TILE_MAJOR_MIN_CHANNELS = 128;
+const TILE_MAJOR_MIN_TILES = 16;
 
 /** Whether the Winograd path pays, and fits, for K input and M output channels on B images of H x W. */
 export function winogradPays(B: number, K: number, M: number, H: number, W: number): boolean {
-  if (K < MIN_CHANNELS || M < MIN_CHANNELS) return false;
-  if (tileCount(B, H, W) < MIN_TILES) return false;
-  return winogradFits(B, K, M, H, W);
+  if (K < MIN_CHANNELS || M < MIN_CHANNELS || !winogradFits(B, K, M, H, W)) return false;
+  const N = tileCount(B, H, W);
+  if (N >= TILE_MAJOR_BELOW) return true;
+  return M >= TILE_MAJOR_MIN_CHANNELS && N >= TILE_MAJOR_MIN_TILES;
 }
 
 /**
@@ -80,6 +88,8 @@ export interface WinogradCall {
   bias: Tensor | null;
   /** y = scale * (conv + bias + add): see `Conv2dOptions.residual`. */
   residual?: { add: Tensor; scale: number } | null;
+  /** Products with the tiles as rows; default: below 128 tiles. Tests force both. */
+  tileMajor?: boolean;
 }
 
 /** The kernels' parameters for K input and M output channels on x's [B, K, H, W]. */
@@ -117,41 +127,52 @@ export function winogradConv3(c: WinogradCall): Tensor {
   const r = rt();
   const M = c.transposed ? c.weight.shape[1] : c.weight.shape[0];
   const res = c.residual ?? null;
+  const shape = shapeParams(c.x, M);
+  const { B, Cin: K, H, W, N } = shape;
+  // Few tiles: products with the tiles as rows (16 a block) and the channels as columns (128 a block).
+  const tMajor = c.tileMajor ?? N < TILE_MAJOR_BELOW;
+  const Cpad = tMajor ? roundUp(M, 4) : shape.Cpad;
   const params = {
-    ...shapeParams(c.x, M),
+    ...shape,
+    Cpad,
     hasBias: c.bias ? c.bias.shape.length : 0,
     outScale: res?.scale ?? 1,
     resScale: res?.scale ?? 0,
   };
-  const { B, Cin: K, H, W, N, Cpad: Kpad } = params;
   return r.scope(() => {
-    const u = r.derived(c.weight, `winograd ${c.transposed}`, () => {
-      const u = r.empty([POSITIONS, M, Kpad]);
-      WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [
-        Math.ceil(Kpad / 64),
-        M,
-        1,
-      ]);
+    const u = r.derived(c.weight, `winograd ${c.transposed} ${tMajor}`, () => {
+      // U[pos][m][k < Cpad], or U^T[pos][k][m < Cpad]
+      const u = r.empty(tMajor ? [POSITIONS, K, Cpad] : [POSITIONS, M, Cpad]);
+      const grid: [number, number, number] = tMajor
+        ? [Math.ceil(K / 64), Cpad, 1]
+        : [Math.ceil(Cpad / 64), M, 1];
+      WEIGHTS.with({ TRANSPOSED: c.transposed, T_MAJOR: tMajor }).run(params, { w: c.weight, u }, grid);
       return u;
     });
-    const [gx, gy] = r.grid(N / 4, 8);
     const v = inputTransform(c.x, params);
-    const m = r.empty([POSITIONS, M, N]);
+    const m = r.empty(tMajor ? [POSITIONS, N, Cpad] : [POSITIONS, M, N]);
     r.tagged("winograd", () =>
-      matmulInto(
-        { Z: POSITIONS, M, N, K },
-        { t: u, zs: M * Kpad, is: Kpad, js: 1 },
-        { t: v, zs: K * N, is: N, js: 1 },
-        { t: m, zs: M * N, is: N, js: 1 },
-        { aZeroTail: true },
-      ));
+      tMajor
+        // M^T[pos][t][m] = V[pos]^T U^T[pos]: A's columns are V's rows
+        ? matmulInto(
+          { Z: POSITIONS, M: N, N: Cpad, K },
+          { t: v, zs: K * N, is: 1, js: N },
+          { t: u, zs: K * Cpad, is: Cpad, js: 1 },
+          { t: m, zs: N * Cpad, is: Cpad, js: 1 },
+        )
+        : matmulInto(
+          { Z: POSITIONS, M, N, K },
+          { t: u, zs: M * Cpad, is: Cpad, js: 1 },
+          { t: v, zs: K * N, is: N, js: 1 },
+          { t: m, zs: M * N, is: N, js: 1 },
+          { aZeroTail: true },
+        ));
     const y = r.empty([B, M, H, W]);
     const add = res?.add ?? m; // bound either way, read only with RESIDUAL
-    OUTPUT.with({ RESIDUAL: res !== null, Y4: W % 4 === 0 }).run(
-      params,
-      { m4: m, bias: c.bias ?? m, res: add, y, res4: add, y4: y },
-      [gx, gy, M],
-    );
+    const bindings = { m4: m, bias: c.bias ?? m, res: add, y, res4: add, y4: y };
+    const overrides = { RESIDUAL: res !== null, Y4: W % 4 === 0 };
+    if (tMajor) OUTPUT_T.with(overrides).run(params, bindings, [...r.grid(N, 8), Cpad / 4]);
+    else OUTPUT.with(overrides).run(params, bindings, [...r.grid(N / 4, 8), M]);
     return y;
   });
 }

@@ -11,6 +11,7 @@ import type { KernelProfile } from "../../src/gpu/device.ts";
 import { valueAndGrad } from "../../src/gpu/autograd.ts";
 import { readSafetensors } from "../../src/io/safetensors.ts";
 import { conv2d, type Conv2dOptions } from "../../src/ops/conv2d.ts";
+import { winogradConv3 } from "../../src/ops/conv2d_winograd.ts";
 import { DispatchProfiler } from "../../src/gpu/profiler.ts";
 import { conv2dRef } from "../../src/ops/conv2d_ref.ts";
 
@@ -387,7 +388,7 @@ Deno.test("Winograd 3x3 agrees with a float64 host convolution: y, dx and dw (al
   }
 });
 
-Deno.test("Winograd 3x3 with one bias per sample and with a residual", async () => {
+Deno.test("Winograd 3x3, both product layouts: bias per sample, residual, and the input gradient", async () => {
   const r = await initRuntime();
   for (const [i, s] of WINO_SHAPES.entries()) {
     const { x, w, g } = inputs(s, 950 + i);
@@ -395,19 +396,24 @@ Deno.test("Winograd 3x3 with one bias per sample and with a residual", async () 
     const add = randn(s.B * s.Co * s.H * s.W, 952 + i);
     const c = Math.SQRT1_2;
     const plane = s.H * s.W;
-    const want = hostConv(s, x, w, new Float32Array(s.Co), g).y.map((v, j) =>
-      c * (v + bs[Math.floor(j / plane)] + add[j])
-    );
+    const host = hostConv(s, x, w, new Float32Array(s.Co), g);
+    const want = host.y.map((v, j) => c * (v + bs[Math.floor(j / plane)] + add[j]));
     const xt = r.upload(x, [s.B, s.Ci, s.H, s.W]), wt = r.upload(w, [s.Co, s.Ci, 3, 3]);
     const bt = r.upload(bs, [s.B, s.Co]), at = r.upload(add, [s.B, s.Co, s.H, s.W]);
-    const y = conv2d(xt, wt, bt, {
-      profile: "cpu",
-      k3Algorithm: "winograd",
-      residual: { add: at, scale: c },
-    });
-    const e = relErr(await y.read(), want);
-    assert(e < WINO_TOL, `winograd ${JSON.stringify(s)}: relative error ${e.toExponential(2)}`);
-    for (const t of [xt, wt, bt, at, y]) t.release();
+    const gt = r.upload(g, [s.B, s.Co, s.H, s.W]);
+    for (const tileMajor of [false, true]) {
+      const what = `winograd, ${tileMajor ? "tile" : "channel"}-major ${JSON.stringify(s)}`;
+      const residual = { add: at, scale: c };
+      const y = winogradConv3({ x: xt, weight: wt, transposed: false, bias: bt, residual, tileMajor });
+      const ey = relErr(await y.read(), want);
+      assert(ey < WINO_TOL, `${what} y: relative error ${ey.toExponential(2)}`);
+      // the input gradient: the convolution of g with the weight transposed and flipped
+      const dx = winogradConv3({ x: gt, weight: wt, transposed: true, bias: null, tileMajor });
+      const ex = relErr(await dx.read(), host.dx);
+      assert(ex < WINO_TOL, `${what} dx: relative error ${ex.toExponential(2)}`);
+      for (const t of [y, dx]) t.release();
+    }
+    for (const t of [xt, wt, bt, at, gt]) t.release();
   }
 });
 
