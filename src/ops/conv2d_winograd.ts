@@ -70,10 +70,14 @@ function tileCount(B: number, H: number, W: number): number {
   return B * Math.ceil(H / 4) * roundUp(Math.ceil(W / 4), 4);
 }
 
-/** Whether the temporaries stay within their bound. */
+/**
+ * Whether the transformed weights and tiles fit one binding of this adapter (and the temporaries' bound):
+ * beyond that (large images) the direct kernel runs, which needs no extra memory.
+ */
 export function winogradFits(B: number, K: number, M: number, H: number, W: number): boolean {
+  const limit = Math.min(MAX_TEMP_FLOATS, rt().maxBindingElements);
   const N = tileCount(B, H, W);
-  return POSITIONS * N * Math.max(K, M) <= MAX_TEMP_FLOATS;
+  return POSITIONS * N * Math.max(K, M) <= limit && POSITIONS * roundUp(M, 4) * roundUp(K, 4) <= limit;
 }
 
 /** A plain 3x3 convolution for {@link winogradConv3}. */

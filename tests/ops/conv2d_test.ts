@@ -11,7 +11,7 @@ import type { KernelProfile } from "../../src/gpu/device.ts";
 import { valueAndGrad } from "../../src/gpu/autograd.ts";
 import { readSafetensors } from "../../src/io/safetensors.ts";
 import { conv2d, type Conv2dOptions } from "../../src/ops/conv2d.ts";
-import { winogradConv3 } from "../../src/ops/conv2d_winograd.ts";
+import { winogradConv3, winogradFits, winogradPays } from "../../src/ops/conv2d_winograd.ts";
 import { DispatchProfiler } from "../../src/gpu/profiler.ts";
 import { conv2dRef } from "../../src/ops/conv2d_ref.ts";
 
@@ -445,6 +445,24 @@ Deno.test("a network-sized 3x3 layer runs through Winograd by default and agrees
   assert(count("wino_input") === 3, `Winograd input passes: ${count("wino_input")} (kernels: ${labels})`);
   assert(count("wino_grad_output") === 1, `Winograd weight-gradient passes: ${count("wino_grad_output")}`);
   assertAgree(got, want, `cpu (auto) vs reference ${JSON.stringify(s)}`, WINO_TOL);
+});
+
+Deno.test("Winograd is chosen only where its transforms fit one binding of the adapter", async () => {
+  const r = await initRuntime();
+  const floats = r.maxBindingElements;
+  // a 448 x 448 image with 128 channels: 36 x 112 x 112 tiles x 128 channels > 32 Mi floats (lavapipe's
+  // 128 MiB binding limit); the direct kernel needs no temporaries
+  const tiles = (B: number, H: number, W: number) =>
+    B * Math.ceil(H / 4) * Math.ceil(Math.ceil(W / 4) / 4) * 4;
+  for (const [B, K, M, H, W] of [[1, 128, 128, 448, 448], [8, 64, 64, 64, 64], [1, 1024, 1024, 8, 8]]) {
+    const need = Math.max(36 * tiles(B, H, W) * Math.max(K, M), 36 * K * M);
+    const fits = winogradFits(B, K, M, H, W);
+    assert(
+      fits === need <= Math.min(floats, 64 * 1024 * 1024),
+      `fits [${B},${K},${M},${H},${W}]: ${fits}, ${need}`,
+    );
+    if (!fits) assert(!winogradPays(B, K, M, H, W), `pays [${B},${K},${M},${H},${W}] without fitting`);
+  }
 });
 
 // ------------------------------------------------------------------ errors
