@@ -6,7 +6,7 @@
 //   wino_weights  U[pos][m][k] = (G g G^T)[pos] for output channel m, input channel k, rows zero-padded to
 //                 Cpad = K rounded up to 4 (once per weight version); TRANSPOSED: g = w[k][m] flipped (the
 //                 input gradient)
-//   wino_input    V[pos][k][t] = (B^T d B)[pos] of input tile t
+//   wino_input    V[pos][k][t] = (B^T d B)[pos] of input tile t (UP: of x up-sampled 2x, read through)
 //   wino_output   y = outScale * (A^T M A + bias) + resScale * res, from M[pos][m][t]
 //   wino_output_t the same from M^T[pos][t][m] (T_MAJOR: products with the tiles as rows, for few tiles)
 // and the weight gradient of the forward, the same computation's adjoint:
@@ -45,6 +45,8 @@ override TRANSPOSED: bool = false;
 // Products tile-major: U^T[pos][k][m], M^T[pos][t][m] (wino_output_t), for few tiles (matmul_rb fills
 // its 128-column blocks with the channels instead of the tiles).
 override T_MAJOR: bool = false;
+// wino_input reads x nearest-up-sampled 2x (H and W are the grid's, twice x's).
+override UP: bool = false;
 // wino_output: y = ... + resScale * res.
 override RESIDUAL: bool = false;
 // wino_output: W a multiple of 4, so a tile's output rows are whole aligned vec4s.
@@ -136,11 +138,13 @@ fn wino_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
 // ------------------------------------------------------------------ wino_input
 // grid: x (folded into y) = quad of 4 tiles along x, z = input channel.
 
-// x at (row, column) of channel plane `base`, 0 outside the image.
+// The grid (row, column) of channel plane `base`, 0 outside the image; UP: x nearest-up-sampled 2x, the
+// grid H x W reading x's (H / 2) x (W / 2).
 fn xat(base: u32, row: i32, col: i32) -> f32 {
   let inside = row >= 0 && row < i32(p.H) && col >= 0 && col < i32(p.W);
   let r = u32(clamp(row, 0, i32(p.H) - 1));
   let c = u32(clamp(col, 0, i32(p.W) - 1));
+  if (UP) { return select(0.0, x[base + (r >> 1u) * (p.W >> 1u) + (c >> 1u)], inside); }
   return select(0.0, x[base + r * p.W + c], inside);
 }
 
@@ -183,7 +187,7 @@ fn wino_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let by = quad / quads;
   let b = by / p.tilesY;
   let ty = by % p.tilesY;
-  let base = (b * p.Cin + ci) * p.H * p.W;
+  let base = (b * p.Cin + ci) * select(p.H * p.W, (p.H >> 1u) * (p.W >> 1u), UP);
   let row0 = i32(ty * 4u) - 1;
   let col0 = i32(tx0 * 4u) - 1;
   let e0 = input_row(base, row0, col0);

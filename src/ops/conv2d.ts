@@ -124,8 +124,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
     return axpby(res.scale, conv2d(x, weight, bias, { ...opts, residual: undefined }), res.scale, res.add);
   }
   const plain3 = k === 3 && !opts.up && !opts.down;
-  const y = plain3 && useWinograd(profile, x.shape, Cout, opts.k3Algorithm)
-    ? winogradConv3({ x, weight, transposed: false, bias, residual: res })
+  // the forward also reads an up-sampled grid through (its gradients stay with the direct kernels)
+  const gridShape = [B, Cin, grid.Hc, grid.Wc];
+  const y = k === 3 && !opts.down && useWinograd(profile, gridShape, Cout, opts.k3Algorithm)
+    ? winogradConv3({ x, weight, transposed: false, bias, residual: res, up: opts.up })
     : forward(x, weight, bias, opts, profile, grid, res);
   if (r.tape?.wants(x, weight, bias, res?.add)) {
     const needX = r.tape.wants(x);

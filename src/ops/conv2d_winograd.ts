@@ -94,11 +94,14 @@ export interface WinogradCall {
   residual?: { add: Tensor; scale: number } | null;
   /** Products with the tiles as rows; default: below 128 tiles. Tests force both. */
   tileMajor?: boolean;
+  /** Convolve x nearest-up-sampled 2x (the output is [B, M, 2H, 2W]), read through. */
+  up?: boolean;
 }
 
-/** The kernels' parameters for K input and M output channels on x's [B, K, H, W]. */
-function shapeParams(x: Tensor, M: number) {
-  const [B, K, H, W] = x.shape;
+/** The kernels' parameters for K input and M output channels on x [B, K, h, w] (up: read 2x up-sampled). */
+function shapeParams(x: Tensor, M: number, up = false) {
+  const [B, K, h, w] = x.shape;
+  const [H, W] = up ? [2 * h, 2 * w] : [h, w];
   const tilesY = Math.ceil(H / 4);
   const tilesX = roundUp(Math.ceil(W / 4), 4);
   const N = B * tilesY * tilesX;
@@ -119,10 +122,10 @@ function shapeParams(x: Tensor, M: number) {
 }
 
 /** V[pos][k][t]: the input tiles' transform, for the products (a scope's temporary). */
-function inputTransform(x: Tensor, params: ReturnType<typeof shapeParams>): Tensor {
+function inputTransform(x: Tensor, params: ReturnType<typeof shapeParams>, up = false): Tensor {
   const r = rt();
   const v = r.empty([POSITIONS, params.Cin, params.N]);
-  INPUT.run(params, { x, v4: v }, [...r.grid(params.N / 4, 8), params.Cin]);
+  INPUT.with({ UP: up }).run(params, { x, v4: v }, [...r.grid(params.N / 4, 8), params.Cin]);
   return v;
 }
 
@@ -131,7 +134,7 @@ export function winogradConv3(c: WinogradCall): Tensor {
   const r = rt();
   const M = c.transposed ? c.weight.shape[1] : c.weight.shape[0];
   const res = c.residual ?? null;
-  const shape = shapeParams(c.x, M);
+  const shape = shapeParams(c.x, M, c.up);
   const { B, Cin: K, H, W, N } = shape;
   // Few tiles: products with the tiles as rows (16 a block) and the channels as columns (128 a block).
   const tMajor = c.tileMajor ?? N < TILE_MAJOR_BELOW;
@@ -153,7 +156,7 @@ export function winogradConv3(c: WinogradCall): Tensor {
       WEIGHTS.with({ TRANSPOSED: c.transposed, T_MAJOR: tMajor }).run(params, { w: c.weight, u }, grid);
       return u;
     });
-    const v = inputTransform(c.x, params);
+    const v = inputTransform(c.x, params, c.up);
     const m = r.empty(tMajor ? [POSITIONS, N, Cpad] : [POSITIONS, M, N]);
     r.tagged("winograd", () =>
       tMajor

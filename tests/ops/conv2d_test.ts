@@ -380,8 +380,12 @@ const WINO_SHAPES: Shape[] = [
 // Winograd's transforms round more than the direct sums (about 10x with these interpolation points).
 const WINO_TOL = 2e-5;
 
+// Up-sampling 3x3 convolutions: Winograd reads the up-sampled grid through in the forward (odd sizes,
+// more channels than a weight block); their gradients stay with the direct kernels.
+const WINO_UP_SHAPES: Shape[] = [SHAPES[1], SHAPES[4], { B: 2, Ci: 5, Co: 7, H: 7, W: 9, k: 3, mode: "up" }];
+
 Deno.test("Winograd 3x3 agrees with a float64 host convolution: y, dx and dw (all through Winograd), db", async () => {
-  for (const [i, s] of WINO_SHAPES.entries()) {
+  for (const [i, s] of [...WINO_SHAPES, ...WINO_UP_SHAPES].entries()) {
     const { x, w, b, g } = inputs(s, 900 + i);
     const got = await runDevice(s, "cpu", x, w, b, g, { k3Algorithm: "winograd" });
     assertAgree(got, hostConv(s, x, w, b, g), `winograd ${JSON.stringify(s)}`, WINO_TOL);
