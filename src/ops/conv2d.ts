@@ -123,10 +123,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
     // the 1x1 kernel has no residual store: add it afterwards
     return axpby(res.scale, conv2d(x, weight, bias, { ...opts, residual: undefined }), res.scale, res.add);
   }
-  const plain3 = k === 3 && !opts.up && !opts.down;
-  // the forward also reads an up-sampled grid through (its gradients stay with the direct kernels)
+  // Winograd reads a plain or up-sampled grid (the cpu family pools first): the forward and the weight
+  // gradient; the input gradient only on a plain grid (an up-sampled one sums 2x2 blocks in its store)
+  const wino3 = k === 3 && !opts.down;
   const gridShape = [B, Cin, grid.Hc, grid.Wc];
-  const y = k === 3 && !opts.down && useWinograd(profile, gridShape, Cout, opts.k3Algorithm)
+  const y = wino3 && useWinograd(profile, gridShape, Cout, opts.k3Algorithm)
     ? winogradConv3({ x, weight, transposed: false, bias, residual: res, up: opts.up })
     : forward(x, weight, bias, opts, profile, grid, res);
   if (r.tape?.wants(x, weight, bias, res?.add)) {
@@ -139,8 +140,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
       const gx = needX ? gradInput(profile, k, gy, weight, x.shape, opts) : null;
       const gw = !needW
         ? null
-        : plain3 && useWinograd(profile, x.shape, Cout, opts.k3Algorithm, "weight")
-        ? winogradGradWeight(x, gy)
+        : wino3 && useWinograd(profile, gridShape, Cout, opts.k3Algorithm, "weight")
+        ? winogradGradWeight(x, gy, opts.up)
         : gradWeight(profile, k, x, gy, Cout, grid);
       const grads = [gx, gw];
       if (bias) {

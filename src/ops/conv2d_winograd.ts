@@ -185,18 +185,19 @@ export function winogradConv3(c: WinogradCall): Tensor {
 }
 
 /**
- * d loss / d weight [M, K, 3, 3] of the plain 3x3 convolution of x [B, K, H, W] from gy [B, M, H, W],
+ * d loss / d weight [M, K, 3, 3] of the plain 3x3 convolution of x [B, K, H, W] (up: of x up-sampled 2x)
+ * from gy [B, M, H, W] (or [B, M, 2H, 2W]),
  * through the same transforms: dU[pos] = E[pos] V[pos]^T with E = A gy A^T per output tile, then
  * dw = G^T dU G (the adjoint of the forward's products and transforms).
  */
-export function winogradGradWeight(x: Tensor, gy: Tensor): Tensor {
+export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
   const r = rt();
   const M = gy.shape[1];
   const Mpad = roundUp(M, 4);
-  const params = { ...shapeParams(x, M), Cpad: Mpad }; // the padded channels: here the output's
+  const params = { ...shapeParams(x, M, up), Cpad: Mpad }; // the padded channels: here the output's
   const { Cin: K, N } = params;
   return r.scope(() => {
-    const v = inputTransform(x, params);
+    const v = inputTransform(x, params, up);
     const e = r.empty([POSITIONS, N, Mpad]);
     GRAD_OUTPUT.run(params, { dy: gy, e4: e }, [...r.grid(N, 8), Mpad / 4]);
     const du = r.empty([POSITIONS, K, Mpad]);
