@@ -36,6 +36,8 @@ struct Params {
   inScale: f32,        
   chunksPerImage: u32, // grad-weight
   groupsPerChunk: u32, // grad-weight: 8-pixel groups per chunk
+  wz: u32,             // forward: vec4s of wt between images' weights (0: one weight for the batch;
+                       // Winograd's products, src/ops/conv2d_winograd.ts, take one per position)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -242,7 +244,7 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     var w4: FW4;
     for (; ci + 4u <= p.Cin; ci += 4u) {
       let base = (b * p.Cin + ci) * inPlane;
-      let wb = ci * s + wid.y * 4u;
+      let wb = b * p.wz + ci * s + wid.y * 4u;
       load_in4(&xin4, &w4, base, g0, 0u, wb); load_in4(&xin4, &w4, base + inPlane, g0, 1u, wb + s);
       load_in4(&xin4, &w4, base + 2u * inPlane, g0, 2u, wb + 2u * s);
       load_in4(&xin4, &w4, base + 3u * inPlane, g0, 3u, wb + 3u * s);
@@ -262,7 +264,7 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
       xin[4] = grid4(base, g0 + 16u); xin[5] = grid4(base, g0 + 20u); xin[6] = grid4(base, g0 + 24u);
       xin[7] = grid4(base, g0 + 28u);
     }
-    let wb = ci * s + wid.y * 4u;
+    let wb = b * p.wz + ci * s + wid.y * 4u;
     w[0] = wt[wb]; w[1] = wt[wb + 1u]; w[2] = wt[wb + 2u]; w[3] = wt[wb + 3u];
     col16(&acc, &xin, &w, 0u); col16(&acc, &xin, &w, 1u); col16(&acc, &xin, &w, 2u); col16(&acc, &xin, &w, 3u);
     if (!HALF) {

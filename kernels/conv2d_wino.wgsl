@@ -2,13 +2,16 @@
 // (src/ops/conv2d_winograd.ts). A 3x3 convolution of a 6x6 input tile d gives a 4x4 output tile
 //   Y = A^T [ (G g G^T) . (B^T d B) ] A
 // with 36 products per (input, output) channel pair instead of 144: the products are 36 matrix products
-// (one per position of the 6x6 transformed tile) run by the library's matmul, between three passes here:
-//   wino_weights  U[pos][m][k] = (G g G^T)[pos] for output channel m, input channel k, rows zero-padded to
-//                 Cpad = K rounded up to 4 (once per weight version); TRANSPOSED: g = w[k][m] flipped (the
-//                 input gradient)
+// (one per position of the 6x6 transformed tile), between three passes here:
+//   wino_weights  U^T[pos][k][m] = (G g G^T)[pos] for input channel k, output channel m, rows zero-padded
+//                 to Cpad = M rounded up to 16 (once per weight version); TRANSPOSED: g = w[k][m] flipped
+//                 (the input gradient)
+//   (products)    M[pos][m][t] = sum_k U[pos][m][k] V[pos][k][t] with the 1x1 convolution's kernel
+//                 (conv2d_k1.wgsl: positions as images, one weight matrix each), or for few tiles
+//                 M^T[pos][t][m] = V[pos]^T U^T[pos] with matmul_rb
 //   wino_input    V[pos][k][t] = (B^T d B)[pos] of input tile t (UP: of x up-sampled 2x, read through)
 //   wino_output   y = outScale * (A^T M A + bias) + resScale * res, from M[pos][m][t]
-//   wino_output_t the same from M^T[pos][t][m] (T_MAJOR: products with the tiles as rows, for few tiles)
+//   wino_output_t the same from M^T[pos][t][m] (products with the tiles as rows, for few tiles)
 // and the weight gradient of the forward, the same computation's adjoint:
 //   wino_grad_output  E[pos][t][m] = (A dy A^T)[pos] of output tile t, m padded to Cpad (a multiple of 4)
 //   (matmul)          dU^T[pos][k][m] = sum_t V[pos][k][t] E[pos][t][m]
@@ -42,9 +45,6 @@ struct Params {
 
 // wino_weights reads w[k][m] flipped (the input gradient's weights) instead of w[m][k].
 override TRANSPOSED: bool = false;
-// Products tile-major: U^T[pos][k][m], M^T[pos][t][m] (wino_output_t), for few tiles (matmul_rb fills
-// its 128-column blocks with the channels instead of the tiles).
-override T_MAJOR: bool = false;
 // wino_input reads x nearest-up-sampled 2x (H and W are the grid's, twice x's).
 override UP: bool = false;
 // wino_output: y = ... + resScale * res.
@@ -93,8 +93,7 @@ fn at4(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, m3: vec4<f32>, m4: vec4<f32>
 }
 
 // ------------------------------------------------------------------ wino_weights
-// grid: x = k, y = m (workgroups of 64 along x), covering the padded dimension: k < Cpad, m < Cout, or with
-// T_MAJOR k < Cin, m < Cpad.
+// grid: x = k < Cin (workgroups of 64), y = m < Cpad.
 
 fn tap(m: u32, k: u32, ky: u32, kx: u32) -> f32 {
   if (TRANSPOSED) { return w[((k * p.Cout + m) * 3u + 2u - ky) * 3u + 2u - kx]; }
@@ -114,12 +113,10 @@ fn weight_col(at: u32, stride: u32, j: u32, c: Col6) {
 fn wino_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k = gid.x;
   let m = gid.y;
-  // U[pos][m][k] (rows of Cpad >= K), or T_MAJOR U^T[pos][k][m] (rows of Cpad >= M)
-  let kn = select(p.Cpad, p.Cin, T_MAJOR);
-  if (k >= kn) { return; }
-  let stride = select(p.Cout, p.Cin, T_MAJOR) * p.Cpad;
-  let at = select(m * p.Cpad + k, k * p.Cpad + m, T_MAJOR);
-  if (k >= p.Cin || m >= p.Cout) {
+  if (k >= p.Cin) { return; }
+  let stride = p.Cin * p.Cpad; // between positions of U^T[pos][k][m]
+  let at = k * p.Cpad + m;
+  if (m >= p.Cout) {
     for (var pos = 0u; pos < 36u; pos++) { u[pos * stride + at] = 0.0; }
     return;
   }

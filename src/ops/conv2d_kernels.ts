@@ -22,7 +22,7 @@ const K3_PARAMS = fields(
   ["inScale", "outScale", "resScale"],
 );
 const K1_PARAMS = fields(
-  "B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk",
+  "B Cin Cout Hin Win Hc Wc plane tiles up down coPad hasBias inScale chunksPerImage groupsPerChunk wz",
   ["inScale"],
 );
 /** Every convolution entry point (override constants POOL, HALF, VEC4 are set per call with `with`). */

@@ -12,7 +12,7 @@ import { rt } from "../gpu/runtime.ts";
 import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { matmulInto } from "./matmul.ts";
-import { roundUp } from "./conv2d_kernels.ts";
+import { K, roundUp } from "./conv2d_kernels.ts";
 
 // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
 const PARAMS = {
@@ -138,7 +138,7 @@ export function winogradConv3(c: WinogradCall): Tensor {
   const { B, Cin: K, H, W, N } = shape;
   // Few tiles: products with the tiles as rows (16 a block) and the channels as columns (128 a block).
   const tMajor = c.tileMajor ?? N < TILE_MAJOR_BELOW;
-  const Cpad = tMajor ? roundUp(M, 4) : shape.Cpad;
+  const Cpad = roundUp(M, 16); // the 1x1 kernel's 16-channel blocks
   const params = {
     ...shape,
     Cpad,
@@ -147,33 +147,21 @@ export function winogradConv3(c: WinogradCall): Tensor {
     resScale: res?.scale ?? 0,
   };
   return r.scope(() => {
-    const u = r.derived(c.weight, `winograd ${c.transposed} ${tMajor}`, () => {
-      // U[pos][m][k < Cpad], or U^T[pos][k][m < Cpad]
-      const u = r.empty(tMajor ? [POSITIONS, K, Cpad] : [POSITIONS, M, Cpad]);
-      const grid: [number, number, number] = tMajor
-        ? [Math.ceil(K / 64), Cpad, 1]
-        : [Math.ceil(Cpad / 64), M, 1];
-      WEIGHTS.with({ TRANSPOSED: c.transposed, T_MAJOR: tMajor }).run(params, { w: c.weight, u }, grid);
+    const u = r.derived(c.weight, `winograd ${c.transposed}`, () => {
+      const u = r.empty([POSITIONS, K, Cpad]); // U^T[pos][k][m]
+      WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [
+        Math.ceil(K / 64),
+        Cpad,
+        1,
+      ]);
       return u;
     });
     const v = inputTransform(c.x, params, c.up);
     const m = r.empty(tMajor ? [POSITIONS, N, Cpad] : [POSITIONS, M, N]);
-    r.tagged("winograd", () =>
-      tMajor
-        // M^T[pos][t][m] = V[pos]^T U^T[pos]: A's columns are V's rows
-        ? matmulInto(
-          { Z: POSITIONS, M: N, N: Cpad, K },
-          { t: v, zs: K * N, is: 1, js: N },
-          { t: u, zs: K * Cpad, is: Cpad, js: 1 },
-          { t: m, zs: N * Cpad, is: Cpad, js: 1 },
-        )
-        : matmulInto(
-          { Z: POSITIONS, M, N, K },
-          { t: u, zs: M * Cpad, is: Cpad, js: 1 },
-          { t: v, zs: K * N, is: N, js: 1 },
-          { t: m, zs: M * N, is: N, js: 1 },
-          { aZeroTail: true },
-        ));
+    r.tagged(
+      "winograd",
+      () => tMajor ? tileMajorProducts(u, v, m, params) : channelMajorProducts(u, v, m, params),
+    );
     const y = r.empty([B, M, H, W]);
     const add = res?.add ?? m; // bound either way, read only with RESIDUAL
     const bindings = { m4: m, bias: c.bias ?? m, res: add, y, res4: add, y4: y };
@@ -182,6 +170,49 @@ export function winogradConv3(c: WinogradCall): Tensor {
     else OUTPUT.with(overrides).run(params, bindings, [...r.grid(N / 4, 8), M]);
     return y;
   });
+}
+
+type Params = ReturnType<typeof shapeParams>;
+
+/**
+ * M[pos][m][t] = U[pos] V[pos] through the 1x1 convolution's kernel, the positions as its images (each
+ * with its own weights, `wz` apart): its register block (16 channels x 32 tiles, four input channels a
+ * visit) runs these products 1.35x faster than matmul_rb.
+ */
+function channelMajorProducts(u: Tensor, v: Tensor, m: Tensor, p: Params): void {
+  const r = rt();
+  const tiles = Math.ceil(p.N / 32);
+  const [gx, gz] = r.grid(POSITIONS * tiles, 8);
+  const params = {
+    B: POSITIONS,
+    Cin: p.Cin,
+    Cout: p.Cout,
+    Hin: 1,
+    Win: p.N,
+    Hc: 1,
+    Wc: p.N,
+    plane: p.N,
+    tiles,
+    coPad: p.Cpad,
+    inScale: 1,
+    wz: (p.Cin * p.Cpad) / 4,
+  };
+  K.conv1Forward.with({ VEC4: true, CI4: true, Y4: true }).run(
+    params,
+    { x: v, wt: u, bias: u, y: m, x4: v, y4: m },
+    [gx, p.Cpad / 16, gz],
+  );
+}
+
+/** M^T[pos][t][m] = V[pos]^T U^T[pos] (matmul_rb with A's columns as V's rows): few tiles, many channels. */
+function tileMajorProducts(u: Tensor, v: Tensor, m: Tensor, p: Params): void {
+  const { Cin: K, N, Cpad } = p;
+  matmulInto(
+    { Z: POSITIONS, M: N, N: Cpad, K },
+    { t: v, zs: K * N, is: 1, js: N },
+    { t: u, zs: K * Cpad, is: Cpad, js: 1 },
+    { t: m, zs: N * Cpad, is: Cpad, js: 1 },
+  );
 }
 
 /**
