@@ -39,7 +39,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read> res4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> y4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> e4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> du: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dw: array<f32>;
 
@@ -164,7 +163,8 @@ fn input_row(base: u32, row: i32, col0: i32) -> Row6 {
   );
 }
 
-// Column j of the transform along y (positions 6i + j, i = 0..5) stored for the quad at vec4 index `at`.
+// Column j of a transform along y (positions 6i + j, i = 0..5) stored at vec4 index `at` of position 0:
+// V for wino_input, E for wino_grad_output (the same binding).
 fn store_col(at: u32, stride: u32, j: u32, c: Row6) {
   v4[(0u * 6u + j) * stride + at] = c[0];
   v4[(1u * 6u + j) * stride + at] = c[1];
@@ -373,15 +373,6 @@ fn grad_row(g: GradTile, r: u32) -> Row6 {
   return a6(dy4(g, r, 0u), dy4(g, r, 1u), dy4(g, r, 2u), dy4(g, r, 3u));
 }
 
-fn grad_col(at: u32, stride: u32, j: u32, c: Row6) {
-  e4[(0u * 6u + j) * stride + at] = c[0];
-  e4[(1u * 6u + j) * stride + at] = c[1];
-  e4[(2u * 6u + j) * stride + at] = c[2];
-  e4[(3u * 6u + j) * stride + at] = c[3];
-  e4[(4u * 6u + j) * stride + at] = c[4];
-  e4[(5u * 6u + j) * stride + at] = c[5];
-}
-
 @compute @workgroup_size(8)
 fn wino_grad_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = flat_index(gid, nwg, 8u);
@@ -396,12 +387,12 @@ fn wino_grad_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   let m4n = p.Cpad / 4u;
   let stride = p.N * m4n; // between positions
   let at = t * m4n + gid.z;
-  grad_col(at, stride, 0u, a6(e0[0], e1[0], e2[0], e3[0]));
-  grad_col(at, stride, 1u, a6(e0[1], e1[1], e2[1], e3[1]));
-  grad_col(at, stride, 2u, a6(e0[2], e1[2], e2[2], e3[2]));
-  grad_col(at, stride, 3u, a6(e0[3], e1[3], e2[3], e3[3]));
-  grad_col(at, stride, 4u, a6(e0[4], e1[4], e2[4], e3[4]));
-  grad_col(at, stride, 5u, a6(e0[5], e1[5], e2[5], e3[5]));
+  store_col(at, stride, 0u, a6(e0[0], e1[0], e2[0], e3[0]));
+  store_col(at, stride, 1u, a6(e0[1], e1[1], e2[1], e3[1]));
+  store_col(at, stride, 2u, a6(e0[2], e1[2], e2[2], e3[2]));
+  store_col(at, stride, 3u, a6(e0[3], e1[3], e2[3], e3[3]));
+  store_col(at, stride, 4u, a6(e0[4], e1[4], e2[4], e3[4]));
+  store_col(at, stride, 5u, a6(e0[5], e1[5], e2[5], e3[5]));
 }
 
 // ------------------------------------------------------------------ wino_grad_weights

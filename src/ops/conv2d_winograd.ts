@@ -26,7 +26,7 @@ const WEIGHTS = kernel("wino_weights", ["w", "u"]);
 const INPUT = kernel("wino_input", ["x", "v4"]);
 const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
 const OUTPUT_T = kernel("wino_output_t", ["m4", "bias", "res", "y", "res4", "y4"]);
-const GRAD_OUTPUT = kernel("wino_grad_output", ["dy", "e4"]);
+const GRAD_OUTPUT = kernel("wino_grad_output", ["dy", "v4"]);
 const GRAD_WEIGHTS = kernel("wino_grad_weights", ["du", "dw"]);
 
 /** Positions of the transformed 6x6 tile: the number of matrix products. */
@@ -230,7 +230,7 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
   return r.scope(() => {
     const v = inputTransform(x, params, up);
     const e = r.empty([POSITIONS, N, Mpad]);
-    GRAD_OUTPUT.run(params, { dy: gy, e4: e }, [...r.grid(N, 8), Mpad / 4]);
+    GRAD_OUTPUT.run(params, { dy: gy, v4: e }, [...r.grid(N, 8), Mpad / 4]);
     const du = r.empty([POSITIONS, K, Mpad]);
     r.tagged("winograd", () =>
       matmulInto(
