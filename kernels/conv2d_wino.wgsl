@@ -44,6 +44,8 @@ struct Params {
 
 // wino_weights reads w[k][m] flipped (the input gradient's weights) instead of w[m][k].
 override TRANSPOSED: bool = false;
+// wino_grad_weights reads dU[pos][m][k] instead of dU^T[pos][k][Cpad].
+override DU_MK: bool = false;
 // wino_input reads x nearest-up-sampled 2x (H and W are the grid's, twice x's).
 override UP: bool = false;
 // wino_output: y = ... + resScale * res.
@@ -395,6 +397,59 @@ fn wino_grad_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   store_col(at, stride, 5u, a6(e0[5], e1[5], e2[5], e3[5]));
 }
 
+// ------------------------------------------------------------------ wino_grad_output_c
+// E[pos][m][t] (channel-major, for the 1x1 kernel's weight gradient): grid: x (folded into y) = quad of 4
+// tiles along x, z = output channel m < Cout.
+
+// dy of channel plane `plane0` at (row, column), 0 outside the image.
+fn dyat(plane0: u32, row: u32, col: u32) -> f32 {
+  let inside = row < p.H && col < p.W;
+  return select(0.0, dy[plane0 + min(row, p.H - 1u) * p.W + min(col, p.W - 1u)], inside);
+}
+
+// Row `row` of the quad's 4 tiles (16 pixels from col0), transformed along x: vec4s over the tiles.
+fn grad_row_c(plane0: u32, row: u32, col0: u32) -> Row6 {
+  var c: array<f32, 16>; // explicit constant indices (see input_row)
+  c[0] = dyat(plane0, row, col0); c[1] = dyat(plane0, row, col0 + 1u); c[2] = dyat(plane0, row, col0 + 2u);
+  c[3] = dyat(plane0, row, col0 + 3u); c[4] = dyat(plane0, row, col0 + 4u); c[5] = dyat(plane0, row, col0 + 5u);
+  c[6] = dyat(plane0, row, col0 + 6u); c[7] = dyat(plane0, row, col0 + 7u); c[8] = dyat(plane0, row, col0 + 8u);
+  c[9] = dyat(plane0, row, col0 + 9u); c[10] = dyat(plane0, row, col0 + 10u);
+  c[11] = dyat(plane0, row, col0 + 11u); c[12] = dyat(plane0, row, col0 + 12u);
+  c[13] = dyat(plane0, row, col0 + 13u); c[14] = dyat(plane0, row, col0 + 14u);
+  c[15] = dyat(plane0, row, col0 + 15u);
+  return a6(
+    vec4<f32>(c[0], c[4], c[8], c[12]),
+    vec4<f32>(c[1], c[5], c[9], c[13]),
+    vec4<f32>(c[2], c[6], c[10], c[14]),
+    vec4<f32>(c[3], c[7], c[11], c[15]),
+  );
+}
+
+@compute @workgroup_size(8)
+fn wino_grad_output_c(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let quad = flat_index(gid, nwg, 8u);
+  let quads = p.tilesX / 4u;
+  if (quad >= p.B * p.tilesY * quads) { return; }
+  let m = gid.z;
+  let tx0 = (quad % quads) * 4u;
+  let by = quad / quads;
+  let b = by / p.tilesY;
+  let plane0 = (b * p.Cout + m) * p.H * p.W;
+  let row0 = (by % p.tilesY) * 4u;
+  let e0 = grad_row_c(plane0, row0, tx0 * 4u);
+  let e1 = grad_row_c(plane0, row0 + 1u, tx0 * 4u);
+  let e2 = grad_row_c(plane0, row0 + 2u, tx0 * 4u);
+  let e3 = grad_row_c(plane0, row0 + 3u, tx0 * 4u);
+  let stride = p.Cout * p.N / 4u; // between positions of E[pos][m][t], in vec4s
+  let at = m * p.N / 4u + (by * p.tilesX + tx0) / 4u;
+  store_col(at, stride, 0u, a6(e0[0], e1[0], e2[0], e3[0]));
+  store_col(at, stride, 1u, a6(e0[1], e1[1], e2[1], e3[1]));
+  store_col(at, stride, 2u, a6(e0[2], e1[2], e2[2], e3[2]));
+  store_col(at, stride, 3u, a6(e0[3], e1[3], e2[3], e3[3]));
+  store_col(at, stride, 4u, a6(e0[4], e1[4], e2[4], e3[4]));
+  store_col(at, stride, 5u, a6(e0[5], e1[5], e2[5], e3[5]));
+}
+
 // ------------------------------------------------------------------ wino_grad_weights
 // grid: x = k (workgroups of 64), y = m < Cout.
 
@@ -420,8 +475,9 @@ fn wino_grad_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k = gid.x;
   let m = gid.y;
   if (k >= p.Cin) { return; }
-  let stride = p.Cin * p.Cpad; // between positions of dU^T [pos][k][Cpad]
-  let at = k * p.Cpad + m;
+  // dU^T[pos][k][Cpad] (matmul), or DU_MK: dU[pos][m][k] (the 1x1 kernel's weight gradient)
+  let stride = select(p.Cin * p.Cpad, p.Cout * p.Cin, DU_MK);
+  let at = select(k * p.Cpad + m, m * p.Cin + k, DU_MK);
   let h0 = du_row(at, stride, 0u);
   let h1 = du_row(at, stride, 1u);
   let h2 = du_row(at, stride, 2u);

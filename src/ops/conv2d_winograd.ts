@@ -13,6 +13,7 @@ import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { matmulInto } from "./matmul.ts";
 import { K, roundUp } from "./conv2d_kernels.ts";
+import { gradWeightPerImage } from "./conv2d_grad_weight.ts";
 
 // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
 const PARAMS = {
@@ -27,6 +28,7 @@ const INPUT = kernel("wino_input", ["x", "v4"]);
 const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
 const OUTPUT_T = kernel("wino_output_t", ["m4", "bias", "res", "y", "res4", "y4"]);
 const GRAD_OUTPUT = kernel("wino_grad_output", ["dy", "v4"]);
+const GRAD_OUTPUT_C = kernel("wino_grad_output_c", ["dy", "v4"]);
 const GRAD_WEIGHTS = kernel("wino_grad_weights", ["du", "dw"]);
 
 /** Positions of the transformed 6x6 tile: the number of matrix products. */
@@ -57,13 +59,21 @@ export function winogradPays(B: number, K: number, M: number, H: number, W: numb
 }
 
 /**
- * Whether the weight gradient pays through Winograd: its products' columns are the M output channels, so
- * M must fill matmul_rb's 128-column blocks (measured at batch 8: 1.36-1.9x with M = 128; 0.92-1.07x with
- * M = 64, whatever K).
+ * Whether the weight gradient pays through Winograd: 64 or more channels each way, and 128 or more tiles
+ * or 128 output channels (measured at batch 8: 1.25-1.42x with 64 output channels, 1.36-1.9x with 128;
+ * at batch 1 with 64 channels, 1.03x at 32x32 (64 tiles) and 0.87x at 16x16; with 128, 1.55x at 32x32).
  */
 export function winogradGradPays(B: number, K: number, M: number, H: number, W: number): boolean {
-  return K >= MIN_CHANNELS && M >= 128 && winogradFits(B, K, M, H, W);
+  if (K < MIN_CHANNELS || M < MIN_CHANNELS || !winogradFits(B, K, M, H, W)) return false;
+  return tileCount(B, H, W) >= TILE_MAJOR_BELOW || M >= GRAD_MATMUL_MIN_CHANNELS;
 }
+
+/**
+ * The weight gradient's products dU[pos] = E[pos] V[pos]^T: through matmul_rb from this many output
+ * channels (its 128-column blocks full), else through the 1x1 weight-gradient kernel with the positions
+ * as images (64 channels at batch 8: 1.33x over matmul_rb; 128 channels: 0.86-0.95x).
+ */
+const GRAD_MATMUL_MIN_CHANNELS = 128;
 
 /** Tiles of the products' N dimension: 4x4 output tiles, rows of tiles padded to a multiple of 4. */
 function tileCount(B: number, H: number, W: number): number {
@@ -229,18 +239,28 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
   const { Cin: K, N } = params;
   return r.scope(() => {
     const v = inputTransform(x, params, up);
-    const e = r.empty([POSITIONS, N, Mpad]);
-    GRAD_OUTPUT.run(params, { dy: gy, v4: e }, [...r.grid(N, 8), Mpad / 4]);
-    const du = r.empty([POSITIONS, K, Mpad]);
-    r.tagged("winograd", () =>
-      matmulInto(
-        { Z: POSITIONS, M: K, N: Mpad, K: N },
-        { t: v, zs: K * N, is: N, js: 1 },
-        { t: e, zs: N * Mpad, is: Mpad, js: 1 },
-        { t: du, zs: K * Mpad, is: Mpad, js: 1 },
-      ));
     const dw = r.empty([M, K, 3, 3]);
-    GRAD_WEIGHTS.run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
+    if (M >= GRAD_MATMUL_MIN_CHANNELS) {
+      const e = r.empty([POSITIONS, N, Mpad]);
+      GRAD_OUTPUT.run(params, { dy: gy, v4: e }, [...r.grid(N, 8), Mpad / 4]);
+      const du = r.empty([POSITIONS, K, Mpad]);
+      r.tagged("winograd", () =>
+        matmulInto(
+          { Z: POSITIONS, M: K, N: Mpad, K: N },
+          { t: v, zs: K * N, is: N, js: 1 },
+          { t: e, zs: N * Mpad, is: Mpad, js: 1 },
+          { t: du, zs: K * Mpad, is: Mpad, js: 1 },
+        ));
+      GRAD_WEIGHTS.run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
+      return dw;
+    }
+    const e = r.empty([POSITIONS, M, N]);
+    GRAD_OUTPUT_C.run(params, { dy: gy, v4: e }, [...r.grid(N / 4, 8), M]);
+    const du = r.tagged(
+      "winograd",
+      () => gradWeightPerImage(v.reshape([POSITIONS, K, 1, N]), e.reshape([POSITIONS, M, 1, N])),
+    );
+    GRAD_WEIGHTS.with({ DU_MK: true }).run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
     return dw;
   });
 }
