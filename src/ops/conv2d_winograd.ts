@@ -108,8 +108,11 @@ export interface WinogradCall {
   up?: boolean;
 }
 
-/** The kernels' parameters for K input and M output channels on x [B, K, h, w] (up: read 2x up-sampled). */
-function shapeParams(x: Tensor, M: number, up = false) {
+/**
+ * The kernels' parameters for K input and M output channels on x [B, K, h, w] (up: read 2x up-sampled),
+ * with the channel padding `Cpad` of the caller's layouts.
+ */
+function shapeParams(x: Tensor, M: number, Cpad: number, up = false) {
   const [B, K, h, w] = x.shape;
   const [H, W] = up ? [2 * h, 2 * w] : [h, w];
   const tilesY = Math.ceil(H / 4);
@@ -124,7 +127,7 @@ function shapeParams(x: Tensor, M: number, up = false) {
     tilesY,
     tilesX,
     N,
-    Cpad: roundUp(K, 4),
+    Cpad,
     hasBias: 0,
     outScale: 1,
     resScale: 0,
@@ -144,14 +147,13 @@ export function winogradConv3(c: WinogradCall): Tensor {
   const r = rt();
   const M = c.transposed ? c.weight.shape[1] : c.weight.shape[0];
   const res = c.residual ?? null;
-  const shape = shapeParams(c.x, M, c.up);
+  const Cpad = roundUp(M, 16); // the 1x1 kernel's 16-channel blocks
+  const shape = shapeParams(c.x, M, Cpad, c.up);
   const { B, Cin: K, H, W, N } = shape;
   // Few tiles: products with the tiles as rows (16 a block) and the channels as columns (128 a block).
   const tMajor = c.tileMajor ?? N < TILE_MAJOR_BELOW;
-  const Cpad = roundUp(M, 16); // the 1x1 kernel's 16-channel blocks
   const params = {
     ...shape,
-    Cpad,
     hasBias: c.bias ? c.bias.shape.length : 0,
     outScale: res?.scale ?? 1,
     resScale: res?.scale ?? 0,
@@ -187,7 +189,7 @@ type Params = ReturnType<typeof shapeParams>;
 /**
  * M[pos][m][t] = U[pos] V[pos] through the 1x1 convolution's kernel, the positions as its images (each
  * with its own weights, `wz` apart): its register block (16 channels x 32 tiles, four input channels a
- * visit) runs these products 1.35x faster than matmul_rb.
+ * visit) made the batch-8 forward 1.08x faster than matmul_rb did.
  */
 function channelMajorProducts(u: Tensor, v: Tensor, m: Tensor, p: Params): void {
   const r = rt();
@@ -235,7 +237,7 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
   const r = rt();
   const M = gy.shape[1];
   const Mpad = roundUp(M, 4);
-  const params = { ...shapeParams(x, M, up), Cpad: Mpad }; // the padded channels: here the output's
+  const params = shapeParams(x, M, Mpad, up); // the padded channels: here the output's
   const { Cin: K, N } = params;
   return r.scope(() => {
     const v = inputTransform(x, params, up);
