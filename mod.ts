@@ -65,6 +65,7 @@ export * from "./src/io/safetensors.ts";
 export * from "./src/io/netcdf_read.ts";
 export * from "./src/io/netcdf_write.ts";
 export * from "./src/io/generation_file.ts";
+export * from "./src/io/generation_reader.ts";
 
 // Evaluation and plots.
 export * from "./src/metrics/mod.ts";

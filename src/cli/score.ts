@@ -8,7 +8,7 @@
  * `path=... output=...` form is accepted too.
  */
 import { parseArgs } from "node:util";
-import { GenerationReader } from "../io/generation_file.ts";
+import { GenerationReader } from "../io/generation_reader.ts";
 import { type NcGroupSpec, type NcVarSpec, writeNetCDF4 } from "../io/netcdf_write.ts";
 import {
   type FieldScores,

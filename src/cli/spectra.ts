@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { GenerationReader } from "../io/generation_file.ts";
+import { GenerationReader } from "../io/generation_reader.ts";
 import { writeNetCDF4 } from "../io/netcdf_write.ts";
 import { gridSpacingKm } from "../metrics/spectra.ts";
 import {

@@ -7,7 +7,7 @@
  * ensemble, MAE and RMSE of its mean, member spread and the spread-skill ratio, and the rank
  * histogram. A deterministic field is scored as a one-member ensemble, so its CRPS equals its MAE.
  */
-import { GenerationReader } from "../io/generation_file.ts";
+import { GenerationReader } from "../io/generation_reader.ts";
 import { type FieldScores, scoreField, summarizeScores } from "../metrics/scores.ts";
 import { gridSpacingKm } from "../metrics/spectra.ts";
 import { finePowerShare } from "../metrics/fine_scale.ts";

@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { HrrrMiniDataset } from "../data/hrrr_mini.ts";
 import { resizeCubic } from "../data/resample.ts";
-import { GenerationReader } from "../io/generation_file.ts";
+import { GenerationReader } from "../io/generation_reader.ts";
 import { type RowSpectrum, rowSpectrum } from "../metrics/fine_scale.ts";
 import { type LineSeries, sampleMapChart, spectraChart } from "../plot/charts.ts";
 import { writeChart } from "../plot/render.ts";

@@ -4,12 +4,8 @@
  */
 import { acquireLock, type Lock } from "../util/lock.ts";
 import type { NcAttrInput } from "../io/netcdf_write.ts";
-import {
-  type FieldGroup,
-  GenerationReader,
-  type GenerationVariable,
-  type GenerationVariableInfo,
-} from "../io/generation_file.ts";
+import { type GenerationVariable } from "../io/generation_file.ts";
+import { type FieldGroup, GenerationReader, type GenerationVariableInfo } from "../io/generation_reader.ts";
 import { readShardInfo, RunOutput, SHARD_ATTRIBUTES, type ShardInfo } from "./output.ts";
 import { GenerationPlan } from "./plan.ts";
 

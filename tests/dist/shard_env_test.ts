@@ -7,7 +7,7 @@ import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { resolveShard } from "../../src/generate/plan.ts";
 import { generate } from "../../src/generate/run.ts";
 import { mergeShards } from "../../src/generate/merge.ts";
-import { readGenerationFile } from "../../src/io/generation_file.ts";
+import { readGenerationFile } from "../../src/io/generation_reader.ts";
 import { TIMES, tinyConfig, writeTinyModels } from "../generate/fixtures.ts";
 
 /** The CLI's view of tests/generate/fixtures.ts's tinyConfig (16x16 synthetic data, 2 times). */

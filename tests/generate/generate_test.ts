@@ -9,7 +9,7 @@ import { sharedDataTest } from "../helpers/shared.ts";
 import { TIMES, tinyConfig, writeTinyModels } from "./fixtures.ts";
 import { generate } from "../../src/generate/run.ts";
 import { createDataset } from "../../src/data/dataset.ts";
-import { type GenerationData, readGenerationFile } from "../../src/io/generation_file.ts";
+import { type GenerationData, readGenerationFile } from "../../src/io/generation_reader.ts";
 import { scoreField } from "../../src/metrics/scores.ts";
 import type { Config } from "../../src/config/tree.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";

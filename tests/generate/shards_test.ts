@@ -8,7 +8,7 @@ import { runPythonJson } from "../io/python.ts";
 import { tinyConfig, writeTinyModels } from "./fixtures.ts";
 import { generate, shardOutputPath } from "../../src/generate/run.ts";
 import { mergeShards } from "../../src/generate/merge.ts";
-import { readGenerationFile } from "../../src/io/generation_file.ts";
+import { readGenerationFile } from "../../src/io/generation_reader.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "shards_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));

@@ -9,7 +9,7 @@ import { ConfigError, resolveConfig } from "../../src/config/mod.ts";
 import { CwbDataset } from "../../src/data/cwb.ts";
 import { HrrrMiniDataset } from "../../src/data/hrrr_mini.ts";
 import { initRuntime } from "../../src/gpu/runtime.ts";
-import { readGenerationFile } from "../../src/io/generation_file.ts";
+import { readGenerationFile } from "../../src/io/generation_reader.ts";
 import { readTorchOptimizerState } from "../../src/io/torch_optimizer.ts";
 import { loadNetwork } from "../../src/nn/checkpoint.ts";
 import { loadTrainState } from "../../src/train/checkpoint.ts";

@@ -2,11 +2,10 @@ import { parse as parseYaml } from "yaml";
 import {
   decodeCfTimesOrNull,
   encodeCfTimes,
-  GenerationReader,
   GenerationWriter,
   type GenerationWriterOptions,
-  readGenerationFile,
 } from "../../src/io/generation_file.ts";
+import { GenerationReader, readGenerationFile } from "../../src/io/generation_reader.ts";
 import { writeNetCDF4 } from "../../src/io/netcdf_write.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { runPython, runPythonJson } from "./python.ts";

@@ -3,7 +3,7 @@
  * expected and what was found; HDF5's own error stack only with --verbose.
  */
 import { resolveConfig } from "../../src/config/mod.ts";
-import { GenerationReader } from "../../src/io/generation_file.ts";
+import { GenerationReader } from "../../src/io/generation_reader.ts";
 import { hdf5Error } from "../../src/io/hdf5.ts";
 import { parseMdlus } from "../../src/io/mdlus.ts";
 import { openNetCDF } from "../../src/io/netcdf_read.ts";
