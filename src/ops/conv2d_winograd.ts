@@ -102,6 +102,8 @@ export interface WinogradCall {
   bias: Tensor | null;
   /** y = scale * (conv + bias + add): see `Conv2dOptions.residual`. */
   residual?: { add: Tensor; scale: number } | null;
+  /** y = outScale * (conv + bias) where there is no residual (default 1). */
+  outScale?: number;
   /** Products with the tiles as rows; default: below 128 tiles. Tests force both. */
   tileMajor?: boolean;
   /** Convolve x nearest-up-sampled 2x (the output is [B, M, 2H, 2W]), read through. */
@@ -155,7 +157,7 @@ export function winogradConv3(c: WinogradCall): Tensor {
   const params = {
     ...shape,
     hasBias: c.bias ? c.bias.shape.length : 0,
-    outScale: res?.scale ?? 1,
+    outScale: res?.scale ?? c.outScale ?? 1,
     resScale: res?.scale ?? 0,
   };
   return r.scope(() => {

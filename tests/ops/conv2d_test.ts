@@ -381,7 +381,8 @@ const WINO_SHAPES: Shape[] = [
 const WINO_TOL = 2e-5;
 
 // Up-sampling 3x3 convolutions: Winograd reads the up-sampled grid through in the forward and the weight
-// gradient (odd sizes, more channels than a weight block); the input gradient stays with the direct kernel.
+// gradient (odd sizes, more channels than a weight block); the input gradient is Winograd's on the fine
+// grid, 2x2-summed.
 const WINO_UP_SHAPES: Shape[] = [SHAPES[1], SHAPES[4], { B: 2, Ci: 5, Co: 7, H: 7, W: 9, k: 3, mode: "up" }];
 
 Deno.test("Winograd 3x3 agrees with a float64 host convolution: y, dx and dw (all through Winograd), db", async () => {
