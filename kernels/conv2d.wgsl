@@ -50,23 +50,21 @@ fn weight_layout(@builtin(global_invocation_id) gid: vec3<u32>) {
   dst[(gid.z * p.n + rt) * p.block + c_in_block] = v;
 }
 
-// x = quad of 4 output channels (pad is a multiple of 4: one vec4 load per chunk), y = ci * taps + tap,
-// z = which of several gradients (dst[z], from chunks z * chunks ..).
+// x = quad of 4 output channels (pad is a multiple of 4: one vec4 load per chunk), y = ci * taps + tap.
 @compute @workgroup_size(64)
 fn grad_weight_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
   let co = 4u * gid.x;
   let ct = gid.y;  // ci * taps + tap
   if (co >= p.Cout) { return; }
   let stride4 = p.Cin * p.taps * p.pad / 4u;
-  // z: independent gradients side by side, each from its own run of chunks (Winograd's 36 positions)
-  var at = gid.z * p.chunks * stride4 + (ct * p.pad + co) / 4u;
+  var at = (ct * p.pad + co) / 4u;
   var s = vec4<f32>(0.0);
   for (var k = 0u; k < p.chunks; k++) {
     s += src4[at];
     at += stride4;
   }
   let row = p.Cin * p.taps;
-  let o = (gid.z * p.Cout + co) * row + ct;
+  let o = co * row + ct;
   dst[o] = s.x;
   if (co + 1u < p.Cout) { dst[o + row] = s.y; }
   if (co + 2u < p.Cout) { dst[o + 2u * row] = s.z; }

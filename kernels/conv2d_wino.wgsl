@@ -14,7 +14,9 @@
 //   wino_output_t the same from M^T[pos][t][m] (products with the tiles as rows, for few tiles)
 // and the weight gradient of the forward, the same computation's adjoint:
 //   wino_grad_output  E[pos][t][m] = (A dy A^T)[pos] of output tile t, m padded to Cpad (a multiple of 4)
-//   (matmul)          dU^T[pos][k][m] = sum_t V[pos][k][t] E[pos][t][m]
+//   wino_input_t      V^T[pos][t][k], the input transform tile-major (k padded to 16)
+//   (products)        dU^T[pos][k][m] = sum_t V^T[pos][t][k] E[pos][t][m] with the 1x1 convolution's
+//                     kernel: the tiles as its input channels, V^T as its weights, m as its pixels
 //   wino_grad_weights dw[m][k] = G^T dU G
 // Interpolation points 0, -1, 1, 1/2, -2 (and infinity): 3-4x less rounding error than the usual
 // 0, +-1, +-2 (Barabasz et al., "Error analysis and improving the accuracy of Winograd convolution").
@@ -44,8 +46,6 @@ struct Params {
 
 // wino_weights reads w[k][m] flipped (the input gradient's weights) instead of w[m][k].
 override TRANSPOSED: bool = false;
-// wino_grad_weights reads dU[pos][m][k] instead of dU^T[pos][k][Cpad].
-override DU_MK: bool = false;
 // wino_input reads x nearest-up-sampled 2x (H and W are the grid's, twice x's).
 override UP: bool = false;
 // wino_output: y = ... + resScale * res.
@@ -198,6 +198,54 @@ fn wino_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let t4 = (by * p.tilesX + tx0) / 4u; // vec4 index of the quad within a row of V
   let stride = p.Cin * p.N / 4u;
   let at = ci * p.N / 4u + t4;
+  store_col(at, stride, 0u, bt6(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]));
+  store_col(at, stride, 1u, bt6(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]));
+  store_col(at, stride, 2u, bt6(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]));
+  store_col(at, stride, 3u, bt6(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3]));
+  store_col(at, stride, 4u, bt6(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4]));
+  store_col(at, stride, 5u, bt6(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]));
+}
+
+// ------------------------------------------------------------------ wino_input_t
+// V^T[pos][t][k] for k < Cpad (zero past Cin): the same transform tile-major, for the weight gradient's
+// products through the 1x1 kernel (src/ops/conv2d_winograd.ts), which take V^T as their weights.
+// grid: x (folded into y) = tile t < N, z = quad of input channels; every value a vec4 over the 4 channels.
+
+// The 4 channel planes' (row, column): `planes` their offsets (clamped to the last channel), `on` 0 for
+// channels past Cin.
+fn xat4(planes: vec4<u32>, on: vec4<f32>, row: i32, col: i32) -> vec4<f32> {
+  return on * vec4<f32>(xat(planes.x, row, col), xat(planes.y, row, col), xat(planes.z, row, col),
+                        xat(planes.w, row, col));
+}
+
+// Row `row` of the tile's 6x6 input for the 4 channels, transformed along x.
+fn input_row_t(planes: vec4<u32>, on: vec4<f32>, row: i32, col0: i32) -> Row6 {
+  return bt6(xat4(planes, on, row, col0), xat4(planes, on, row, col0 + 1), xat4(planes, on, row, col0 + 2),
+             xat4(planes, on, row, col0 + 3), xat4(planes, on, row, col0 + 4), xat4(planes, on, row, col0 + 5));
+}
+
+@compute @workgroup_size(8)
+fn wino_input_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat_index(gid, nwg, 8u);
+  if (t >= p.N) { return; }
+  let tx = t % p.tilesX;
+  let by = t / p.tilesX;
+  let b = by / p.tilesY;
+  let ty = by % p.tilesY;
+  let k = vec4<u32>(gid.z * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+  let on = select(vec4<f32>(0.0), vec4<f32>(1.0), k < vec4<u32>(p.Cin));
+  let plane = select(p.H * p.W, (p.H >> 1u) * (p.W >> 1u), UP);
+  let planes = (b * p.Cin + min(k, vec4<u32>(p.Cin - 1u))) * plane;
+  let row0 = i32(ty * 4u) - 1;
+  let col0 = i32(tx * 4u) - 1;
+  let e0 = input_row_t(planes, on, row0, col0);
+  let e1 = input_row_t(planes, on, row0 + 1, col0);
+  let e2 = input_row_t(planes, on, row0 + 2, col0);
+  let e3 = input_row_t(planes, on, row0 + 3, col0);
+  let e4 = input_row_t(planes, on, row0 + 4, col0);
+  let e5 = input_row_t(planes, on, row0 + 5, col0);
+  let stride = p.N * p.Cpad / 4u;
+  let at = t * p.Cpad / 4u + gid.z;
   store_col(at, stride, 0u, bt6(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]));
   store_col(at, stride, 1u, bt6(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]));
   store_col(at, stride, 2u, bt6(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]));
@@ -397,59 +445,6 @@ fn wino_grad_output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   store_col(at, stride, 5u, a6(e0[5], e1[5], e2[5], e3[5]));
 }
 
-// ------------------------------------------------------------------ wino_grad_output_c
-// E[pos][m][t] (channel-major, for the 1x1 kernel's weight gradient): grid: x (folded into y) = quad of 4
-// tiles along x, z = output channel m < Cout.
-
-// dy of channel plane `plane0` at (row, column), 0 outside the image.
-fn dyat(plane0: u32, row: u32, col: u32) -> f32 {
-  let inside = row < p.H && col < p.W;
-  return select(0.0, dy[plane0 + min(row, p.H - 1u) * p.W + min(col, p.W - 1u)], inside);
-}
-
-// Row `row` of the quad's 4 tiles (16 pixels from col0), transformed along x: vec4s over the tiles.
-fn grad_row_c(plane0: u32, row: u32, col0: u32) -> Row6 {
-  var c: array<f32, 16>; // explicit constant indices (see input_row)
-  c[0] = dyat(plane0, row, col0); c[1] = dyat(plane0, row, col0 + 1u); c[2] = dyat(plane0, row, col0 + 2u);
-  c[3] = dyat(plane0, row, col0 + 3u); c[4] = dyat(plane0, row, col0 + 4u); c[5] = dyat(plane0, row, col0 + 5u);
-  c[6] = dyat(plane0, row, col0 + 6u); c[7] = dyat(plane0, row, col0 + 7u); c[8] = dyat(plane0, row, col0 + 8u);
-  c[9] = dyat(plane0, row, col0 + 9u); c[10] = dyat(plane0, row, col0 + 10u);
-  c[11] = dyat(plane0, row, col0 + 11u); c[12] = dyat(plane0, row, col0 + 12u);
-  c[13] = dyat(plane0, row, col0 + 13u); c[14] = dyat(plane0, row, col0 + 14u);
-  c[15] = dyat(plane0, row, col0 + 15u);
-  return a6(
-    vec4<f32>(c[0], c[4], c[8], c[12]),
-    vec4<f32>(c[1], c[5], c[9], c[13]),
-    vec4<f32>(c[2], c[6], c[10], c[14]),
-    vec4<f32>(c[3], c[7], c[11], c[15]),
-  );
-}
-
-@compute @workgroup_size(8)
-fn wino_grad_output_c(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let quad = flat_index(gid, nwg, 8u);
-  let quads = p.tilesX / 4u;
-  if (quad >= p.B * p.tilesY * quads) { return; }
-  let m = gid.z;
-  let tx0 = (quad % quads) * 4u;
-  let by = quad / quads;
-  let b = by / p.tilesY;
-  let plane0 = (b * p.Cout + m) * p.H * p.W;
-  let row0 = (by % p.tilesY) * 4u;
-  let e0 = grad_row_c(plane0, row0, tx0 * 4u);
-  let e1 = grad_row_c(plane0, row0 + 1u, tx0 * 4u);
-  let e2 = grad_row_c(plane0, row0 + 2u, tx0 * 4u);
-  let e3 = grad_row_c(plane0, row0 + 3u, tx0 * 4u);
-  let stride = p.Cout * p.N / 4u; // between positions of E[pos][m][t], in vec4s
-  let at = m * p.N / 4u + (by * p.tilesX + tx0) / 4u;
-  store_col(at, stride, 0u, a6(e0[0], e1[0], e2[0], e3[0]));
-  store_col(at, stride, 1u, a6(e0[1], e1[1], e2[1], e3[1]));
-  store_col(at, stride, 2u, a6(e0[2], e1[2], e2[2], e3[2]));
-  store_col(at, stride, 3u, a6(e0[3], e1[3], e2[3], e3[3]));
-  store_col(at, stride, 4u, a6(e0[4], e1[4], e2[4], e3[4]));
-  store_col(at, stride, 5u, a6(e0[5], e1[5], e2[5], e3[5]));
-}
-
 // ------------------------------------------------------------------ wino_grad_weights
 // grid: x = k (workgroups of 64), y = m < Cout.
 
@@ -475,9 +470,9 @@ fn wino_grad_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k = gid.x;
   let m = gid.y;
   if (k >= p.Cin) { return; }
-  // dU^T[pos][k][Cpad] (matmul), or DU_MK: dU[pos][m][k] (the 1x1 kernel's weight gradient)
-  let stride = select(p.Cin * p.Cpad, p.Cout * p.Cin, DU_MK);
-  let at = select(k * p.Cpad + m, m * p.Cin + k, DU_MK);
+  // dU^T[pos][k][Cpad]
+  let stride = p.Cin * p.Cpad;
+  let at = k * p.Cpad + m;
   let h0 = du_row(at, stride, 0u);
   let h1 = du_row(at, stride, 1u);
   let h2 = du_row(at, stride, 2u);

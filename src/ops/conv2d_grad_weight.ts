@@ -50,28 +50,6 @@ export function gradWeight(
   });
 }
 
-/**
- * 1x1 weight gradients per image, not summed over the batch: dw[b][co][ci] = sum_p dy[b][co][p] x[b][ci][p]
- * for x [B, Cin, 1, P] and dy [B, Cout, 1, P] (Winograd's 36 positions as the images, see
- * src/ops/conv2d_winograd.ts).
- */
-export function gradWeightPerImage(x: Tensor, gy: Tensor): Tensor {
-  const r = rt();
-  const [B, Cin, , P] = x.shape;
-  const Cout = gy.shape[1];
-  return r.scope(() => {
-    const grid: Grid = { Hc: 1, Wc: P, up: 0, down: 0, inScale: 1 };
-    const { part, chunks, coPad } = partials1(x, gy, Cout, grid);
-    const dw = r.empty([B, Cout, Cin]);
-    K.gradWeightReduce.run(
-      { Cout, Cin, taps: 1, pad: coPad, chunks: chunks / B },
-      { src4: part, dst: dw },
-      [Math.ceil(Cout / 256), gridRows(Cin), B],
-    );
-    return dw;
-  });
-}
-
 function weightGradCommon(x: Tensor, Cout: number, grid: Grid) {
   const [B, Cin, Hin, Win] = x.shape;
   return { B, Cin, Cout, Hin, Win, Hc: grid.Hc, Wc: grid.Wc };

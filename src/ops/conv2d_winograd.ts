@@ -13,7 +13,6 @@ import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { matmulInto } from "./matmul.ts";
 import { K, roundUp } from "./conv2d_kernels.ts";
-import { gradWeightPerImage } from "./conv2d_grad_weight.ts";
 
 // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
 const PARAMS = {
@@ -25,10 +24,10 @@ const kernel = (entry: string, bindings: string[]) =>
   declareKernel({ file: "conv2d_wino", entry, params: PARAMS, bindings });
 const WEIGHTS = kernel("wino_weights", ["w", "u"]);
 const INPUT = kernel("wino_input", ["x", "v4"]);
+const INPUT_T = kernel("wino_input_t", ["x", "v4"]);
 const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
 const OUTPUT_T = kernel("wino_output_t", ["m4", "bias", "res", "y", "res4", "y4"]);
 const GRAD_OUTPUT = kernel("wino_grad_output", ["dy", "v4"]);
-const GRAD_OUTPUT_C = kernel("wino_grad_output_c", ["dy", "v4"]);
 const GRAD_WEIGHTS = kernel("wino_grad_weights", ["du", "dw"]);
 
 /** Positions of the transformed 6x6 tile: the number of matrix products. */
@@ -61,19 +60,16 @@ export function winogradPays(B: number, K: number, M: number, H: number, W: numb
 /**
  * Whether the weight gradient pays through Winograd: 64 or more channels each way, and 128 or more tiles
  * or 128 output channels (measured at batch 8: 1.25-1.42x with 64 output channels, 1.36-1.9x with 128;
- * at batch 1 with 64 channels, 1.03x at 32x32 (64 tiles) and 0.87x at 16x16; with 128, 1.55x at 32x32).
+ * at batch 1 with 64 channels, 1.03x at 32x32 (64 tiles) and 0.87x at 16x16; with 128, 1.55x at 32x32;
+ * the products have been 1.04-1.15x faster since).
  */
 export function winogradGradPays(B: number, K: number, M: number, H: number, W: number): boolean {
   if (K < MIN_CHANNELS || M < MIN_CHANNELS || !winogradFits(B, K, M, H, W)) return false;
-  return tileCount(B, H, W) >= TILE_MAJOR_BELOW || M >= GRAD_MATMUL_MIN_CHANNELS;
+  return tileCount(B, H, W) >= TILE_MAJOR_BELOW || M >= GRAD_FEW_TILES_MIN_CHANNELS;
 }
 
-/**
- * The weight gradient's products dU[pos] = E[pos] V[pos]^T: through matmul_rb from this many output
- * channels (its 128-column blocks full), else through the 1x1 weight-gradient kernel with the positions
- * as images (64 channels at batch 8: 1.33x over matmul_rb; 128 channels: 0.86-0.95x).
- */
-const GRAD_MATMUL_MIN_CHANNELS = 128;
+/** Below 128 tiles, the weight gradient pays through Winograd from this many output channels. */
+const GRAD_FEW_TILES_MIN_CHANNELS = 128;
 
 /** Tiles of the products' N dimension: 4x4 output tiles, rows of tiles padded to a multiple of 4. */
 function tileCount(B: number, H: number, W: number): number {
@@ -87,7 +83,9 @@ function tileCount(B: number, H: number, W: number): number {
 export function winogradFits(B: number, K: number, M: number, H: number, W: number): boolean {
   const limit = Math.min(MAX_TEMP_FLOATS, rt().maxBindingElements);
   const N = tileCount(B, H, W);
-  return POSITIONS * N * Math.max(K, M) <= limit && POSITIONS * roundUp(M, 4) * roundUp(K, 4) <= limit;
+  // V, V^T and M or E, the input channels and the output channels padded to 16
+  return POSITIONS * N * roundUp(Math.max(K, M), 16) <= limit &&
+    POSITIONS * roundUp(M, 16) * roundUp(K, 16) <= limit;
 }
 
 /** A plain 3x3 convolution for {@link winogradConv3}. */
@@ -193,7 +191,12 @@ type Params = ReturnType<typeof shapeParams>;
  * with its own weights, `wz` apart): its register block (16 channels x 32 tiles, four input channels a
  * visit) made the batch-8 forward 1.08x faster than matmul_rb did.
  */
-function channelMajorProducts(u: Tensor, v: Tensor, m: Tensor, p: Params): void {
+function channelMajorProducts(
+  u: Tensor,
+  v: Tensor,
+  m: Tensor,
+  p: Pick<Params, "Cin" | "Cout" | "N" | "Cpad">,
+): void {
   const r = rt();
   const tiles = Math.ceil(p.N / 32);
   const [gx, gz] = r.grid(POSITIONS * tiles, 8);
@@ -242,29 +245,18 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
   const params = shapeParams(x, M, Mpad, up); // the padded channels: here the output's
   const { Cin: K, N } = params;
   return r.scope(() => {
-    const v = inputTransform(x, params, up);
+    // dU^T[pos][k][m] = sum_t V^T[pos][t][k] E[pos][t][m]: the 1x1 forward kernel with the tiles as its
+    // input channels, V^T as its weights and the output channels as its pixels (1.04-1.15x over
+    // matmul_rb or the 1x1 weight-gradient kernel, which needed no V^T, at batch 8 and 1)
+    const Kpad = roundUp(K, 16);
+    const e = r.empty([POSITIONS, N, Mpad]);
+    GRAD_OUTPUT.run(params, { dy: gy, v4: e }, [...r.grid(N, 8), Mpad / 4]);
+    const vt = r.empty([POSITIONS, N, Kpad]);
+    INPUT_T.with({ UP: up }).run({ ...params, Cpad: Kpad }, { x, v4: vt }, [...r.grid(N, 8), Kpad / 4]);
+    const du = r.empty([POSITIONS, K, Mpad]);
+    r.tagged("winograd", () => channelMajorProducts(vt, e, du, { Cin: N, Cout: K, N: Mpad, Cpad: Kpad }));
     const dw = r.empty([M, K, 3, 3]);
-    if (M >= GRAD_MATMUL_MIN_CHANNELS) {
-      const e = r.empty([POSITIONS, N, Mpad]);
-      GRAD_OUTPUT.run(params, { dy: gy, v4: e }, [...r.grid(N, 8), Mpad / 4]);
-      const du = r.empty([POSITIONS, K, Mpad]);
-      r.tagged("winograd", () =>
-        matmulInto(
-          { Z: POSITIONS, M: K, N: Mpad, K: N },
-          { t: v, zs: K * N, is: N, js: 1 },
-          { t: e, zs: N * Mpad, is: Mpad, js: 1 },
-          { t: du, zs: K * Mpad, is: Mpad, js: 1 },
-        ));
-      GRAD_WEIGHTS.run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
-      return dw;
-    }
-    const e = r.empty([POSITIONS, M, N]);
-    GRAD_OUTPUT_C.run(params, { dy: gy, v4: e }, [...r.grid(N / 4, 8), M]);
-    const du = r.tagged(
-      "winograd",
-      () => gradWeightPerImage(v.reshape([POSITIONS, K, 1, N]), e.reshape([POSITIONS, M, 1, N])),
-    );
-    GRAD_WEIGHTS.with({ DU_MK: true }).run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
+    GRAD_WEIGHTS.run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
     return dw;
   });
 }
