@@ -250,9 +250,9 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
     // matmul_rb or the 1x1 weight-gradient kernel, which needed no V^T, at batch 8 and 1)
     const Kpad = roundUp(K, 16);
     const e = r.empty([POSITIONS, N, Mpad]);
-    GRAD_OUTPUT.run(params, { dy: gy, v4: e }, [...r.grid(N, 8), Mpad / 4]);
+    GRAD_OUTPUT.run(params, { dy: gy, v4: e }, [Math.ceil(Mpad / 32), ...r.grid(N, 1)]);
     const vt = r.empty([POSITIONS, N, Kpad]);
-    INPUT_T.with({ UP: up }).run({ ...params, Cpad: Kpad }, { x, v4: vt }, [...r.grid(N, 8), Kpad / 4]);
+    INPUT_T.with({ UP: up }).run({ ...params, Cpad: Kpad }, { x, v4: vt }, [Math.ceil(Kpad / 32), ...r.grid(N, 1)]);
     const du = r.empty([POSITIONS, K, Mpad]);
     r.tagged("winograd", () => channelMajorProducts(vt, e, du, { Cin: N, Cout: K, N: Mpad, Cpad: Kpad }));
     const dw = r.empty([M, K, 3, 3]);
