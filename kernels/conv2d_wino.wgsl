@@ -94,7 +94,8 @@ fn at4(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, m3: vec4<f32>, m4: vec4<f32>
 }
 
 // ------------------------------------------------------------------ wino_weights
-// grid: x = k < Cin (workgroups of 64), y = m < Cpad.
+// grid: x = m < Cpad (workgroups of 64), y = k < Cin: the lanes store consecutive floats of U^T (with k
+// along the lanes, each workgroup of m wrote one float of every cache line: 2.2x slower).
 
 fn tap(m: u32, k: u32, ky: u32, kx: u32) -> f32 {
   if (TRANSPOSED) { return w[((k * p.Cout + m) * 3u + 2u - ky) * 3u + 2u - kx]; }
@@ -112,19 +113,18 @@ fn weight_col(at: u32, stride: u32, j: u32, c: Col6) {
 
 @compute @workgroup_size(64)
 fn wino_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let k = gid.x;
-  let m = gid.y;
-  if (k >= p.Cin) { return; }
+  let m = gid.x;
+  let k = gid.y;
+  if (m >= p.Cpad) { return; }
   let stride = p.Cin * p.Cpad; // between positions of U^T[pos][k][m]
   let at = k * p.Cpad + m;
-  if (m >= p.Cout) {
-    for (var pos = 0u; pos < 36u; pos++) { u[pos * stride + at] = 0.0; }
-    return;
-  }
+  // padding channels m >= Cout: zeros (read the last channel, times 0: no branch, whose both sides run)
+  let on = select(0.0, 1.0, m < p.Cout);
+  let mc = min(m, p.Cout - 1u);
   // G g along x for each of the 3 rows of the kernel, then G along y for each of the 6 columns.
-  let r0 = g6(tap(m, k, 0u, 0u), tap(m, k, 0u, 1u), tap(m, k, 0u, 2u));
-  let r1 = g6(tap(m, k, 1u, 0u), tap(m, k, 1u, 1u), tap(m, k, 1u, 2u));
-  let r2 = g6(tap(m, k, 2u, 0u), tap(m, k, 2u, 1u), tap(m, k, 2u, 2u));
+  let r0 = g6(on * tap(mc, k, 0u, 0u), on * tap(mc, k, 0u, 1u), on * tap(mc, k, 0u, 2u));
+  let r1 = g6(on * tap(mc, k, 1u, 0u), on * tap(mc, k, 1u, 1u), on * tap(mc, k, 1u, 2u));
+  let r2 = g6(on * tap(mc, k, 2u, 0u), on * tap(mc, k, 2u, 1u), on * tap(mc, k, 2u, 2u));
   weight_col(at, stride, 0u, g6(r0[0], r1[0], r2[0]));
   weight_col(at, stride, 1u, g6(r0[1], r1[1], r2[1]));
   weight_col(at, stride, 2u, g6(r0[2], r1[2], r2[2]));

@@ -161,11 +161,7 @@ export function winogradConv3(c: WinogradCall): Tensor {
   return r.scope(() => {
     const u = r.derived(c.weight, `winograd ${c.transposed}`, () => {
       const u = r.empty([POSITIONS, K, Cpad]); // U^T[pos][k][m]
-      WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [
-        Math.ceil(K / 64),
-        Cpad,
-        1,
-      ]);
+      WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [Math.ceil(Cpad / 64), K, 1]);
       return u;
     });
     const v = inputTransform(c.x, params, c.up);
