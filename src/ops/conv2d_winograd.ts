@@ -28,7 +28,7 @@ const INPUT_T = kernel("wino_input_t", ["x", "v4"]);
 const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
 const OUTPUT_T = kernel("wino_output_t", ["m4", "bias", "res", "y", "res4", "y4"]);
 const GRAD_OUTPUT = kernel("wino_grad_output", ["dy", "v4"]);
-const GRAD_WEIGHTS = kernel("wino_grad_weights", ["du", "dw"]);
+const GRAD_WEIGHTS = kernel("wino_grad_weights", ["du4", "dw"]);
 
 /** Positions of the transformed 6x6 tile: the number of matrix products. */
 const POSITIONS = 36;
@@ -252,7 +252,7 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
     const du = r.empty([POSITIONS, K, Mpad]);
     r.tagged("winograd", () => channelMajorProducts(vt, e, du, { Cin: N, Cout: K, N: Mpad, Cpad: Kpad }));
     const dw = r.empty([M, K, 3, 3]);
-    GRAD_WEIGHTS.run(params, { du, dw }, [Math.ceil(K / 64), M, 1]);
+    GRAD_WEIGHTS.run(params, { du4: du, dw }, [Math.ceil(K / 64), Mpad / 4, 1]);
     return dw;
   });
 }
