@@ -176,6 +176,17 @@ fn store_col(at: u32, stride: u32, j: u32, c: Row6) {
   v4[(5u * 6u + j) * stride + at] = c[5];
 }
 
+// The 6 rows of a transformed-along-x input tile, transformed along y and stored: position 6i + j of V (or
+// V^T) at vec4 index at + (6i + j) * stride.
+fn store_tile(at: u32, stride: u32, e0: Row6, e1: Row6, e2: Row6, e3: Row6, e4: Row6, e5: Row6) {
+  store_col(at, stride, 0u, bt6(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]));
+  store_col(at, stride, 1u, bt6(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]));
+  store_col(at, stride, 2u, bt6(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]));
+  store_col(at, stride, 3u, bt6(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3]));
+  store_col(at, stride, 4u, bt6(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4]));
+  store_col(at, stride, 5u, bt6(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]));
+}
+
 @compute @workgroup_size(8)
 fn wino_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let quad = flat_index(gid, nwg, 8u);
@@ -189,21 +200,12 @@ fn wino_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let base = (b * p.Cin + ci) * select(p.H * p.W, (p.H >> 1u) * (p.W >> 1u), UP);
   let row0 = i32(ty * 4u) - 1;
   let col0 = i32(tx0 * 4u) - 1;
-  let e0 = input_row(base, row0, col0);
-  let e1 = input_row(base, row0 + 1, col0);
-  let e2 = input_row(base, row0 + 2, col0);
-  let e3 = input_row(base, row0 + 3, col0);
-  let e4 = input_row(base, row0 + 4, col0);
-  let e5 = input_row(base, row0 + 5, col0);
   let t4 = (by * p.tilesX + tx0) / 4u; // vec4 index of the quad within a row of V
   let stride = p.Cin * p.N / 4u;
   let at = ci * p.N / 4u + t4;
-  store_col(at, stride, 0u, bt6(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]));
-  store_col(at, stride, 1u, bt6(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]));
-  store_col(at, stride, 2u, bt6(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]));
-  store_col(at, stride, 3u, bt6(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3]));
-  store_col(at, stride, 4u, bt6(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4]));
-  store_col(at, stride, 5u, bt6(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]));
+  store_tile(at, stride, input_row(base, row0, col0), input_row(base, row0 + 1, col0),
+             input_row(base, row0 + 2, col0), input_row(base, row0 + 3, col0), input_row(base, row0 + 4, col0),
+             input_row(base, row0 + 5, col0));
 }
 
 // ------------------------------------------------------------------ wino_input_t
@@ -240,20 +242,11 @@ fn wino_input_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let planes = (b * p.Cin + min(k, vec4<u32>(p.Cin - 1u))) * plane;
   let row0 = i32(ty * 4u) - 1;
   let col0 = i32(tx * 4u) - 1;
-  let e0 = input_row_t(planes, on, row0, col0);
-  let e1 = input_row_t(planes, on, row0 + 1, col0);
-  let e2 = input_row_t(planes, on, row0 + 2, col0);
-  let e3 = input_row_t(planes, on, row0 + 3, col0);
-  let e4 = input_row_t(planes, on, row0 + 4, col0);
-  let e5 = input_row_t(planes, on, row0 + 5, col0);
   let stride = p.N * p.Cpad / 4u;
   let at = t * p.Cpad / 4u + q;
-  store_col(at, stride, 0u, bt6(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]));
-  store_col(at, stride, 1u, bt6(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]));
-  store_col(at, stride, 2u, bt6(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]));
-  store_col(at, stride, 3u, bt6(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3]));
-  store_col(at, stride, 4u, bt6(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4]));
-  store_col(at, stride, 5u, bt6(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]));
+  store_tile(at, stride, input_row_t(planes, on, row0, col0), input_row_t(planes, on, row0 + 1, col0),
+             input_row_t(planes, on, row0 + 2, col0), input_row_t(planes, on, row0 + 3, col0),
+             input_row_t(planes, on, row0 + 4, col0), input_row_t(planes, on, row0 + 5, col0));
 }
 
 // ------------------------------------------------------------------ wino_output
