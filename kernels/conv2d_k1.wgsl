@@ -226,11 +226,16 @@ fn put16v(acc: ptr<function, FAcc>, bq: ptr<function, array<vec4<f32>, 4>>, b: u
   if (n > 15u) { y4[at + 15u * q] = (*acc)[i + 15u] + (*bq)[3].w; }
 }
 
-// grid: x = 32-pixel tile index (folded into z beyond the workgroup-count limit), y = 16-channel block.
+// grid: one flat run of workgroups (x, folded into z): run of 8 32-pixel tiles x 16-channel block, blocks fastest.
 @compute @workgroup_size(8)
-fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+fn conv1_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
-  let tile = gid.x + wid.z * nwg.x * 8u;
+  // Consecutive workgroups take the channel blocks of one run of 8 tiles, so that all blocks read those
+  // pixels while they are in the cache (1.05-1.1x over the blocks along y, each streaming the whole input).
+  let group = wid.x + wid.z * nwg.x;
+  let blocks = p.coPad / 16u;
+  let blk = group % blocks;
+  let tile = (group / blocks) * 8u + lid.x;
   if (tile >= p.tiles * p.B) { return; }
   let b = tile / p.tiles;
   let g0 = (tile % p.tiles) * select(32u, 16u, HALF);
@@ -245,7 +250,7 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
     var w4: FW4;
     for (; ci + 4u <= p.Cin; ci += 4u) {
       let base = (b * p.Cin + ci) * inPlane;
-      let wb = b * p.wz + ci * s + wid.y * 4u;
+      let wb = b * p.wz + ci * s + blk * 4u;
       load_in4(&xin4, &w4, base, g0, 0u, wb); load_in4(&xin4, &w4, base + inPlane, g0, 1u, wb + s);
       load_in4(&xin4, &w4, base + 2u * inPlane, g0, 2u, wb + 2u * s);
       load_in4(&xin4, &w4, base + 3u * inPlane, g0, 3u, wb + 3u * s);
@@ -265,14 +270,14 @@ fn conv1_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgro
       xin[4] = grid4(base, g0 + 16u); xin[5] = grid4(base, g0 + 20u); xin[6] = grid4(base, g0 + 24u);
       xin[7] = grid4(base, g0 + 28u);
     }
-    let wb = b * p.wz + ci * s + wid.y * 4u;
+    let wb = b * p.wz + ci * s + blk * 4u;
     w[0] = wt[wb]; w[1] = wt[wb + 1u]; w[2] = wt[wb + 2u]; w[3] = wt[wb + 3u];
     col16(&acc, &xin, &w, 0u); col16(&acc, &xin, &w, 1u); col16(&acc, &xin, &w, 2u); col16(&acc, &xin, &w, 3u);
     if (!HALF) {
       col16(&acc, &xin, &w, 4u); col16(&acc, &xin, &w, 5u); col16(&acc, &xin, &w, 6u); col16(&acc, &xin, &w, 7u);
     }
   }
-  let co0 = wid.y * 16u;
+  let co0 = blk * 16u;
   var bq: array<vec4<f32>, 4>;
   for (var k = 0u; k < 4u; k++) {
     let c = co0 + 4u * k;

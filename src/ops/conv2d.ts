@@ -423,7 +423,8 @@ function apply(
   if (s.mode !== 0 && !spread) throw new Error("conv2d: internal error, unsupported 1x1 store");
   const plane = g.Hc * g.Wc;
   const tiles = Math.ceil(plane / (pool ? 16 : 32)); // pooled reads: half the pixels per thread
-  const [gx, gz] = r.grid(B * tiles, 8);
+  // one flat run of workgroups: the channel blocks of each run of 8 tiles in a row (kernels/conv2d_k1.wgsl)
+  const [gx, gz] = r.grid(Math.ceil((B * tiles) / 8) * (coPad / 16), 1);
   const params = { ...common, plane, tiles, up: g.up, down: g.down, coPad, hasBias, inScale };
   const vec4 = isPlain(g, Hin, Win) && plane % 4 === 0;
   const y4 = !spread && plane % 4 === 0; // plain stores of aligned pixel quads
@@ -435,7 +436,7 @@ function apply(
     SPREAD: spread,
     Y4: y4,
   });
-  kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src, y4: y }, [gx, coPad / 16, gz]);
+  kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src, y4: y }, [gx, 1, gz]);
   return y;
 }
 

@@ -161,7 +161,11 @@ export function winogradConv3(c: WinogradCall): Tensor {
   return r.scope(() => {
     const u = r.derived(c.weight, `winograd ${c.transposed}`, () => {
       const u = r.empty([POSITIONS, K, Cpad]); // U^T[pos][k][m]
-      WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [Math.ceil(Cpad / 64), K, 1]);
+      WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [
+        Math.ceil(Cpad / 64),
+        K,
+        1,
+      ]);
       return u;
     });
     const v = inputTransform(c.x, params, c.up);
@@ -195,7 +199,7 @@ function channelMajorProducts(
 ): void {
   const r = rt();
   const tiles = Math.ceil(p.N / 32);
-  const [gx, gz] = r.grid(POSITIONS * tiles, 8);
+  const [gx, gz] = r.grid(Math.ceil((POSITIONS * tiles) / 8) * (p.Cpad / 16), 1);
   const params = {
     B: POSITIONS,
     Cin: p.Cin,
@@ -213,7 +217,7 @@ function channelMajorProducts(
   K.conv1Forward.with({ VEC4: true, CI4: true, Y4: true }).run(
     params,
     { x: v, wt: u, bias: u, y: m, x4: v, y4: m },
-    [gx, p.Cpad / 16, gz],
+    [gx, 1, gz],
   );
 }
 
@@ -248,7 +252,10 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
     const e = r.empty([POSITIONS, N, Mpad]);
     GRAD_OUTPUT.run(params, { dy: gy, v4: e }, [Math.ceil(Mpad / 32), ...r.grid(N, 1)]);
     const vt = r.empty([POSITIONS, N, Kpad]);
-    INPUT_T.with({ UP: up }).run({ ...params, Cpad: Kpad }, { x, v4: vt }, [Math.ceil(Kpad / 32), ...r.grid(N, 1)]);
+    INPUT_T.with({ UP: up }).run({ ...params, Cpad: Kpad }, { x, v4: vt }, [
+      Math.ceil(Kpad / 32),
+      ...r.grid(N, 1),
+    ]);
     const du = r.empty([POSITIONS, K, Mpad]);
     r.tagged("winograd", () => channelMajorProducts(vt, e, du, { Cin: N, Cout: K, N: Mpad, Cpad: Kpad }));
     const dw = r.empty([M, K, 3, 3]);
