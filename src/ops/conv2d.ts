@@ -467,16 +467,6 @@ function gradInput(
       avgPool2(winogradConv3({ x: gy, weight, transposed: true, bias: null, outScale: 4 }))
     );
   }
-  if (k === 1 && o.up) {
-    // per pixel, so the 2x2 sum of dy first (4x the mean: inScale), then a plain 1x1 convolution on the
-    // coarse grid: 4x fewer products than reading dy pooled
-    return r.scope(() => {
-      const wt = layoutWeights(weight, true, k, weightBlock(profile, k, Cin));
-      const grid: Grid = { ...plainGrid(H, W), inScale: 4 };
-      const store: Store = { mode: 0, Ho: H, Wo: W, outScale: 1 };
-      return apply(profile, k, { src: avgPool2(gy), Cr: Cout, Cw: Cin, grid, store }, wt, null);
-    });
-  }
   return r.scope(() => {
     const wt = layoutWeights(weight, true, k, weightBlock(profile, k, Cin));
     const call = (grid: Grid, store: Store): Call => ({
@@ -489,9 +479,15 @@ function gradInput(
     });
     const plain: Store = { mode: 0, Ho: H, Wo: W, outScale: 1 };
     if (!o.up && !o.down) return apply(profile, k, call(plainGrid(H, W), plain), wt, null);
+    if (k === 1 && o.up) {
+      // per pixel, so the 2x2 sum of dy first (4x the mean: inScale), then a plain 1x1 convolution on the
+      // coarse grid: 4x fewer products than reading dy pooled
+      const pooled = call({ ...plainGrid(H, W), inScale: 4 }, plain);
+      return apply(profile, k, { ...pooled, src: avgPool2(gy) }, wt, null);
+    }
     if (k === 1 && o.down) {
       // Per pixel, so resample dy instead: the adjoint of pooling is 1/4 of dy read up-sampled (zero on
-      // an odd last row or column). (Up-sampling's adjoint, the 2x2 sum, pools dy first, above.)
+      // an odd last row or column).
       return apply(profile, k, call({ Hc: H, Wc: W, up: 1, down: 0, inScale: 0.25 }, plain), wt, null);
     }
     if (o.up) {
