@@ -27,6 +27,7 @@ struct Params {
   B: u32, Cin: u32, Cout: u32, H: u32,
   W: u32, tilesY: u32, tilesX: u32, N: u32,
   Cpad: u32, hasBias: u32, outScale: f32, resScale: f32,
+  rowsPer: u32, // wino_input: tile rows a thread walks down
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,6 +35,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> u: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> v4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> x4: array<vec4<f32>>; // the same buffer as x
 @group(0) @binding(1) var<storage, read> m4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> res: array<f32>;
@@ -48,6 +50,8 @@ struct Params {
 override TRANSPOSED: bool = false;
 // wino_input reads x nearest-up-sampled 2x (H and W are the grid's, twice x's).
 override UP: bool = false;
+// wino_input: W a multiple of 16, so a quad's inner input columns are 4 aligned vec4s of a row (not UP).
+override ROW4: bool = false;
 // wino_output: y = ... + resScale * res.
 override RESIDUAL: bool = false;
 // wino_output: W a multiple of 4, so a tile's output rows are whole aligned vec4s.
@@ -187,25 +191,56 @@ fn store_tile(at: u32, stride: u32, e0: Row6, e1: Row6, e2: Row6, e3: Row6, e4: 
   store_col(at, stride, 5u, bt6(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]));
 }
 
+// Row `row` of the 4 tiles' inputs as input_row, for ROW4: the 16 inner columns col0 + 1 .. col0 + 16 as 4
+// aligned vec4 loads (W a multiple of 16, so they never cross the row), the 2 outer ones as scalars.
+fn input_row4(base: u32, row: i32, col0: i32) -> Row6 {
+  let on = select(0.0, 1.0, row >= 0 && row < i32(p.H));
+  let at = (base + u32(clamp(row, 0, i32(p.H) - 1)) * p.W + u32(col0 + 1)) / 4u;
+  let a = x4[at] * on;
+  let b = x4[at + 1u] * on;
+  let c = x4[at + 2u] * on;
+  let d = x4[at + 3u] * on;
+  let l = xat(base, row, col0);
+  let r = xat(base, row, col0 + 17);
+  return bt6(vec4<f32>(l, a.w, b.w, c.w), vec4<f32>(a.x, b.x, c.x, d.x), vec4<f32>(a.y, b.y, c.y, d.y),
+             vec4<f32>(a.z, b.z, c.z, d.z), vec4<f32>(a.w, b.w, c.w, d.w), vec4<f32>(b.x, c.x, d.x, r));
+}
+
+fn row_of(base: u32, row: i32, col0: i32) -> Row6 {
+  if (ROW4) { return input_row4(base, row, col0); }
+  return input_row(base, row, col0);
+}
+
+// grid: x (folded into y) = quad of 4 tiles along x in one run of rowsPer tile rows of an image, quads
+// fastest, z = input channel. A thread walks down its run: the last 2 of a tile's 6 input rows are the
+// first 2 of the next one's (a third fewer loads and row transforms).
 @compute @workgroup_size(8)
 fn wino_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let quad = flat_index(gid, nwg, 8u);
+  let i = flat_index(gid, nwg, 8u);
   let quads = p.tilesX / 4u;
-  if (quad >= p.B * p.tilesY * quads) { return; }
+  let runs = (p.tilesY + p.rowsPer - 1u) / p.rowsPer;
+  if (i >= p.B * runs * quads) { return; }
   let ci = gid.z;
-  let tx0 = (quad % quads) * 4u;
-  let by = quad / quads;
-  let b = by / p.tilesY;
-  let ty = by % p.tilesY;
+  let tx0 = (i % quads) * 4u;
+  let run = i / quads;
+  let b = run / runs;
+  let ty0 = (run % runs) * p.rowsPer;
   let base = (b * p.Cin + ci) * select(p.H * p.W, (p.H >> 1u) * (p.W >> 1u), UP);
-  let row0 = i32(ty * 4u) - 1;
   let col0 = i32(tx0 * 4u) - 1;
-  let t4 = (by * p.tilesX + tx0) / 4u; // vec4 index of the quad within a row of V
   let stride = p.Cin * p.N / 4u;
-  let at = ci * p.N / 4u + t4;
-  store_tile(at, stride, input_row(base, row0, col0), input_row(base, row0 + 1, col0),
-             input_row(base, row0 + 2, col0), input_row(base, row0 + 3, col0), input_row(base, row0 + 4, col0),
-             input_row(base, row0 + 5, col0));
+  var e0 = row_of(base, i32(ty0 * 4u) - 1, col0);
+  var e1 = row_of(base, i32(ty0 * 4u), col0);
+  for (var ty = ty0; ty < min(ty0 + p.rowsPer, p.tilesY); ty++) {
+    let row0 = i32(ty * 4u) - 1;
+    let e2 = row_of(base, row0 + 2, col0);
+    let e3 = row_of(base, row0 + 3, col0);
+    let e4 = row_of(base, row0 + 4, col0);
+    let e5 = row_of(base, row0 + 5, col0);
+    let t4 = ((b * p.tilesY + ty) * p.tilesX + tx0) / 4u; // vec4 index of the quad within a row of V
+    store_tile(ci * p.N / 4u + t4, stride, e0, e1, e2, e3, e4, e5);
+    e0 = e4;
+    e1 = e5;
+  }
 }
 
 // ------------------------------------------------------------------ wino_input_t

@@ -19,11 +19,12 @@ const PARAMS = {
   B: "u32", Cin: "u32", Cout: "u32", H: "u32",
   W: "u32", tilesY: "u32", tilesX: "u32", N: "u32",
   Cpad: "u32", hasBias: "u32", outScale: "f32", resScale: "f32",
+  rowsPer: "u32",
 } as const;
 const kernel = (entry: string, bindings: string[]) =>
   declareKernel({ file: "conv2d_wino", entry, params: PARAMS, bindings });
 const WEIGHTS = kernel("wino_weights", ["w", "u"]);
-const INPUT = kernel("wino_input", ["x", "v4"]);
+const INPUT = kernel("wino_input", ["x", "v4", "x4"]);
 const INPUT_T = kernel("wino_input_t", ["x", "v4"]);
 const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
 const OUTPUT_T = kernel("wino_output_t", ["m4", "bias", "res", "y", "res4", "y4"]);
@@ -131,6 +132,7 @@ function shapeParams(x: Tensor, M: number, Cpad: number, up = false) {
     hasBias: 0,
     outScale: 1,
     resScale: 0,
+    rowsPer: 1,
   };
 }
 
@@ -138,7 +140,17 @@ function shapeParams(x: Tensor, M: number, Cpad: number, up = false) {
 function inputTransform(x: Tensor, params: ReturnType<typeof shapeParams>, up = false): Tensor {
   const r = rt();
   const v = r.empty([POSITIONS, params.Cin, params.N]);
-  INPUT.with({ UP: up }).run(params, { x, v4: v }, [...r.grid(params.N / 4, 8), params.Cin]);
+  const { B, tilesX, tilesY } = params;
+  // Each thread walks down a run of tile rows of a column of 4 tiles (wino_input: 1.2-1.4x over a tile
+  // row each, with ROW4): the whole column, unless the columns would not fill a workgroup's 8 lanes.
+  const quads = (B * tilesX) / 4;
+  const rowsPer = Math.ceil(tilesY / Math.min(tilesY, Math.ceil(8 / quads)));
+  const threads = quads * Math.ceil(tilesY / rowsPer);
+  const ROW4 = !up && params.W % 16 === 0;
+  INPUT.with({ UP: up, ROW4 }).run({ ...params, rowsPer }, { x, v4: v, x4: x }, [
+    ...r.grid(threads, 8),
+    params.Cin,
+  ]);
   return v;
 }
 

@@ -368,7 +368,8 @@ Deno.test("the fast kernels agree with the reference kernels (conv2d_ref) on net
 // ------------------------------------------------------------------ Winograd F(4x4, 3x3)
 
 // Plain 3x3 shapes for Winograd: partial 4x4 tiles and padded quads of tiles (13 x 18), a single pixel,
-// rows not a multiple of 4 (scalar stores), odd channel counts (zero-padded products).
+// rows not a multiple of 4 (scalar stores), odd channel counts (zero-padded products), rows of 32 read as
+// vec4s by the input transform with a last run of tile rows shorter than the others (19 x 32).
 const WINO_SHAPES: Shape[] = [
   SHAPES[0],
   SHAPES[3],
@@ -376,6 +377,7 @@ const WINO_SHAPES: Shape[] = [
   { B: 2, Ci: 5, Co: 7, H: 13, W: 18, k: 3, mode: "plain" },
   { B: 1, Ci: 3, Co: 4, H: 1, W: 1, k: 3, mode: "plain" },
   { B: 2, Ci: 33, Co: 17, H: 9, W: 8, k: 3, mode: "plain" },
+  { B: 1, Ci: 6, Co: 5, H: 19, W: 32, k: 3, mode: "plain" },
 ];
 // Winograd's transforms round more than the direct sums (about 10x with these interpolation points).
 const WINO_TOL = 2e-5;
