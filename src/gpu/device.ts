@@ -139,6 +139,7 @@ async function acquire(): Promise<Gpu> {
       "maxComputeWorkgroupSizeX",
       "maxComputeWorkgroupSizeY",
       "maxStorageBuffersPerShaderStage",
+      "maxTextureDimension2D",
     ] as const
   ) want[k] = adapter.limits[k] as number;
   const requiredFeatures: GPUFeatureName[] = [];

@@ -101,6 +101,8 @@ export class DeclaredKernel {
   #slots: Map<string, number> | null = null;
   /** Binding numbers of the read_write storage variables (their buffers count as written). */
   #written = new Set<number>();
+  /** Binding numbers of the storage textures: unbound ones get the image pool's placeholder. */
+  #images = new Set<number>();
   #wg: [number, number, number] | null = null;
   readonly #variants = new Map<string, DeclaredKernel>();
 
@@ -115,6 +117,7 @@ export class DeclaredKernel {
     for (const b of this.spec.bindings) {
       const d = mod.bindings.get(b)!;
       if (d.writable) this.#written.add(d.binding);
+      if (d.space === "handle") this.#images.add(d.binding);
     }
     this.#wg = mod.entries.get(this.spec.entry) ?? null;
   }
@@ -182,6 +185,8 @@ export class DeclaredKernel {
       if (slot === undefined) throw new Error(`${where}: no binding '${name}' declared`);
       buffers[slot - 1] = b ?? null;
     }
+    // the layout has every texture the entry could read, whether this pipeline's overrides read it or not
+    for (const slot of this.#images) buffers[slot - 1] ??= r.images.placeholder();
     for (let i = 0; i < buffers.length; i++) buffers[i] ??= null;
     const k = r.kernel(this.spec.file, this.spec.entry, numericConstants(this.spec.constants));
     r.dispatch(k, words, buffers, groups, (slot) => this.#written.has(slot));

@@ -9,11 +9,18 @@ import { getGpu, type Gpu } from "./device.ts";
 import { BufferPool } from "./pool.ts";
 import { Tensor } from "./tensor.ts";
 import { Tape } from "./tape.ts";
+import { copyToImage, Image, ImagePool } from "./image.ts";
 import { wgslSource } from "./wgsl.ts";
 import type { DispatchProfiler } from "./profiler.ts";
 
-/** A storage binding: a tensor, a raw buffer, or null for a binding the entry point does not use. */
-export type Binding = Tensor | GPUBuffer | null;
+/**
+ * A binding: a tensor, a raw buffer, an image's texture view (src/gpu/image.ts), or null for a binding
+ * the entry point does not use.
+ */
+export type Binding = Tensor | GPUBuffer | GPUTextureView | null;
+
+/** What {@link Runtime.derived} caches: a tensor or an image. */
+export type Derived = Tensor | Image;
 
 /** Compiled entry point of a kernel file (cached by file, entry and override constants). */
 export interface Kernel {
@@ -39,6 +46,13 @@ export class Runtime {
   readonly device: GPUDevice;
   /** Recycled storage buffers of the device. */
   readonly pool: BufferPool;
+  /** Storage textures for images of tensors (src/gpu/image.ts). */
+  readonly images: ImagePool;
+  /**
+   * Whether kernels of the "cpu" family read their big operands through images: on a CPU rasteriser
+   * whose WGSL has read-only storage textures. Settable (tests run both ways).
+   */
+  useImages: boolean;
   #modules = new Map<string, GPUShaderModule>();
   #kernels = new Map<string, Kernel>();
   #encoder: GPUCommandEncoder | null = null;
@@ -54,7 +68,7 @@ export class Runtime {
   /** Tensors derived from parameters while they are frozen, by source tensor id and kind. */
   #derived = new Map<
     string,
-    { t: Tensor; source: Tensor; buffer: GPUBuffer; offset: number; version: number }
+    { t: Derived; source: Tensor; buffer: GPUBuffer; offset: number; version: number }
   >();
   #sweepAt = 64;
   /** Writes recorded per buffer (see {@link Runtime.derived}). */
@@ -78,6 +92,9 @@ export class Runtime {
   constructor(readonly gpu: Gpu) {
     this.device = gpu.device;
     this.pool = new BufferPool(gpu.device, Math.min(gpu.limits.maxBufferSize, 2 ** 40));
+    this.images = new ImagePool(gpu.device, gpu.limits.maxTextureDimension2D);
+    this.useImages = gpu.profile === "cpu" &&
+      navigator.gpu.wgslLanguageFeatures?.has("readonly_and_readwrite_storage_textures") === true;
     const align = Math.max(256, gpu.limits.minUniformBufferOffsetAlignment);
     this.#slotWords = align / 4;
     this.#ring = this.device.createBuffer({
@@ -267,15 +284,26 @@ export class Runtime {
    */
   wrote(buffer: GPUBuffer): void {
     this.#writes.set(buffer, (this.#writes.get(buffer) ?? 0) + 1);
+    this.#dropDerivedFrom(buffer);
+  }
+
+  /** Releases what was derived from `buffer`'s contents, and what was derived from that in turn. */
+  #dropDerivedFrom(buffer: GPUBuffer): void {
     const keys = this.#derivedFrom.get(buffer);
     if (!keys) return;
     this.#derivedFrom.delete(buffer);
     for (const key of keys) {
       const e = this.#derived.get(key);
       if (e?.buffer !== buffer) continue;
-      e.t.release();
+      this.#releaseDerived(e.t);
       this.#derived.delete(key);
     }
+  }
+
+  /** Releases a derived tensor or image, first the images and tensors derived from a tensor's buffer. */
+  #releaseDerived(t: Derived): void {
+    if (t instanceof Tensor && !t.released) this.#dropDerivedFrom(t.buffer);
+    t.release();
   }
 
   /**
@@ -289,7 +317,7 @@ export class Runtime {
       if (thawed) return;
       thawed = true;
       if (--this.#frozen > 0) return;
-      for (const e of this.#derived.values()) e.t.release();
+      for (const e of this.#derived.values()) e.t.release(); // all of them: no chains to follow
       this.#derived.clear();
     };
   }
@@ -299,15 +327,17 @@ export class Runtime {
    * version of the source's contents and reused until something writes the source's buffer (an
    * optimiser step, a checkpoint load), so an inference forward lays its weights out once, not per call.
    */
-  derived(source: Tensor, kind: string, make: () => Tensor): Tensor {
+  derived<T extends Derived>(source: Tensor, kind: string, make: () => T): T {
     const key = `${source.id}:${kind}`;
     const buffer = source.buffer; // a tensor may be rebound to another buffer (a parameter arena)
     const version = this.#writes.get(buffer) ?? 0;
     const e = this.#derived.get(key);
     const offset = source.byteOffset;
-    if (e && e.buffer === buffer && e.offset === offset && e.version === version && !e.t.released) return e.t;
-    e?.t.release();
-    const t = make().keep();
+    if (e && e.buffer === buffer && e.offset === offset && e.version === version && !e.t.released) {
+      return e.t as T;
+    }
+    if (e) this.#releaseDerived(e.t);
+    const t = make().keep() as T;
     this.#derived.set(key, { t, source, buffer, offset, version });
     let keys = this.#derivedFrom.get(buffer);
     if (!keys) this.#derivedFrom.set(buffer, keys = new Set());
@@ -316,7 +346,7 @@ export class Runtime {
       // tensors derived from released sources (a discarded network) go back to the pool
       for (const [k, d] of this.#derived) {
         if (d.source.released) {
-          d.t.release();
+          this.#releaseDerived(d.t);
           this.#derived.delete(k);
         }
       }
@@ -382,6 +412,10 @@ export class Runtime {
     }
     buffers.forEach((b, i) => {
       if (!b) return;
+      if (b instanceof GPUTextureView) {
+        entries.push({ binding: i + 1, resource: b });
+        return;
+      }
       if (writes(i + 1)) this.wrote(b instanceof Tensor ? b.buffer : b);
       const resource = !(b instanceof Tensor)
         ? { buffer: b }
@@ -432,6 +466,23 @@ export class Runtime {
     if (groups <= maxDim) return [Math.max(groups, 1), 1];
     const y = Math.ceil(groups / maxDim);
     return [Math.ceil(groups / y), y];
+  }
+
+  /** Whether {@link imageOf} can copy `t`: whole texels, starting on one (16 bytes). */
+  imageable(t: Tensor): boolean {
+    return t.size % 4 === 0 && t.byteOffset % 16 === 0;
+  }
+
+  /**
+   * An image of `t` (src/gpu/image.ts), its copy recorded now; release it once the dispatches reading it
+   * are recorded. `t` must be {@link imageable}.
+   */
+  imageOf(t: Tensor): Image {
+    if (!this.imageable(t)) {
+      throw new Error(`image of tensor [${t.shape}] at byte ${t.byteOffset}: not whole 16-byte texels`);
+    }
+    this.#endPass();
+    return copyToImage(this, t, this.#enc());
   }
 
   /** Records a buffer-to-buffer copy (float32 element offsets). */

@@ -53,11 +53,11 @@ export function parseWgsl(code: string): WgslModule {
   const bindings = new Map<string, { binding: number; space: string; type: string; writable: boolean }>();
   for (
     const m of text.matchAll(
-      /@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var\s*<\s*(\w+)([^>]*)>\s*(\w+)\s*:\s*([^;]+);/g,
+      /@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var\s*(?:<\s*(\w+)([^>]*)>)?\s*(\w+)\s*:\s*([^;]+);/g,
     )
   ) {
-    const writable = /read_write/.test(m[3]);
-    bindings.set(m[4], { binding: Number(m[1]), space: m[2], type: m[5].trim(), writable });
+    const writable = /read_write/.test(m[3] ?? "");
+    bindings.set(m[4], { binding: Number(m[1]), space: m[2] ?? "handle", type: m[5].trim(), writable });
   }
   const entries = new Map<string, [number, number, number] | null>();
   for (const m of text.matchAll(/@compute\s+@workgroup_size\(([^)]*)\)\s*fn\s+(\w+)/g)) {

@@ -67,13 +67,13 @@ export const K = {
     file: "conv2d_k1",
     entry: "conv1_forward",
     params: K1_PARAMS,
-    bindings: ["x", "wt", "bias", "y", "x4", "y4"],
+    bindings: ["x", "wt", "bias", "y", "x4", "y4", "xi", "wi"],
   }),
   conv1GradWeight: declareKernel({
     file: "conv2d_k1",
     entry: "conv1_grad_weight",
     params: K1_PARAMS,
-    bindings: ["x", "dy", "part", "x4", "dy4"],
+    bindings: ["x", "dy", "part", "x4", "dy4", "xi"],
   }),
 };
 

@@ -13,6 +13,7 @@ import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { matmulInto } from "./matmul.ts";
 import { K, roundUp } from "./conv2d_kernels.ts";
+import { type Image, IMAGE_SHIFT } from "../gpu/image.ts";
 
 // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
 const PARAMS = {
@@ -180,11 +181,19 @@ export function winogradConv3(c: WinogradCall): Tensor {
       ]);
       return u;
     });
+    // channel-major products read U (once per weight version) and V through images (src/gpu/image.ts):
+    // 1.1-1.2x for the whole convolution at batch 8, copies included
+    const ui = r.useImages && !tMajor
+      ? r.derived(c.weight, `winograd ${c.transposed} image`, () => r.imageOf(u))
+      : null;
     const v = inputTransform(c.x, params, c.up);
     const m = r.empty(tMajor ? [POSITIONS, N, Cpad] : [POSITIONS, M, N]);
     r.tagged(
       "winograd",
-      () => tMajor ? tileMajorProducts(u, v, m, params) : channelMajorProducts(u, v, m, params),
+      () =>
+        tMajor
+          ? tileMajorProducts(u, v, m, params)
+          : channelMajorProducts(u, v, m, params, { u: ui, v: true }),
     );
     const y = r.empty([B, M, H, W]);
     const add = res?.add ?? m; // bound either way, read only with RESIDUAL
@@ -201,15 +210,18 @@ type Params = ReturnType<typeof shapeParams>;
 /**
  * M[pos][m][t] = U[pos] V[pos] through the 1x1 convolution's kernel, the positions as its images (each
  * with its own weights, `wz` apart): its register block (16 channels x 32 tiles, four input channels a
- * visit) made the batch-8 forward 1.08x faster than matmul_rb did.
+ * visit) made the batch-8 forward 1.08x faster than matmul_rb did. `images.u`: U's image (the kernel's
+ * weights); `images.v`: read V through an image copied here, where the runtime uses images.
  */
 function channelMajorProducts(
   u: Tensor,
   v: Tensor,
   m: Tensor,
   p: Pick<Params, "Cin" | "Cout" | "N" | "Cpad">,
+  images: { u?: Image | null; v?: boolean } = {},
 ): void {
   const r = rt();
+  const vi = images.v && r.useImages ? r.imageOf(v) : null; // copied now, released after the dispatch
   const tiles = Math.ceil(p.N / 32);
   const [gx, gz] = r.grid(Math.ceil((POSITIONS * tiles) / 8) * (p.Cpad / 16), 1);
   const params = {
@@ -226,11 +238,13 @@ function channelMajorProducts(
     inScale: 1,
     wz: (p.Cin * p.Cpad) / 4,
   };
-  K.conv1Forward.with({ VEC4: true, CI4: true, Y4: true }).run(
+  const IMG = vi !== null, IMGW = !!images.u;
+  K.conv1Forward.with({ VEC4: true, CI4: true, Y4: true, IMG, IMGW, IMG_SHIFT: IMAGE_SHIFT }).run(
     params,
-    { x: v, wt: u, bias: u, y: m, x4: v, y4: m },
+    { x: v, wt: u, bias: u, y: m, x4: v, y4: m, xi: vi?.view, wi: images.u?.view },
     [gx, 1, gz],
   );
+  vi?.release();
 }
 
 /** M^T[pos][t][m] = V[pos]^T U^T[pos] (matmul_rb with A's columns as V's rows): few tiles, many channels. */
@@ -269,7 +283,12 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
       ...r.grid(N, 1),
     ]);
     const du = r.empty([POSITIONS, K, Mpad]);
-    r.tagged("winograd", () => channelMajorProducts(vt, e, du, { Cin: N, Cout: K, N: Mpad, Cpad: Kpad }));
+    // E through an image: 1.05-1.2x for the whole weight gradient at batch 8 (V^T's, copied per call too,
+    // paid at 128 channels and lost at 64)
+    r.tagged(
+      "winograd",
+      () => channelMajorProducts(vt, e, du, { Cin: N, Cout: K, N: Mpad, Cpad: Kpad }, { v: true }),
+    );
     const dw = r.empty([M, K, 3, 3]);
     GRAD_WEIGHTS.run(params, { du4: du, dw }, [Math.ceil(K / 64), Mpad / 4, 1]);
     return dw;

@@ -33,6 +33,7 @@ export async function benchTrainStep(
 ): Promise<TrainStepBench> {
   const r = await initRuntime();
   r.pool.resetPeak();
+  r.images.resetPeak();
   const B = o.B ?? 8, H = o.H ?? 64, W = o.W ?? 64, cLr = o.cLr ?? 5, cOut = o.cOut ?? 2;
   const grid = (unet.N_grid_channels as number | undefined) ?? 4;
   const base = { ...unet, img_resolution: [H, W], img_out_channels: cOut } as WrapperKwargs;
@@ -76,7 +77,7 @@ export async function benchTrainStep(
     await r.sync();
     if (i > 0) times.push(performance.now() - t0);
   }
-  const peakBytes = r.pool.stats().peakBytes + arenaBytes;
+  const peakBytes = r.pool.stats().peakBytes + r.images.stats().peakBytes + arenaBytes;
   const newBuffers = r.pool.stats().created - created;
   adam.dispose();
   arena.dispose();

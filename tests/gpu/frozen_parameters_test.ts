@@ -68,3 +68,34 @@ Deno.test("derived weight layouts are reused until the weight's buffer is writte
   await outputsAfter("a rebinding", () => w.rebind(arena.buffer, 0));
   for (const t of [x, w, b, other, two, arena]) t.release();
 });
+
+Deno.test("a weight image derived from a derived layout follows the weight and is not leaked", async () => {
+  const r = await initRuntime();
+  // a plain 1x1 convolution reads its laid-out weights through an image where the runtime uses images
+  const x = r.upload(randn(2 * 8 * 12 * 12, 11), [2, 8, 12, 12]);
+  const w = r.upload(randn(16 * 8, 12), [16, 8, 1, 1]);
+  const run = () => r.read(r.scope(() => conv2d(x, w, null)));
+  const want = async () => {
+    const wh = await w.read(), xh = await x.read();
+    const y = new Float32Array(2 * 16 * 144);
+    for (let b = 0; b < 2; b++) {
+      for (let co = 0; co < 16; co++) {
+        for (let p = 0; p < 144; p++) {
+          let s = 0;
+          for (let ci = 0; ci < 8; ci++) s += wh[co * 8 + ci] * xh[(b * 8 + ci) * 144 + p];
+          y[(b * 16 + co) * 144 + p] = s;
+        }
+      }
+    }
+    return y;
+  };
+  const close = (a: Float32Array, b: Float32Array) => a.every((v, i) => Math.abs(v - b[i]) < 1e-4);
+  assert(close(await run(), await want()), "first weight");
+  const bytes = r.images.bytes;
+  for (let k = 0; k < 4; k++) {
+    r.write(w, randn(16 * 8, 20 + k));
+    assert(close(await run(), await want()), `weight version ${k + 2}: the image follows the write`);
+  }
+  if (r.useImages) assertEquals(r.images.bytes, bytes, "stale weight images went back to the pool");
+  for (const t of [x, w]) t.release();
+});

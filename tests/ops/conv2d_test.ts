@@ -395,6 +395,21 @@ Deno.test("Winograd 3x3 agrees with a float64 host convolution: y, dx and dw (al
   }
 });
 
+Deno.test("Winograd 3x3 and 1x1 without images (WGSL without read-only storage textures) agree too", async () => {
+  const r = await initRuntime();
+  const saved = r.useImages;
+  r.useImages = false;
+  try {
+    for (const [i, s] of [WINO_SHAPES[3], WINO_SHAPES[6], WINO_UP_SHAPES[2], SHAPES[5]].entries()) {
+      const { x, w, b, g } = inputs(s, 970 + i);
+      const got = await runDevice(s, "cpu", x, w, b, g, { k3Algorithm: "winograd" });
+      assertAgree(got, hostConv(s, x, w, b, g), `without images ${JSON.stringify(s)}`, WINO_TOL);
+    }
+  } finally {
+    r.useImages = saved;
+  }
+});
+
 Deno.test("Winograd 3x3, both product layouts: bias per sample, residual, and the input gradient", async () => {
   const r = await initRuntime();
   for (const [i, s] of WINO_SHAPES.entries()) {
