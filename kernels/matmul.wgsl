@@ -34,6 +34,12 @@ override A_COLS: bool = false;
 // C's rows vec4-contiguous and N a multiple of 4 (store_vec4 stores whole vec4s). An override, not a test
 // of the strides: llvmpipe runs both sides of a branch, masked, so the scalar fallback would cost always.
 override C4: bool = false;
+// matmul_rb reads B through an image (src/gpu/image.ts) of the tensor bound as b4: on llvmpipe an image load
+// costs 0.4x a storage-buffer load.
+override IMGB: bool = false;
+@group(0) @binding(5) var bi: texture_storage_2d<rgba32float, read>;
+
+#include "lib/image.wgsl"
 
 fn store(z: u32, m: u32, n: u32, v: f32) {
   if (m >= p.M || n >= p.N) { return; }
@@ -60,6 +66,10 @@ fn store(z: u32, m: u32, n: u32, v: f32) {
 // Row k of B (clamped to K - 1) at the vec4 indices b0..b3 of row 0.
 fn load_b(b0: u32, b1: u32, b2: u32, b3: u32, k: u32) -> mat4x4<f32> {
   let bk = min(k, p.K - 1u) * (p.b_k / 4u);
+  if (IMGB) {
+    return mat4x4<f32>(textureLoad(bi, texel(b0 + bk)), textureLoad(bi, texel(b1 + bk)),
+                       textureLoad(bi, texel(b2 + bk)), textureLoad(bi, texel(b3 + bk)));
+  }
   return mat4x4<f32>(b4[b0 + bk], b4[b1 + bk], b4[b2 + bk], b4[b3 + bk]);
 }
 

@@ -181,18 +181,16 @@ export function winogradConv3(c: WinogradCall): Tensor {
       ]);
       return u;
     });
-    // channel-major products read U (once per weight version) and V through images (src/gpu/image.ts):
-    // 1.1-1.2x for the whole convolution at batch 8, copies included
-    const ui = r.useImages && !tMajor
-      ? r.derived(c.weight, `winograd ${c.transposed} image`, () => r.imageOf(u))
-      : null;
+    // the products read U through an image made once per weight version (src/gpu/image.ts), the
+    // channel-major ones V too (copied per call): 1.1-1.2x for the whole convolution at batch 8
+    const ui = r.useImages ? r.derived(c.weight, `winograd ${c.transposed} image`, () => r.imageOf(u)) : null;
     const v = inputTransform(c.x, params, c.up);
     const m = r.empty(tMajor ? [POSITIONS, N, Cpad] : [POSITIONS, M, N]);
     r.tagged(
       "winograd",
       () =>
         tMajor
-          ? tileMajorProducts(u, v, m, params)
+          ? tileMajorProducts(u, v, m, params, ui)
           : channelMajorProducts(u, v, m, params, { u: ui, v: true }),
     );
     const y = r.empty([B, M, H, W]);
@@ -248,13 +246,14 @@ function channelMajorProducts(
 }
 
 /** M^T[pos][t][m] = V[pos]^T U^T[pos] (matmul_rb with A's columns as V's rows): few tiles, many channels. */
-function tileMajorProducts(u: Tensor, v: Tensor, m: Tensor, p: Params): void {
+function tileMajorProducts(u: Tensor, v: Tensor, m: Tensor, p: Params, ui: Image | null): void {
   const { Cin: K, N, Cpad } = p;
   matmulInto(
     { Z: POSITIONS, M: N, N: Cpad, K },
     { t: v, zs: K * N, is: 1, js: N },
     { t: u, zs: K * Cpad, is: Cpad, js: 1 },
     { t: m, zs: N * Cpad, is: Cpad, js: 1 },
+    { bImage: ui },
   );
 }
 
