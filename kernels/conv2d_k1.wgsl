@@ -70,6 +70,9 @@ override IMG: bool = false;
 override IMGW: bool = false;
 @group(0) @binding(10) var xi: texture_storage_2d<rgba32float, read>;  // x's image
 @group(0) @binding(11) var wi: texture_storage_2d<rgba32float, read>;  // wt's image
+// conv1_grad_weight reads x (IMG, with VEC4) and dy (IMGD, with VEC4) through images.
+override IMGD: bool = false;
+@group(0) @binding(12) var di: texture_storage_2d<rgba32float, read>;  // dy's image
 
 #include "lib/image.wgsl"
 
@@ -333,7 +336,9 @@ alias GD = array<vec4<f32>, 32>;     // [output channel 16][pixel quad 2]
 // dy of grid pixels g..g+3 of the plane starting at `base` (dy has the grid's size, read plainly).
 fn dy_quad(base: u32, g: u32) -> vec4<f32> {
   if (VEC4) {
-    return select(vec4<f32>(0.0), dy4[(base + min(g, p.plane - 4u)) / 4u], g < p.plane);
+    let i = (base + min(g, p.plane - 4u)) / 4u;
+    if (IMGD) { return select(vec4<f32>(0.0), textureLoad(di, texel(i)), g < p.plane); }
+    return select(vec4<f32>(0.0), dy4[i], g < p.plane);
   }
   let last = p.plane - 1u;
   let m = vec4<f32>(select(0.0, 1.0, g < p.plane), select(0.0, 1.0, g + 1u < p.plane),

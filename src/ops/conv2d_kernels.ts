@@ -73,7 +73,7 @@ export const K = {
     file: "conv2d_k1",
     entry: "conv1_grad_weight",
     params: K1_PARAMS,
-    bindings: ["x", "dy", "part", "x4", "dy4", "xi"],
+    bindings: ["x", "dy", "part", "x4", "dy4", "xi", "di"],
   }),
 };
 
