@@ -13,7 +13,7 @@ import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { matmulInto } from "./matmul.ts";
 import { K, roundUp } from "./conv2d_kernels.ts";
-import { type Image, IMAGE_SHIFT } from "../gpu/image.ts";
+import { Image, IMAGE_SHIFT } from "../gpu/image.ts";
 
 // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
 const PARAMS = {
@@ -172,26 +172,37 @@ export function winogradConv3(c: WinogradCall): Tensor {
     resScale: res?.scale ?? 0,
   };
   return r.scope(() => {
-    const u = r.derived(c.weight, `winograd ${c.transposed}`, () => {
-      const u = r.empty([POSITIONS, K, Cpad]); // U^T[pos][k][m]
+    // U^T[pos][k][m], made once per weight version. The products read it through an image
+    // (src/gpu/image.ts) where the runtime uses images, the channel-major ones V too (copied per call):
+    // 1.1-1.2x for the whole convolution at batch 8. Channel-major products then keep U only as the
+    // image; the tile-major ones keep the tensor too (matmul's kernels for small products read B from it).
+    const transform = () => {
+      const u = r.empty([POSITIONS, K, Cpad]);
       WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [
         Math.ceil(Cpad / 64),
         K,
         1,
       ]);
       return u;
-    });
-    // the products read U through an image made once per weight version (src/gpu/image.ts), the
-    // channel-major ones V too (copied per call): 1.1-1.2x for the whole convolution at batch 8
-    const ui = r.useImages ? r.derived(c.weight, `winograd ${c.transposed} image`, () => r.imageOf(u)) : null;
+    };
+    const tensor = () => r.derived(c.weight, `winograd ${c.transposed}`, transform);
+    const image = () =>
+      r.derived(c.weight, `winograd ${c.transposed} image`, () => {
+        const t = tMajor ? tensor() : transform();
+        const img = r.imageOf(t);
+        if (!tMajor) t.release(); // the copy, recorded before any later use of the buffer, reads it first
+        return img;
+      });
+    const u = r.useImages && !tMajor ? image() : tensor();
+    const ui = r.useImages && tMajor ? image() : null;
     const v = inputTransform(c.x, params, c.up);
     const m = r.empty(tMajor ? [POSITIONS, N, Cpad] : [POSITIONS, M, N]);
     r.tagged(
       "winograd",
       () =>
         tMajor
-          ? tileMajorProducts(u, v, m, params, ui)
-          : channelMajorProducts(u, v, m, params, { u: ui, v: true }),
+          ? tileMajorProducts(u as Tensor, v, m, params, ui)
+          : channelMajorProducts(u, v, m, params, true),
     );
     const y = r.empty([B, M, H, W]);
     const add = res?.add ?? m; // bound either way, read only with RESIDUAL
@@ -208,18 +219,20 @@ type Params = ReturnType<typeof shapeParams>;
 /**
  * M[pos][m][t] = U[pos] V[pos] through the 1x1 convolution's kernel, the positions as its images (each
  * with its own weights, `wz` apart): its register block (16 channels x 32 tiles, four input channels a
- * visit) made the batch-8 forward 1.08x faster than matmul_rb did. `images.u`: U's image (the kernel's
- * weights); `images.v`: read V through an image copied here, where the runtime uses images.
+ * visit) made the batch-8 forward 1.08x faster than matmul_rb did. `u`: the weights as a tensor or an
+ * image; `vImage`: read V through an image copied here, where the runtime uses images.
  */
 function channelMajorProducts(
-  u: Tensor,
+  u: Tensor | Image,
   v: Tensor,
   m: Tensor,
   p: Pick<Params, "Cin" | "Cout" | "N" | "Cpad">,
-  images: { u?: Image | null; v?: boolean } = {},
+  vImage = false,
 ): void {
   const r = rt();
-  const vi = images.v && r.useImages ? r.imageOf(v) : null; // copied now, released after the dispatch
+  const vi = vImage && r.useImages ? r.imageOf(v) : null; // copied now, released after the dispatch
+  // U as an image: `wt` is bound to a stand-in the IMGW pipeline never reads
+  const [wt, wi] = u instanceof Image ? [v, u.view] : [u, undefined];
   const tiles = Math.ceil(p.N / 32);
   const [gx, gz] = r.grid(Math.ceil((POSITIONS * tiles) / 8) * (p.Cpad / 16), 1);
   const params = {
@@ -236,10 +249,10 @@ function channelMajorProducts(
     inScale: 1,
     wz: (p.Cin * p.Cpad) / 4,
   };
-  const IMG = vi !== null, IMGW = !!images.u;
+  const IMG = vi !== null, IMGW = wi !== undefined;
   K.conv1Forward.with({ VEC4: true, CI4: true, Y4: true, IMG, IMGW, IMG_SHIFT: IMAGE_SHIFT }).run(
     params,
-    { x: v, wt: u, bias: u, y: m, x4: v, y4: m, xi: vi?.view, wi: images.u?.view },
+    { x: v, wt, bias: wt, y: m, x4: v, y4: m, xi: vi?.view, wi },
     [gx, 1, gz],
   );
   vi?.release();
@@ -286,7 +299,7 @@ export function winogradGradWeight(x: Tensor, gy: Tensor, up = false): Tensor {
     // paid at 128 channels and lost at 64)
     r.tagged(
       "winograd",
-      () => channelMajorProducts(vt, e, du, { Cin: N, Cout: K, N: Mpad, Cpad: Kpad }, { v: true }),
+      () => channelMajorProducts(vt, e, du, { Cin: N, Cout: K, N: Mpad, Cpad: Kpad }, true),
     );
     const dw = r.empty([M, K, 3, 3]);
     GRAD_WEIGHTS.run(params, { du4: du, dw }, [Math.ceil(K / 64), Mpad / 4, 1]);
