@@ -43,8 +43,11 @@ const MAX_TEMP_FLOATS = 64 * 1024 * 1024;
  * channels: 0.94x); 128 channels at 32x32 / 16x16: 1.56x / 1.62x; 64 tiles: 0.98x. Below 128 tiles the
  * products take the tiles as rows and the output channels as columns (`T_MAJOR`), which needs 128 of
  * them: 128 channels at batch 1, 32x32 (64 tiles) 1.67x, 16x16 1.33x; 64 channels: 0.84x.
+ * Since the products read images (src/gpu/image.ts), 32 channels pay too: forward / forward+backward 1.14x /
+ * 1.2x at batch 16, 32x48 (ERA5's recipe), 1.03x / 1.22x at batch 1, 64x64, 1.1x / 1.2x at 128 tiles
+ * (batch 2, 32x32); 16 channels do not (0.78x at batch 8, 128x128).
  */
-const MIN_CHANNELS = 64;
+const MIN_CHANNELS = 32;
 /** Fewest tiles for channel-major products; below, the products are tile-major. */
 const TILE_MAJOR_BELOW = 128;
 /** Tile-major products: fewest output channels (the columns) and tiles. */
