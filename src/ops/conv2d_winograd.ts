@@ -11,7 +11,7 @@
 import { rt } from "../gpu/runtime.ts";
 import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { matmulInto } from "./matmul.ts";
+import { type MatmulDims, matmulInto, type MatrixView, readsImageB } from "./matmul.ts";
 import { K, roundUp } from "./conv2d_kernels.ts";
 import { Image, IMAGE_SHIFT } from "../gpu/image.ts";
 
@@ -175,10 +175,10 @@ export function winogradConv3(c: WinogradCall): Tensor {
     resScale: res?.scale ?? 0,
   };
   return r.scope(() => {
-    // U^T[pos][k][m], made once per weight version. The products read it through an image
-    // (src/gpu/image.ts) where the runtime uses images, the channel-major ones V too (copied per call):
-    // 1.1-1.2x for the whole convolution at batch 8. Channel-major products then keep U only as the
-    // image; the tile-major ones keep the tensor too (matmul's kernels for small products read B from it).
+    // U^T[pos][k][m], made once per weight version. Where the runtime uses images (src/gpu/image.ts), the
+    // products read it through one, which is then all there is of U, and the channel-major ones read V
+    // through one too (copied per call): 1.1-1.2x for the whole convolution at batch 8. Tile-major
+    // products that go through one of matmul's kernels for small products read U's tensor instead.
     const transform = () => {
       const u = r.empty([POSITIONS, K, Cpad]);
       WEIGHTS.with({ TRANSPOSED: c.transposed }).run(params, { w: c.weight, u }, [
@@ -188,24 +188,21 @@ export function winogradConv3(c: WinogradCall): Tensor {
       ]);
       return u;
     };
-    const tensor = () => r.derived(c.weight, `winograd ${c.transposed}`, transform);
-    const image = () =>
-      r.derived(c.weight, `winograd ${c.transposed} image`, () => {
-        const t = tMajor ? tensor() : transform();
+    const [dims, a, b] = tileMajorLayout(params);
+    const asImage = r.useImages && (!tMajor || readsImageB(dims, a, b));
+    const u: Tensor | Image = asImage
+      ? r.derived(c.weight, `winograd ${c.transposed} image`, () => {
+        const t = transform();
         const img = r.imageOf(t);
-        if (!tMajor) t.release(); // the copy, recorded before any later use of the buffer, reads it first
+        t.release(); // the copy, recorded before any later use of the buffer, reads it first
         return img;
-      });
-    const u = r.useImages && !tMajor ? image() : tensor();
-    const ui = r.useImages && tMajor ? image() : null;
+      })
+      : r.derived(c.weight, `winograd ${c.transposed}`, transform);
     const v = inputTransform(c.x, params, c.up);
     const m = r.empty(tMajor ? [POSITIONS, N, Cpad] : [POSITIONS, M, N]);
     r.tagged(
       "winograd",
-      () =>
-        tMajor
-          ? tileMajorProducts(u as Tensor, v, m, params, ui)
-          : channelMajorProducts(u, v, m, params, true),
+      () => tMajor ? tileMajorProducts(u, v, m, params) : channelMajorProducts(u, v, m, params, true),
     );
     const y = r.empty([B, M, H, W]);
     const add = res?.add ?? m; // bound either way, read only with RESIDUAL
@@ -262,15 +259,24 @@ function channelMajorProducts(
 }
 
 /** M^T[pos][t][m] = V[pos]^T U^T[pos] (matmul_rb with A's columns as V's rows): few tiles, many channels. */
-function tileMajorProducts(u: Tensor, v: Tensor, m: Tensor, p: Params, ui: Image | null): void {
+function tileMajorProducts(u: Tensor | Image, v: Tensor, m: Tensor, p: Params): void {
+  const [dims, a, b, c] = tileMajorLayout(p);
+  // U as an image: B's tensor is a stand-in (v) that the register-blocked kernel, reading the image, never
+  // reads (the caller checked with readsImageB that the product runs through it)
+  const [bt, bImage] = u instanceof Image ? [v, u] : [u, null];
+  matmulInto(dims, { ...a, t: v }, { ...b, t: bt }, { ...c, t: m }, { bImage });
+}
+
+/** The dimensions and operand layouts of {@link tileMajorProducts} (tensors to be filled in). */
+function tileMajorLayout(p: Params): [MatmulDims, MatrixView, MatrixView, MatrixView] {
   const { Cin: K, N, Cpad } = p;
-  matmulInto(
+  const t = undefined as unknown as Tensor; // placeholders: readsImageB looks at the layout only
+  return [
     { Z: POSITIONS, M: N, N: Cpad, K },
-    { t: v, zs: K * N, is: 1, js: N },
-    { t: u, zs: K * Cpad, is: Cpad, js: 1 },
-    { t: m, zs: N * Cpad, is: Cpad, js: 1 },
-    { bImage: ui },
-  );
+    { t, zs: K * N, is: 1, js: N },
+    { t, zs: K * Cpad, is: Cpad, js: 1 },
+    { t, zs: N * Cpad, is: Cpad, js: 1 },
+  ];
 }
 
 /**

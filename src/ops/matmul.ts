@@ -102,6 +102,21 @@ function cpuKernel(
 }
 
 /**
+ * Whether {@link matmulInto} would run this product through the register-blocked kernel on the "cpu"
+ * profile, the one that reads `bImage`: then B's tensor may be a stand-in that is never read.
+ */
+export function readsImageB(
+  dims: MatmulDims,
+  a: MatrixView,
+  b: MatrixView,
+  options: MatmulOptions = {},
+): boolean {
+  const full = (v: MatrixView) => ({ off: 0, zs: 0, ...v });
+  const k = cpuKernel({ Z: 1, ...dims }, full(a), full(b), options);
+  return (options.profile ?? rt().gpu.profile) === "cpu" && (k === RB || k === RB_COLS);
+}
+
+/**
  * Records C[z][m, n] = alpha * sum_k A[z][m, k] B[z][k, n] (+ bias[n]) into `c` for z < Z, m < M, n < N.
  * Not differentiable (no tape): ops call it from their forward and backward.
  */
