@@ -65,7 +65,7 @@ export class Runtime {
   #frozen = 0;
   /** Uniform buffers by size, never pooled (the pool holds storage buffers). */
   #uniformScratch = new Map<number, Tensor[]>();
-  /** Tensors derived from parameters while they are frozen, by source tensor id and kind. */
+  /** Tensors and images derived from parameters while they are frozen, by source tensor id and kind. */
   #derived = new Map<
     string,
     { t: Derived; source: Tensor; buffer: GPUBuffer; offset: number; version: number }
@@ -323,8 +323,8 @@ export class Runtime {
   }
 
   /**
-   * The tensor `make` gives for (`source`, `kind`), e.g. a convolution's weight layout: made once per
-   * version of the source's contents and reused until something writes the source's buffer (an
+   * The tensor or image `make` gives for (`source`, `kind`), e.g. a convolution's weight layout: made once
+   * per version of the source's contents and reused until something writes the source's buffer (an
    * optimiser step, a checkpoint load), so an inference forward lays its weights out once, not per call.
    */
   derived<T extends Derived>(source: Tensor, kind: string, make: () => T): T {
