@@ -21,6 +21,14 @@ export const IMAGE_SHIFT = 12;
 export const IMAGE_WIDTH = 1 << IMAGE_SHIFT;
 const ROW_BYTES = IMAGE_WIDTH * 16; // a multiple of the 256 bytes copies need
 
+/**
+ * Whether `floats` floats at byte `byteOffset` of a buffer make an image: whole texels (4 floats), starting
+ * on one (16 bytes, what texture copies need), in at most `maxRows` rows (the adapter's largest texture).
+ */
+export function fitsImage(floats: number, byteOffset: number, maxRows: number): boolean {
+  return floats % 4 === 0 && byteOffset % 16 === 0 && ImagePool.rowsFor(floats) <= maxRows;
+}
+
 /** A tensor's contents as a storage texture (see the module doc). */
 export class Image {
   #released = false;

@@ -9,7 +9,7 @@ import { getGpu, type Gpu } from "./device.ts";
 import { BufferPool } from "./pool.ts";
 import { Tensor } from "./tensor.ts";
 import { Tape } from "./tape.ts";
-import { copyToImage, Image, ImagePool } from "./image.ts";
+import { copyToImage, fitsImage, Image, IMAGE_WIDTH, ImagePool } from "./image.ts";
 import { wgslSource } from "./wgsl.ts";
 import type { DispatchProfiler } from "./profiler.ts";
 
@@ -468,9 +468,9 @@ export class Runtime {
     return [Math.ceil(groups / y), y];
   }
 
-  /** Whether {@link imageOf} can copy `t`: whole texels, starting on one (16 bytes). */
+  /** Whether {@link imageOf} can copy `t`: whole texels, starting on one, within the adapter's rows. */
   imageable(t: Tensor): boolean {
-    return t.size % 4 === 0 && t.byteOffset % 16 === 0;
+    return fitsImage(t.size, t.byteOffset, this.images.maxRows);
   }
 
   /**
@@ -479,7 +479,10 @@ export class Runtime {
    */
   imageOf(t: Tensor): Image {
     if (!this.imageable(t)) {
-      throw new Error(`image of tensor [${t.shape}] at byte ${t.byteOffset}: not whole 16-byte texels`);
+      throw new Error(
+        `image of tensor [${t.shape}] at byte ${t.byteOffset}: not whole 16-byte texels, or over ` +
+          `${this.images.maxRows} rows of ${IMAGE_WIDTH} texels`,
+      );
     }
     this.#endPass();
     return copyToImage(this, t, this.#enc());

@@ -430,7 +430,7 @@ function apply(
   const y4 = !spread && plane % 4 === 0; // plain stores of aligned pixel quads
   // the weights (once per version) and x (copied per call) through images (src/gpu/image.ts): 1.3-1.45x
   // at batch 8, 64-128 channels; as fast at batch 1, 16x16
-  const wi = r.useImages ? r.derived(wt, "image", () => r.imageOf(wt)) : null;
+  const wi = r.useImages && r.imageable(wt) ? r.derived(wt, "image", () => r.imageOf(wt)) : null;
   const xi = r.useImages && vec4 && r.imageable(c.src) ? r.imageOf(c.src) : null;
   const kernel = K.conv1Forward.with({
     POOL: pool,

@@ -13,7 +13,7 @@ import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type MatmulDims, matmulInto, type MatrixView, readsImageB } from "./matmul.ts";
 import { K, roundUp } from "./conv2d_kernels.ts";
-import { Image, IMAGE_SHIFT } from "../gpu/image.ts";
+import { fitsImage, Image, IMAGE_SHIFT } from "../gpu/image.ts";
 
 // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
 const PARAMS = {
@@ -189,7 +189,8 @@ export function winogradConv3(c: WinogradCall): Tensor {
       return u;
     };
     const [dims, a, b] = tileMajorLayout(params);
-    const asImage = r.useImages && (!tMajor || readsImageB(dims, a, b));
+    const asImage = r.useImages && fitsImage(POSITIONS * K * Cpad, 0, r.images.maxRows) &&
+      (!tMajor || readsImageB(dims, a, b));
     const u: Tensor | Image = asImage
       ? r.derived(c.weight, `winograd ${c.transposed} image`, () => {
         const t = transform();
@@ -230,7 +231,7 @@ function channelMajorProducts(
   vImage = false,
 ): void {
   const r = rt();
-  const vi = vImage && r.useImages ? r.imageOf(v) : null; // copied now, released after the dispatch
+  const vi = vImage && r.useImages && r.imageable(v) ? r.imageOf(v) : null; // released after the dispatch
   // U as an image: `wt` is bound to a stand-in the IMGW pipeline never reads
   const [wt, wi] = u instanceof Image ? [v, u.view] : [u, undefined];
   const tiles = Math.ceil(p.N / 32);

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { initRuntime } from "../../src/gpu/runtime.ts";
-import { IMAGE_WIDTH, ImagePool } from "../../src/gpu/image.ts";
+import { fitsImage, IMAGE_WIDTH, ImagePool } from "../../src/gpu/image.ts";
 
 /** The first `floats` floats of an image, in texel order (a copy back to a buffer, then a read). */
 async function readImage(device: GPUDevice, texture: GPUTexture, floats: number): Promise<Float32Array> {
@@ -54,4 +54,13 @@ Deno.test("only whole texels make images, and released textures are handed out a
   const b = r.images.take(3);
   assert(b.texture === a.texture, "a released image's texture is reused");
   b.release();
+});
+
+Deno.test("a tensor makes an image only in whole texels from a texel boundary, within the adapter's rows", () => {
+  const row = 4 * IMAGE_WIDTH; // floats in one image row
+  assert(fitsImage(8, 0, 1) && fitsImage(row, 32, 1) && fitsImage(3 * row, 0, 3));
+  assert(!fitsImage(6, 0, 1), "not whole texels");
+  assert(!fitsImage(8, 8, 1), "not on a texel boundary");
+  assert(!fitsImage(row + 4, 0, 1), "one texel past the last row");
+  assertEquals(ImagePool.rowsFor(row + 4), 2);
 });
