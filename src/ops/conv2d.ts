@@ -15,6 +15,7 @@
  * (weight layout, chunk reduction); the weight gradient is in conv2d_grad_weight.ts, the declared entry
  * points in conv2d_kernels.ts. The adapter's profile picks the family; `opts.profile` forces one.
  */
+import { IMAGE_SHIFT } from "../gpu/image.ts";
 import { rt } from "../gpu/runtime.ts";
 import type { KernelProfile } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -441,6 +442,7 @@ function apply(
     Y4: y4,
     IMG: xi !== null,
     IMGW: wi !== null,
+    IMG_SHIFT: IMAGE_SHIFT,
   });
   const images = { xi: xi?.view, wi: wi?.view };
   kernel.run(params, { x: c.src, wt, bias: bias ?? wt, y, x4: c.src, y4: y, ...images }, [gx, 1, gz]);

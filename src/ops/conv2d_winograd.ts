@@ -11,7 +11,7 @@
 import { rt } from "../gpu/runtime.ts";
 import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { type MatmulDims, matmulInto, type MatrixView, readsImageB } from "./matmul.ts";
+import { type MatmulDims, matmulInto, type MatrixLayout, readsImageB } from "./matmul.ts";
 import { K, roundUp } from "./conv2d_kernels.ts";
 import { fitsImage, Image, IMAGE_SHIFT } from "../gpu/image.ts";
 
@@ -188,9 +188,12 @@ export function winogradConv3(c: WinogradCall): Tensor {
       ]);
       return u;
     };
-    const [dims, a, b] = tileMajorLayout(params);
+    const readsImage = () => {
+      const [dims, a, b] = tileMajorLayout(params);
+      return readsImageB(dims, a, b);
+    };
     const asImage = r.useImages && fitsImage(POSITIONS * K * Cpad, 0, r.images.maxRows) &&
-      (!tMajor || readsImageB(dims, a, b));
+      (!tMajor || readsImage());
     const u: Tensor | Image = asImage
       ? r.derived(c.weight, `winograd ${c.transposed} image`, () => {
         const t = transform();
@@ -268,15 +271,14 @@ function tileMajorProducts(u: Tensor | Image, v: Tensor, m: Tensor, p: Params): 
   matmulInto(dims, { ...a, t: v }, { ...b, t: bt }, { ...c, t: m }, { bImage });
 }
 
-/** The dimensions and operand layouts of {@link tileMajorProducts} (tensors to be filled in). */
-function tileMajorLayout(p: Params): [MatmulDims, MatrixView, MatrixView, MatrixView] {
+/** The dimensions and operand layouts (V, U, M) of {@link tileMajorProducts}. */
+function tileMajorLayout(p: Params): [MatmulDims, MatrixLayout, MatrixLayout, MatrixLayout] {
   const { Cin: K, N, Cpad } = p;
-  const t = undefined as unknown as Tensor; // placeholders: readsImageB looks at the layout only
   return [
     { Z: POSITIONS, M: N, N: Cpad, K },
-    { t, zs: K * N, is: 1, js: N },
-    { t, zs: K * Cpad, is: Cpad, js: 1 },
-    { t, zs: N * Cpad, is: Cpad, js: 1 },
+    { zs: K * N, is: 1, js: N },
+    { zs: K * Cpad, is: Cpad, js: 1 },
+    { zs: N * Cpad, is: Cpad, js: 1 },
   ];
 }
 

@@ -50,6 +50,9 @@ export interface MatrixView {
   js: number;
 }
 
+/** A {@link MatrixView}'s layout without its tensor. */
+export type MatrixLayout = Omit<MatrixView, "t">;
+
 /** Sizes of C[z][m, n] = sum_k A[z][m, k] B[z][k, n]: Z matrices (default 1) of M x N, reduction K. */
 export interface MatmulDims {
   /** Number of matrices in the batch (default 1). */
@@ -87,8 +90,8 @@ const vec4 = (...vs: number[]) => vs.every((v) => v % 4 === 0);
 /** The entry point for a product on the "cpu" profile (see kernels/matmul.wgsl for each one's layout). */
 function cpuKernel(
   d: Required<MatmulDims>,
-  a: Required<MatrixView>,
-  b: Required<MatrixView>,
+  a: Required<MatrixLayout>,
+  b: Required<MatrixLayout>,
   o: MatmulOptions,
 ) {
   const bRows = !o.bias && b.js === 1 && vec4(b.off, b.zs, b.is);
@@ -107,11 +110,11 @@ function cpuKernel(
  */
 export function readsImageB(
   dims: MatmulDims,
-  a: MatrixView,
-  b: MatrixView,
+  a: MatrixLayout,
+  b: MatrixLayout,
   options: MatmulOptions = {},
 ): boolean {
-  const full = (v: MatrixView) => ({ off: 0, zs: 0, ...v });
+  const full = (v: MatrixLayout) => ({ off: 0, zs: 0, ...v });
   const k = cpuKernel({ Z: 1, ...dims }, full(a), full(b), options);
   return (options.profile ?? rt().gpu.profile) === "cpu" && (k === RB || k === RB_COLS);
 }
