@@ -22,6 +22,7 @@ import { type DataShape, loadDiffusionModel, loadRegressionModel } from "./model
 import { type RunLayout, RunOutput } from "./output.ts";
 import { GenerationPlan, seedBatches, selectTimes, type Shard } from "./plan.ts";
 import type { GenerationProgress as Progress } from "./progress.ts";
+import { type Bounds, channelBounds, clipFields, describeClip } from "./clip.ts";
 import { addMean, DiffusionStep, regressionMean, seededNoise } from "./sampling.ts";
 import { type GenerationSettings, generationSettings, type PatchSettings } from "./settings.ts";
 
@@ -125,7 +126,7 @@ async function runLayout(
       history: "written by corrdiff-ts (deno task generate)",
       source: `CorrDiff inference_mode=${s.inferenceMode}, regression ${ckpt(s.regCheckpoint)}, diffusion ${
         ckpt(s.resCheckpoint)
-      }, ${s.sampler.type} sampler with ${s.sampler.numSteps} steps`,
+      }, ${s.sampler.type} sampler with ${s.sampler.numSteps} steps${describeClip(s.clip)}`,
     },
     runId: await runId(config),
   };
@@ -191,6 +192,7 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
       H,
       W,
     };
+    const bounds = channelBounds(s.clip, data.outputNames);
     const r = await initRuntime();
     log(`WebGPU adapter: ${r.gpu.description}`);
     // The output first: an unwritable path fails before the checkpoints are read.
@@ -209,7 +211,7 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
     const thaw = r.freezeParameters();
     try {
       for (const t of plan.times()) {
-        await generateTime(ds, timeIdx[t], t, plan, s, models, out, opts.progress);
+        await generateTime(ds, timeIdx[t], t, plan, s, models, out, bounds, opts.progress);
       }
     } finally {
       thaw();
@@ -263,6 +265,7 @@ async function generateTime(
   s: GenerationSettings,
   m: Models,
   out: RunOutput,
+  bounds: (Bounds | null)[],
   progress?: Progress,
 ): Promise<void> {
   const r = rt();
@@ -298,9 +301,11 @@ async function generateTime(
         u.members.forEach((_, j) => fields.set(meanHost!, j * meanHost!.length));
       }
       const n = cout * H * W;
-      u.members.forEach((member, j) =>
-        out.writeMember(t, member, ds.denormalizeOutput(fields.subarray(j * n, (j + 1) * n)))
-      );
+      u.members.forEach((member, j) => {
+        const values = ds.denormalizeOutput(fields.subarray(j * n, (j + 1) * n));
+        clipFields(values, bounds, H * W);
+        out.writeMember(t, member, values);
+      });
       progress?.advance(u.members.length);
     }
     out.fillUnowned(t);

@@ -4,6 +4,7 @@
  */
 import { didYouMean } from "../config/errors.ts";
 import { type Config, isMapping, MISSING } from "../config/tree.ts";
+import { type Bounds, parseClip } from "./clip.ts";
 
 /** What a run produces: regression mean only, diffusion residual only, or their sum (the default). */
 export type InferenceMode = "all" | "regression" | "diffusion";
@@ -70,6 +71,8 @@ export interface GenerationSettings {
   regCheckpoint: string | null;
   /** Checkpoint of the diffusion (residual) model; null when not given. */
   resCheckpoint: string | null;
+  /** `generation.clip`: bounds per output variable, in its units (empty: no clipping; ./clip.ts). */
+  clip: Map<string, Bounds>;
 }
 
 const SAMPLER_KEYS: Record<SamplerSettings["type"], string[]> = {
@@ -235,6 +238,7 @@ export function generationSettings(cfg: Config): GenerationSettings {
     outputFilename: io.optionalPath("output_filename") ?? "corrdiff_output.nc",
     regCheckpoint: io.optionalPath("reg_ckpt_filename"),
     resCheckpoint: io.optionalPath("res_ckpt_filename"),
+    clip: parseClip(g.get("clip")),
   };
   if (settings.inferenceMode === "diffusion" && settings.hrMeanConditioning) {
     // The reference crashes here (no regression mean to condition on); say why instead.

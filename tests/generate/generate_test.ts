@@ -137,6 +137,27 @@ Deno.test("same config and seeds, same bytes; member k is seed k whatever the ba
   for (let i = 0; i < pa.length; i++) assertAlmostEquals(pc[i], pa[i], 1e-4 * (1 + Math.abs(pa[i])));
 });
 
+Deno.test("generation.clip bounds the written members: the same members, clamped; named in the file", async () => {
+  const a = (await run("clip_base")).data.prediction.get("u10m")!.data;
+  const sorted = Float32Array.from(a).sort();
+  const lo = sorted[Math.floor(a.length / 4)], hi = sorted[Math.floor((3 * a.length) / 4)];
+  const clipped = await run("clip", [`++generation.clip={u10m: [${lo}, ${hi}]}`]);
+  const c = clipped.data.prediction.get("u10m")!.data;
+  let moved = 0;
+  for (let i = 0; i < a.length; i++) {
+    assertEquals(c[i], Math.min(Math.max(a[i], lo), hi), `value ${i}`);
+    if (c[i] !== a[i]) moved++;
+  }
+  assert(moved > a.length / 3, `only ${moved} of ${a.length} values clipped`);
+  // an open side leaves it alone
+  const floor =
+    (await run("clip_floor", [`++generation.clip={u10m: [${lo}, null]}`])).data.prediction.get("u10m")!
+      .data;
+  assert(floor.every((v, i) => v === Math.max(a[i], lo)));
+  const source = String(clipped.data.attrs.source);
+  assert(source.includes(`members clipped: u10m to [${lo}, ${hi}]`), source);
+});
+
 Deno.test("inference modes: regression gives the mean to every member; all = regression + diffusion", async () => {
   // A diffusion model without mean conditioning, so that diffusion alone can run.
   const noMean = await writeTinyModels(await Deno.makeTempDir({ dir }), { hrMean: false });

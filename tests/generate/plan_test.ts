@@ -125,6 +125,10 @@ Deno.test("settings: clear errors for conflicting or misspelt keys", () => {
   assert(/hr_mean_conditioning=false/.test(err(["generation.inference_mode=diffusion"])));
   assert(/one of all, regression, diffusion/.test(err(["generation.inference_mode=both"])));
   assertEquals(
+    err(["++generation.clip={u10m: [1, 0]}"]),
+    "generation.clip.u10m: min 1 is not below max 0",
+  );
+  assertEquals(
     assertThrows(() => samplerSettings({ sampler: { type: "stochastic", S_chrun: 1 } })).message,
     "sampler.S_chrun: not a key of the stochastic sampler. Did you mean 'S_churn'?",
   );
