@@ -9,7 +9,8 @@
 //   (products)    M[pos][m][t] = sum_k U[pos][m][k] V[pos][k][t] with the 1x1 convolution's kernel
 //                 (conv2d_k1.wgsl: positions as images, one weight matrix each), or for few tiles
 //                 M^T[pos][t][m] = V[pos]^T U^T[pos] with matmul_rb
-//   wino_input    V[pos][k][t] = (B^T d B)[pos] of input tile t (UP: of x up-sampled 2x, read through)
+//   wino_input    V[pos][k][t] = (B^T d B)[pos] of input tile t (UP: of x up-sampled 2x, read through;
+//                 NORM: of GroupNorm(x) (+ SiLU), normalised as it is read)
 //   wino_output   y = outScale * (A^T M A + bias) + resScale * res, from M[pos][m][t]
 //   wino_output_t the same from M^T[pos][t][m] (products with the tiles as rows, for few tiles)
 // and the weight gradient of the forward, the same computation's adjoint:
@@ -28,6 +29,7 @@ struct Params {
   W: u32, tilesY: u32, tilesX: u32, N: u32,
   Cpad: u32, hasBias: u32, outScale: f32, resScale: f32,
   rowsPer: u32, // wino_input: tile rows a thread walks down
+  cpg: u32,     // wino_input with NORM: channels per GroupNorm group
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -52,6 +54,17 @@ override TRANSPOSED: bool = false;
 override UP: bool = false;
 // wino_input: W a multiple of 16, so a quad's inner input columns are 4 aligned vec4s of a row (not UP).
 override ROW4: bool = false;
+// wino_input convolves GroupNorm(x) (NORM; + SiLU with NSILU), normalising x as it reads it: the
+// normalised tensor is never written (src/ops/conv2d.ts, `normalize`). Zero padding stays zero.
+override NORM: bool = false;
+override NSILU: bool = false;
+@group(0) @binding(4) var<storage, read> nstats: array<f32>; // (mean, rstd) per (sample, group)
+@group(0) @binding(5) var<storage, read> ngamma: array<f32>;
+@group(0) @binding(6) var<storage, read> nbeta: array<f32>;
+// the thread's channel: (x - mean) * scale + shift, as kernels/groupnorm.wgsl computes it
+var<private> n_mean: f32;
+var<private> n_scale: f32;
+var<private> n_shift: f32;
 // wino_output: y = ... + resScale * res.
 override RESIDUAL: bool = false;
 // wino_output: W a multiple of 4, so a tile's output rows are whole aligned vec4s.
@@ -150,15 +163,30 @@ fn xat(base: u32, row: i32, col: i32) -> f32 {
   return select(0.0, x[base + r * p.W + c], inside);
 }
 
+// GroupNorm (+ SiLU) of values of the thread's channel (NORM).
+fn normed(v: vec4<f32>) -> vec4<f32> {
+  let a = (v - n_mean) * n_scale + n_shift;
+  if (NSILU) { return a / (1.0 + exp(-a)); }
+  return a;
+}
+
+// xat for wino_input: normalised with NORM, padding left at zero.
+fn xin(base: u32, row: i32, col: i32) -> f32 {
+  if (!NORM) { return xat(base, row, col); }
+  let inside = row >= 0 && row < i32(p.H) && col >= 0 && col < i32(p.W);
+  let a = (xat(base, row, col) - n_mean) * n_scale + n_shift;
+  return select(0.0, select(a, a / (1.0 + exp(-a)), NSILU), inside);
+}
+
 // Row `row` of the 4 tiles' 6x6 inputs, transformed along x: entry j is vec4 over the tiles.
 fn input_row(base: u32, row: i32, col0: i32) -> Row6 {
   var c: array<f32, 18>; // explicit constant indices: a loop's dynamic index would move c to memory
-  c[0] = xat(base, row, col0); c[1] = xat(base, row, col0 + 1); c[2] = xat(base, row, col0 + 2);
-  c[3] = xat(base, row, col0 + 3); c[4] = xat(base, row, col0 + 4); c[5] = xat(base, row, col0 + 5);
-  c[6] = xat(base, row, col0 + 6); c[7] = xat(base, row, col0 + 7); c[8] = xat(base, row, col0 + 8);
-  c[9] = xat(base, row, col0 + 9); c[10] = xat(base, row, col0 + 10); c[11] = xat(base, row, col0 + 11);
-  c[12] = xat(base, row, col0 + 12); c[13] = xat(base, row, col0 + 13); c[14] = xat(base, row, col0 + 14);
-  c[15] = xat(base, row, col0 + 15); c[16] = xat(base, row, col0 + 16); c[17] = xat(base, row, col0 + 17);
+  c[0] = xin(base, row, col0); c[1] = xin(base, row, col0 + 1); c[2] = xin(base, row, col0 + 2);
+  c[3] = xin(base, row, col0 + 3); c[4] = xin(base, row, col0 + 4); c[5] = xin(base, row, col0 + 5);
+  c[6] = xin(base, row, col0 + 6); c[7] = xin(base, row, col0 + 7); c[8] = xin(base, row, col0 + 8);
+  c[9] = xin(base, row, col0 + 9); c[10] = xin(base, row, col0 + 10); c[11] = xin(base, row, col0 + 11);
+  c[12] = xin(base, row, col0 + 12); c[13] = xin(base, row, col0 + 13); c[14] = xin(base, row, col0 + 14);
+  c[15] = xin(base, row, col0 + 15); c[16] = xin(base, row, col0 + 16); c[17] = xin(base, row, col0 + 17);
   return bt6(
     vec4<f32>(c[0], c[4], c[8], c[12]),
     vec4<f32>(c[1], c[5], c[9], c[13]),
@@ -196,14 +224,19 @@ fn store_tile(at: u32, stride: u32, e0: Row6, e1: Row6, e2: Row6, e3: Row6, e4: 
 fn input_row4(base: u32, row: i32, col0: i32) -> Row6 {
   let on = select(0.0, 1.0, row >= 0 && row < i32(p.H));
   let at = (base + u32(clamp(row, 0, i32(p.H) - 1)) * p.W + u32(col0 + 1)) / 4u;
-  let a = x4[at] * on;
-  let b = x4[at + 1u] * on;
-  let c = x4[at + 2u] * on;
-  let d = x4[at + 3u] * on;
-  let l = xat(base, row, col0);
-  let r = xat(base, row, col0 + 17);
+  let a = norm4(x4[at]) * on;
+  let b = norm4(x4[at + 1u]) * on;
+  let c = norm4(x4[at + 2u]) * on;
+  let d = norm4(x4[at + 3u]) * on;
+  let l = xin(base, row, col0);
+  let r = xin(base, row, col0 + 17);
   return bt6(vec4<f32>(l, a.w, b.w, c.w), vec4<f32>(a.x, b.x, c.x, d.x), vec4<f32>(a.y, b.y, c.y, d.y),
              vec4<f32>(a.z, b.z, c.z, d.z), vec4<f32>(a.w, b.w, c.w, d.w), vec4<f32>(b.x, c.x, d.x, r));
+}
+
+fn norm4(v: vec4<f32>) -> vec4<f32> {
+  if (NORM) { return normed(v); }
+  return v;
 }
 
 fn row_of(base: u32, row: i32, col0: i32) -> Row6 {
@@ -226,6 +259,12 @@ fn wino_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let b = run / runs;
   let ty0 = (run % runs) * p.rowsPer;
   let base = (b * p.Cin + ci) * select(p.H * p.W, (p.H >> 1u) * (p.W >> 1u), UP);
+  if (NORM) {
+    let q = (b * p.Cin + ci) / p.cpg; // groups are contiguous channel blocks
+    n_mean = nstats[2u * q];
+    n_scale = nstats[2u * q + 1u] * ngamma[ci];
+    n_shift = nbeta[ci];
+  }
   let col0 = i32(tx0 * 4u) - 1;
   let stride = p.Cin * p.N / 4u;
   var e0 = row_of(base, i32(ty0 * 4u) - 1, col0);

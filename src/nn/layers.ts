@@ -10,6 +10,7 @@ import { linear } from "../ops/linear.ts";
 import { groupCount, groupNorm } from "../ops/groupnorm.ts";
 import { attention } from "../ops/attention.ts";
 import { dropout } from "../ops/dropout.ts";
+import type { GroupNormOnRead } from "../ops/groupnorm.ts";
 import { add, addChannelBias, scale } from "../ops/elementwise.ts";
 import type { InitSpec, ParamStore } from "./params.ts";
 
@@ -62,11 +63,17 @@ export class Conv2d {
 
   /**
    * conv(x) + bias, plus `shift` [1 or B, Cout] per channel (and sample), and `residual` added and the
-   * sum scaled: all in the conv's own store.
+   * sum scaled: all in the conv's own store. With `normalize`, x is the input before that GroupNorm, which
+   * the convolution applies as it reads x where it can (`Conv2dOptions.normalize`).
    */
-  forward(x: Tensor, shift?: Tensor, residual?: { add: Tensor; scale: number }): Tensor {
+  forward(
+    x: Tensor,
+    shift?: Tensor,
+    residual?: { add: Tensor; scale: number },
+    normalize?: GroupNormOnRead,
+  ): Tensor {
     const bias = shift ? biasWithShift(this.bias, shift, x.shape[0]) : this.bias;
-    return conv2d(x, this.weight, bias, { ...this.resample, residual });
+    return conv2d(x, this.weight, bias, { ...this.resample, residual, normalize });
   }
 }
 
@@ -129,6 +136,15 @@ export class GroupNorm {
     this.groups = groupCount(channels);
     this.weight = ps.param(`${key}.weight`, [channels], { fill: 1 });
     this.bias = ps.param(`${key}.bias`, [channels], { fill: 0 });
+  }
+
+  /** This normalisation for a convolution to apply as it reads its input (`Conv2d.forward`'s `normalize`). */
+  onRead(mode: Mode): GroupNormOnRead {
+    return {
+      gamma: this.weight,
+      beta: this.bias,
+      opts: { groups: this.groups, eps: this.eps, silu: this.silu, train: mode.train },
+    };
   }
 
   /** x [B, C, H, W] normalised per sample and group, same shape; `mode.train` picks the variance divisor. */
@@ -252,15 +268,18 @@ export class UNetBlock {
   /** x [B, Cin, H, W], emb [B or 1, embChannels]. */
   forward(x: Tensor, emb: Tensor, mode: Mode): Tensor {
     // conv0(...) + affine(emb)[:, :, None, None], the embedding folded into conv0's bias
-    let h = this.conv0.forward(this.norm0.forward(x, mode), this.affine.forward(emb));
-    h = this.norm1.forward(h, mode);
+    // The GroupNorms go to the convolutions, which apply them as they read where they can (inference)
+    let h = this.conv0.forward(x, this.affine.forward(emb), undefined, this.norm0.onRead(mode));
+    let norm1: GroupNormOnRead | undefined = this.norm1.onRead(mode);
     if (mode.train && this.dropout > 0) {
       const seed = mode.dropoutSeed ? mode.dropoutSeed.next++ : 0;
-      h = dropout(h, this.dropout, seed, true);
+      h = dropout(this.norm1.forward(h, mode), this.dropout, seed, true);
+      norm1 = undefined;
     }
     const s = this.skipScale;
     // (conv1(h) + skip) * skip_scale, the sum and scale in conv1's store
-    let out = this.conv1.forward(h, undefined, { add: this.skip ? this.skip.forward(x) : x, scale: s });
+    const skip = { add: this.skip ? this.skip.forward(x) : x, scale: s };
+    let out = this.conv1.forward(h, undefined, skip, norm1);
     if (this.attn) out = scale(this.attn.forward(out, mode), s);
     return out;
   }

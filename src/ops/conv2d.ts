@@ -23,6 +23,7 @@ import { axpby, scale, sumLeading, sumRows, zeros } from "./elementwise.ts";
 import { type Grid, gridRows, isPlain, K, roundUp, type Store } from "./conv2d_kernels.ts";
 import { gradWeight } from "./conv2d_grad_weight.ts";
 import { avgPool2 } from "./pool.ts";
+import { groupNorm, type GroupNormOnRead, groupNormStatistics } from "./groupnorm.ts";
 import {
   winogradConv3,
   winogradFits,
@@ -55,6 +56,12 @@ export interface Conv2dOptions {
    * store (a UNet block's `(h + skip) * skip_scale`). `add` has y's shape.
    */
   residual?: { add: Tensor; scale: number };
+  /**
+   * x is the input before a GroupNorm (+SiLU) that the convolution applies as it reads x, where it can: a
+   * plain or up-sampling 3x3 convolution through Winograd with no autograd tape recording (inference).
+   * Anywhere else the GroupNorm runs first, as its own pass.
+   */
+  normalize?: GroupNormOnRead;
 }
 
 /** How plain 3x3 convolutions run on the "cpu" family: "auto" picks Winograd where it pays. */
@@ -108,6 +115,41 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   const r = rt();
   const { B, Cin, H, W, Cout, k } = checkShapes(x, weight, bias, opts);
   const profile = chooseProfile(opts.profile);
+  const norm = opts.normalize;
+  if (norm) {
+    // Winograd's input transform normalises as it reads: the normalised tensor is never written. Its
+    // gradient would need that tensor, so with a tape recording the GroupNorm runs first.
+    const [Hc, Wc] = opts.up ? [2 * H, 2 * W] : [H, W];
+    const fused = k === 3 && !opts.down && !r.tape &&
+      useWinograd(profile, [B, Cin, Hc, Wc], Cout, opts.k3Algorithm);
+    if (!fused) {
+      return conv2d(groupNorm(x, norm.gamma, norm.beta, norm.opts), weight, bias, {
+        ...opts,
+        normalize: undefined,
+      });
+    }
+    const add = opts.residual?.add;
+    if (add && add.shape.join() !== [B, Cout, Hc, Wc].join()) {
+      throw new Error(`conv2d: residual [${add.shape}] does not match the output [${B},${Cout},${Hc},${Wc}]`);
+    }
+    return r.scope(() =>
+      winogradConv3({
+        x,
+        weight,
+        transposed: false,
+        bias,
+        residual: opts.residual ?? null,
+        up: opts.up,
+        normalize: {
+          stats: groupNormStatistics(x, norm),
+          gamma: norm.gamma,
+          beta: norm.beta,
+          groups: norm.opts.groups,
+          silu: norm.opts.silu ?? false,
+        },
+      })
+    );
+  }
   if (opts.down && profile === "cpu") {
     // Pool first, then a plain convolution: a pooled read costs four loads per value on a CPU
     // rasteriser, a pooling pass one (2x on the encoder's down-sampling convolutions).

@@ -20,12 +20,12 @@ const PARAMS = {
   B: "u32", Cin: "u32", Cout: "u32", H: "u32",
   W: "u32", tilesY: "u32", tilesX: "u32", N: "u32",
   Cpad: "u32", hasBias: "u32", outScale: "f32", resScale: "f32",
-  rowsPer: "u32",
+  rowsPer: "u32", cpg: "u32",
 } as const;
 const kernel = (entry: string, bindings: string[]) =>
   declareKernel({ file: "conv2d_wino", entry, params: PARAMS, bindings });
 const WEIGHTS = kernel("wino_weights", ["w", "u"]);
-const INPUT = kernel("wino_input", ["x", "v4", "x4"]);
+const INPUT = kernel("wino_input", ["x", "v4", "x4", "nstats", "ngamma", "nbeta"]);
 const INPUT_T = kernel("wino_input_t", ["x", "v4"]);
 const OUTPUT = kernel("wino_output", ["m4", "bias", "res", "y", "res4", "y4"]);
 const OUTPUT_T = kernel("wino_output_t", ["m4", "bias", "res", "y", "res4", "y4"]);
@@ -111,6 +111,17 @@ export interface WinogradCall {
   tileMajor?: boolean;
   /** Convolve x nearest-up-sampled 2x (the output is [B, M, 2H, 2W]), read through. */
   up?: boolean;
+  /** Convolve GroupNorm(x) (+SiLU), normalised as the input transform reads x. */
+  normalize?: WinogradNormalize;
+}
+
+/** A GroupNorm applied to Winograd's input as it is read: `stats` from `groupNormStatistics`. */
+export interface WinogradNormalize {
+  stats: Tensor;
+  gamma: Tensor;
+  beta: Tensor;
+  groups: number;
+  silu: boolean;
 }
 
 /**
@@ -137,11 +148,17 @@ function shapeParams(x: Tensor, M: number, Cpad: number, up = false) {
     outScale: 1,
     resScale: 0,
     rowsPer: 1,
+    cpg: 1,
   };
 }
 
 /** V[pos][k][t]: the input tiles' transform, for the products (a scope's temporary). */
-function inputTransform(x: Tensor, params: ReturnType<typeof shapeParams>, up = false): Tensor {
+function inputTransform(
+  x: Tensor,
+  params: ReturnType<typeof shapeParams>,
+  up = false,
+  norm?: WinogradNormalize,
+): Tensor {
   const r = rt();
   const v = r.empty([POSITIONS, params.Cin, params.N]);
   const { B, tilesX, tilesY } = params;
@@ -151,7 +168,11 @@ function inputTransform(x: Tensor, params: ReturnType<typeof shapeParams>, up = 
   const rowsPer = Math.ceil(tilesY / Math.min(tilesY, Math.ceil(8 / quads)));
   const threads = quads * Math.ceil(tilesY / rowsPer);
   const ROW4 = !up && params.W % 16 === 0;
-  INPUT.with({ UP: up, ROW4 }).run({ ...params, rowsPer }, { x, v4: v, x4: x }, [
+  const NORM = norm !== undefined, NSILU = norm?.silu ?? false;
+  const cpg = norm ? params.Cin / norm.groups : 1;
+  // without NORM the GroupNorm bindings are stand-ins the pipeline never reads
+  const n = { nstats: norm?.stats ?? x, ngamma: norm?.gamma ?? x, nbeta: norm?.beta ?? x };
+  INPUT.with({ UP: up, ROW4, NORM, NSILU }).run({ ...params, rowsPer, cpg }, { x, v4: v, x4: x, ...n }, [
     ...r.grid(threads, 8),
     params.Cin,
   ]);
@@ -202,7 +223,7 @@ export function winogradConv3(c: WinogradCall): Tensor {
         return img;
       })
       : r.derived(c.weight, `winograd ${c.transposed}`, transform);
-    const v = inputTransform(c.x, params, c.up);
+    const v = inputTransform(c.x, params, c.up, c.normalize);
     const m = r.empty(tMajor ? [POSITIONS, N, Cpad] : [POSITIONS, M, N]);
     r.tagged(
       "winograd",

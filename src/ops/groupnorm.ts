@@ -32,6 +32,16 @@ export interface GroupNormOptions {
   profile?: KernelProfile;
 }
 
+/**
+ * A GroupNorm (+SiLU) of a convolution's input, for the convolution to apply as it reads the input
+ * (`Conv2dOptions.normalize`): its parameters, as {@link groupNorm} takes them.
+ */
+export interface GroupNormOnRead {
+  gamma: Tensor;
+  beta: Tensor;
+  opts: GroupNormOptions;
+}
+
 /** The reference's group count: min(32, ceil(C / 4)); errors if it does not divide C. */
 export function groupCount(channels: number): number {
   if (!Number.isInteger(channels) || channels < 1) {
@@ -186,6 +196,14 @@ function statistics(x: Tensor, p: Plan): Tensor {
   return stats;
 }
 
+/**
+ * Per-(sample, group) mean and rstd of x [B, C, H, W] as {@link groupNorm} computes them, [B * groups * 2]
+ * (mean, rstd pairs): for a consumer that normalises as it reads `n` (not differentiable).
+ */
+export function groupNormStatistics(x: Tensor, n: GroupNormOnRead): Tensor {
+  return statistics(x, checkedPlan(x, n.gamma, n.beta, n.opts));
+}
+
 /** dx, dgamma, dbeta from the output gradient. */
 function backward(x: Tensor, gamma: Tensor, beta: Tensor, stats: Tensor, dy: Tensor, p: Plan): Tensor[] {
   const r = rt();
@@ -216,13 +234,17 @@ function backward(x: Tensor, gamma: Tensor, beta: Tensor, stats: Tensor, dy: Ten
  * Differentiable in x, gamma and beta in both modes.
  */
 export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: GroupNormOptions): Tensor {
+  return GROUP_NORM({ x, gamma, beta }, checkedPlan(x, gamma, beta, opts));
+}
+
+function checkedPlan(x: Tensor, gamma: Tensor, beta: Tensor, opts: GroupNormOptions): Plan {
   const p = plan(x, opts);
   for (const [name, t] of [["gamma", gamma], ["beta", beta]] as const) {
     if (t.size !== p.C) {
       throw new Error(`groupNorm: ${name} [${t.shape}] must have ${p.C} values for x [${x.shape}]`);
     }
   }
-  return GROUP_NORM({ x, gamma, beta }, p);
+  return p;
 }
 
 const GROUP_NORM = defineOp({

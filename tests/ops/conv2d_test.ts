@@ -14,6 +14,7 @@ import { conv2d, type Conv2dOptions } from "../../src/ops/conv2d.ts";
 import { winogradConv3, winogradFits, winogradPays } from "../../src/ops/conv2d_winograd.ts";
 import { DispatchProfiler } from "../../src/gpu/profiler.ts";
 import { conv2dRef } from "../../src/ops/conv2d_ref.ts";
+import { groupNorm } from "../../src/ops/groupnorm.ts";
 
 type Mode = "plain" | "up" | "down";
 const resample = (mode: Mode): Conv2dOptions => ({ up: mode === "up", down: mode === "down" });
@@ -504,4 +505,52 @@ Deno.test("conv2d rejects mismatched shapes with messages that name them", async
   assertThrows(() => conv2d(x, w3, null, { up: true, down: true }), Error, "up and down");
   assertThrows(() => conv2d(x.reshape([6, 4, 4]), w3, null), Error, "[6,4,4]");
   for (const t of [x, w, w5, w3, b]) t.release();
+});
+
+Deno.test("normalize: GroupNorm (+SiLU) applied as Winograd reads x equals GroupNorm then the convolution", async () => {
+  const r = await initRuntime();
+  const cases: { s: Shape; groups: number; silu: boolean; residual: boolean }[] = [
+    { s: { B: 2, Ci: 8, Co: 5, H: 13, W: 18, k: 3, mode: "plain" }, groups: 2, silu: true, residual: true },
+    { s: { B: 1, Ci: 8, Co: 4, H: 16, W: 32, k: 3, mode: "plain" }, groups: 4, silu: false, residual: false },
+    { s: { B: 2, Ci: 4, Co: 3, H: 7, W: 9, k: 3, mode: "up" }, groups: 2, silu: true, residual: false },
+  ];
+  for (const [i, { s, groups, silu, residual }] of cases.entries()) {
+    const up = s.mode === "up";
+    const [Ho, Wo] = up ? [2 * s.H, 2 * s.W] : [s.H, s.W];
+    // an offset and spread per channel, so that the statistics and the affine transform matter
+    const x = r.upload(randn(s.B * s.Ci * s.H * s.W, 1200 + i).map((v, j) => 3 + 2 * v + (j % 5)), [
+      s.B,
+      s.Ci,
+      s.H,
+      s.W,
+    ]);
+    const w = r.upload(randn(s.Co * s.Ci * 9, 1210 + i), [s.Co, s.Ci, 3, 3]);
+    const b = r.upload(randn(s.Co, 1220 + i), [s.Co]);
+    const gamma = r.upload(randn(s.Ci, 1230 + i).map((v) => 1 + 0.5 * v), [s.Ci]);
+    const beta = r.upload(randn(s.Ci, 1240 + i), [s.Ci]);
+    const add = residual
+      ? { add: r.upload(randn(s.B * s.Co * Ho * Wo, 1250 + i), [s.B, s.Co, Ho, Wo]), scale: 0.7 }
+      : undefined;
+    const norm = { gamma, beta, opts: { groups, eps: 1e-5, silu, train: false } };
+    const opts: Conv2dOptions = { up, k3Algorithm: "winograd", residual: add };
+    const want = await conv2d(groupNorm(x, gamma, beta, norm.opts), w, b, opts).read();
+    const profiler = new DispatchProfiler(r.device);
+    r.profiler = profiler;
+    await profiler.reset();
+    const fused = conv2d(x, w, b, { ...opts, normalize: norm });
+    await r.sync();
+    r.profiler = null;
+    const labels = (await profiler.totals()).map((t) => t.label);
+    const what = `case ${i} ${JSON.stringify(s)}`;
+    assert(!labels.some((l) => l.includes("normalize_chunks")), `${what}: a GroupNorm pass ran (${labels})`);
+    assert(labels.some((l) => l.includes("wino_input")), `${what}: not through Winograd (${labels})`);
+    const got = await fused.read();
+    const e = relErr(got, want);
+    assert(e < 1e-6, `${what}: fused vs GroupNorm then conv, relative error ${e}`);
+    // With a tape recording, GroupNorm runs as its own pass and the gradient reaches gamma, beta and x
+    for (const t of [x, gamma, beta]) t.requiresGrad = true;
+    const { value, grads } = valueAndGrad(() => conv2d(x, w, b, { ...opts, normalize: norm }));
+    assert(relErr(await value.read(), want) < 1e-6, `${what}: under a tape`);
+    assert(grads.has(gamma) && grads.has(beta) && grads.has(x), `${what}: gradients missing`);
+  }
 });
