@@ -7,10 +7,9 @@
 import type { Tensor } from "../gpu/tensor.ts";
 import { conv2d } from "../ops/conv2d.ts";
 import { linear } from "../ops/linear.ts";
-import { groupCount, groupNorm } from "../ops/groupnorm.ts";
+import { groupCount, groupNorm, type GroupNormOnRead } from "../ops/groupnorm.ts";
 import { attention } from "../ops/attention.ts";
 import { dropout } from "../ops/dropout.ts";
-import type { GroupNormOnRead } from "../ops/groupnorm.ts";
 import { add, addChannelBias, scale } from "../ops/elementwise.ts";
 import type { InitSpec, ParamStore } from "./params.ts";
 
