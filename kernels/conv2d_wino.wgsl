@@ -155,12 +155,16 @@ fn wino_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // The grid (row, column) of channel plane `base`, 0 outside the image; UP: x nearest-up-sampled 2x, the
 // grid H x W reading x's (H / 2) x (W / 2).
+fn inside(row: i32, col: i32) -> bool {
+  return row >= 0 && row < i32(p.H) && col >= 0 && col < i32(p.W);
+}
+
 fn xat(base: u32, row: i32, col: i32) -> f32 {
-  let inside = row >= 0 && row < i32(p.H) && col >= 0 && col < i32(p.W);
+  let ok = inside(row, col);
   let r = u32(clamp(row, 0, i32(p.H) - 1));
   let c = u32(clamp(col, 0, i32(p.W) - 1));
-  if (UP) { return select(0.0, x[base + (r >> 1u) * (p.W >> 1u) + (c >> 1u)], inside); }
-  return select(0.0, x[base + r * p.W + c], inside);
+  if (UP) { return select(0.0, x[base + (r >> 1u) * (p.W >> 1u) + (c >> 1u)], ok); }
+  return select(0.0, x[base + r * p.W + c], ok);
 }
 
 // GroupNorm (+ SiLU) of values of the thread's channel (NORM).
@@ -173,9 +177,7 @@ fn normed(v: vec4<f32>) -> vec4<f32> {
 // xat for wino_input: normalised with NORM, padding left at zero.
 fn xin(base: u32, row: i32, col: i32) -> f32 {
   if (!NORM) { return xat(base, row, col); }
-  let inside = row >= 0 && row < i32(p.H) && col >= 0 && col < i32(p.W);
-  let a = (xat(base, row, col) - n_mean) * n_scale + n_shift;
-  return select(0.0, select(a, a / (1.0 + exp(-a)), NSILU), inside);
+  return select(0.0, normed(vec4<f32>(xat(base, row, col))).x, inside(row, col)); // the unused lanes are dead code
 }
 
 // Row `row` of the 4 tiles' 6x6 inputs, transformed along x: entry j is vec4 over the tiles.

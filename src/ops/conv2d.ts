@@ -117,38 +117,15 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   const profile = chooseProfile(opts.profile);
   const norm = opts.normalize;
   if (norm) {
-    // Winograd's input transform normalises as it reads: the normalised tensor is never written. Its
-    // gradient would need that tensor, so with a tape recording the GroupNorm runs first.
+    // Winograd's input transform normalises as it reads, so the normalised tensor is never written. A
+    // gradient would need that tensor: with a tape recording (or off Winograd) the GroupNorm runs first.
     const [Hc, Wc] = opts.up ? [2 * H, 2 * W] : [H, W];
-    const fused = k === 3 && !opts.down && !r.tape &&
+    const onRead = k === 3 && !opts.down && !r.tape &&
       useWinograd(profile, [B, Cin, Hc, Wc], Cout, opts.k3Algorithm);
-    if (!fused) {
-      return conv2d(groupNorm(x, norm.gamma, norm.beta, norm.opts), weight, bias, {
-        ...opts,
-        normalize: undefined,
-      });
+    if (!onRead) {
+      const xn = groupNorm(x, norm.gamma, norm.beta, norm.opts);
+      return conv2d(xn, weight, bias, { ...opts, normalize: undefined });
     }
-    const add = opts.residual?.add;
-    if (add && add.shape.join() !== [B, Cout, Hc, Wc].join()) {
-      throw new Error(`conv2d: residual [${add.shape}] does not match the output [${B},${Cout},${Hc},${Wc}]`);
-    }
-    return r.scope(() =>
-      winogradConv3({
-        x,
-        weight,
-        transposed: false,
-        bias,
-        residual: opts.residual ?? null,
-        up: opts.up,
-        normalize: {
-          stats: groupNormStatistics(x, norm),
-          gamma: norm.gamma,
-          beta: norm.beta,
-          groups: norm.opts.groups,
-          silu: norm.opts.silu ?? false,
-        },
-      })
-    );
   }
   if (opts.down && profile === "cpu") {
     // Pool first, then a plain convolution: a pooled read costs four loads per value on a CPU
@@ -171,7 +148,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
   const wino3 = k === 3 && !opts.down;
   const gridShape = [B, Cin, grid.Hc, grid.Wc];
   const y = wino3 && useWinograd(profile, gridShape, Cout, opts.k3Algorithm)
-    ? winogradConv3({ x, weight, transposed: false, bias, residual: res, up: opts.up })
+    ? r.scope(() =>
+      // the scope frees the GroupNorm statistics
+      winogradConv3({
+        x,
+        weight,
+        transposed: false,
+        bias,
+        residual: res,
+        up: opts.up,
+        normalize: norm && { ...norm, stats: groupNormStatistics(x, norm) },
+      })
+    )
     : forward(x, weight, bias, opts, profile, grid, res);
   if (r.tape?.wants(x, weight, bias, res?.add)) {
     const needX = r.tape.wants(x);

@@ -13,6 +13,7 @@ import { declareKernel } from "../gpu/kernel.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type MatmulDims, matmulInto, type MatrixLayout, readsImageB } from "./matmul.ts";
 import { K, roundUp } from "./conv2d_kernels.ts";
+import type { GroupNormOnRead } from "./groupnorm.ts";
 import { fitsImage, Image, IMAGE_SHIFT } from "../gpu/image.ts";
 
 // deno-fmt-ignore: one line per 16-byte group of the WGSL Params struct
@@ -115,14 +116,8 @@ export interface WinogradCall {
   normalize?: WinogradNormalize;
 }
 
-/** A GroupNorm applied to Winograd's input as it is read: `stats` from `groupNormStatistics`. */
-export interface WinogradNormalize {
-  stats: Tensor;
-  gamma: Tensor;
-  beta: Tensor;
-  groups: number;
-  silu: boolean;
-}
+/** A GroupNorm applied to Winograd's input as it is read, with its `stats` from `groupNormStatistics`. */
+export type WinogradNormalize = GroupNormOnRead & { stats: Tensor };
 
 /**
  * The kernels' parameters for K input and M output channels on x [B, K, h, w] (up: read 2x up-sampled),
@@ -168,8 +163,8 @@ function inputTransform(
   const rowsPer = Math.ceil(tilesY / Math.min(tilesY, Math.ceil(8 / quads)));
   const threads = quads * Math.ceil(tilesY / rowsPer);
   const ROW4 = !up && params.W % 16 === 0;
-  const NORM = norm !== undefined, NSILU = norm?.silu ?? false;
-  const cpg = norm ? params.Cin / norm.groups : 1;
+  const NORM = norm !== undefined, NSILU = norm?.opts.silu ?? false;
+  const cpg = norm ? params.Cin / norm.opts.groups : 1;
   // without NORM the GroupNorm bindings are stand-ins the pipeline never reads
   const n = { nstats: norm?.stats ?? x, ngamma: norm?.gamma ?? x, nbeta: norm?.beta ?? x };
   INPUT.with({ UP: up, ROW4, NORM, NSILU }).run({ ...params, rowsPer, cpg }, { x, v4: v, x4: x, ...n }, [
