@@ -17,15 +17,30 @@ import { samplerSettings } from "../generate/settings.ts";
 import { benchTrainStep } from "../train/bench.ts";
 import { DispatchProfiler, type FamilyTime, groupByFamily } from "../gpu/profiler.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    json: { type: "boolean" },
-    repeats: { type: "string", default: "3" },
-    profile: { type: "boolean" },
-  },
-});
-const repeats = Math.max(1, Number(values.repeats));
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    options: {
+      json: { type: "boolean" },
+      repeats: { type: "string", default: "3" },
+      profile: { type: "boolean" },
+    },
+  });
+} catch (e) {
+  console.error(
+    `bench: ${
+      (e as Error).message.split(". ")[0]
+    }\nusage: deno task bench [--json] [--profile] [--repeats N]`,
+  );
+  Deno.exit(2);
+}
+const { values } = parsed;
+const repeats = Number(values.repeats);
+if (!Number.isInteger(repeats) || repeats < 1) {
+  console.error(`bench: --repeats must be a positive integer, got ${values.repeats}`);
+  Deno.exit(2);
+}
 const log = (s: string) => values.json ? undefined : console.log(s);
 
 /** The CorrDiff "mini" U-Net settings (conf/base/model_size/mini.yaml) at 64x64. */

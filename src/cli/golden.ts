@@ -9,16 +9,22 @@ import { formatResult, runGolden } from "../golden/runner.ts";
 import "../golden/all_handlers.ts";
 import { pathExists } from "../util/fs.ts";
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  options: { filter: { type: "string" }, help: { type: "boolean", short: "h" } },
-  allowPositionals: true,
-});
+const USAGE = "usage: deno task golden [DIR] [--filter REGEX]   (DIR defaults to ../shared/golden; " +
+  "tests/fixtures/golden is the committed subset)";
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    options: { filter: { type: "string" }, help: { type: "boolean", short: "h" } },
+    allowPositionals: true,
+  });
+} catch (e) {
+  console.error(`golden: ${(e as Error).message.split(". ")[0]}\n${USAGE}`);
+  Deno.exit(2);
+}
+const { values, positionals } = parsed;
 if (values.help) {
-  console.log(
-    "usage: deno task golden [DIR] [--filter REGEX]   (DIR defaults to ../shared/golden; " +
-      "tests/fixtures/golden is the committed subset)",
-  );
+  console.log(USAGE);
   Deno.exit(0);
 }
 const fullSet = new URL("../../../shared/golden", import.meta.url).pathname;
@@ -30,10 +36,18 @@ if (!positionals[0] && !pathExists(`${fullSet}/manifest.json`)) {
   console.log(`${fullSet} not found: running the committed subset ${fixtures} instead`);
   dir = fixtures;
 }
-const results = await runGolden(dir, {
-  filter: values.filter ? new RegExp(values.filter) : undefined,
-  report: (r) => console.log(formatResult(r)),
-});
+if (!pathExists(`${dir}/manifest.json`)) {
+  console.error(`golden: ${dir}/manifest.json not found (DIR must hold a golden set's manifest.json)`);
+  Deno.exit(2);
+}
+let filter: RegExp | undefined;
+try {
+  filter = values.filter ? new RegExp(values.filter) : undefined;
+} catch (e) {
+  console.error(`golden: --filter ${values.filter}: ${(e as Error).message}`);
+  Deno.exit(2);
+}
+const results = await runGolden(dir, { filter, report: (r) => console.log(formatResult(r)) });
 const count = (s: string) => results.filter((r) => r.status === s).length;
 console.log(
   `\n${count("PASS")} passed, ${count("FAIL")} failed, ${count("UNSUPPORTED")} unsupported (${dir})`,

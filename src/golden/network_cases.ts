@@ -72,12 +72,14 @@ export async function runNetworkCase(ctx: CaseContext): Promise<Outputs> {
       const labelsHost = has(ctx, "noise_labels") ? host("noise_labels") : null;
       const labels = labelsHost ? up("noise_labels") : null;
       const sigma = has(ctx, "sigma") ? host("sigma") : null;
+      // SongUNetPosLtEmbd's labels, one per sample (int64 in the reference's files)
+      const lead = has(ctx, "lead_time_label") ? { leadTimeLabel: host("lead_time_label") } : {};
       const run = (): Tensor => {
         if (net instanceof SongUNet) {
-          return net.forward(x, labelsHost!, { mode, noiseLabelTensor: labels ?? undefined });
+          return net.forward(x, labelsHost!, { mode, noiseLabelTensor: labels ?? undefined, ...lead });
         }
-        if (net instanceof EDMPrecondSuperResolution) return net.forward(x, imgLr, sigma!, mode);
-        return (net as CorrDiffRegressionUNet).forward(x, imgLr, mode);
+        if (net instanceof EDMPrecondSuperResolution) return net.forward(x, imgLr, sigma!, mode, lead);
+        return (net as CorrDiffRegressionUNet).forward(x, imgLr, mode, lead);
       };
       if (!has(ctx, "R")) return [[yName, run()]];
       // Backward of loss = sum(y * R), as the golden cases define it.

@@ -108,8 +108,8 @@ export function networkFromSafetensors(file: StFile, path: string): LoadedNetwor
 /**
  * Constructor arguments of a saved network as our builders take them: runtime-only switches that
  * change nothing in float32 are dropped (`use_fp16`: the port computes in float32 and upcasts the
- * weights, as `Module.from_checkpoint` does into a float32 network), and the lead-time arguments
- * are accepted only at their inactive defaults.
+ * weights, as `Module.from_checkpoint` does into a float32 network). The lead-time arguments go to the
+ * network, which accepts them active only for SongUNetPosLtEmbd (whose `lead_time_mode` is implied).
  */
 function buildKwargs(kwargs: Record<string, unknown>, path: string): Record<string, unknown> {
   const kw = { ...kwargs };
@@ -117,12 +117,10 @@ function buildKwargs(kwargs: Record<string, unknown>, path: string): Record<stri
   if (kw.act !== undefined && kw.act !== "silu") {
     throw new Error(`${path}: activation act=${kw.act} is not supported (only silu)`);
   }
-  if (
-    kw.lead_time_mode || kw.lead_time_channels || (Array.isArray(kw.prob_channels) && kw.prob_channels.length)
-  ) {
-    throw new Error(`${path}: lead-time networks (SongUNetPosLtEmbd) are not supported`);
+  if (kw.lead_time_mode && kw.model_type !== "SongUNetPosLtEmbd") {
+    throw new Error(`${path}: lead_time_mode needs model_type SongUNetPosLtEmbd, not ${kw.model_type}`);
   }
-  for (const k of ["lead_time_mode", "lead_time_channels", "lead_time_steps", "prob_channels"]) delete kw[k];
+  delete kw.lead_time_mode;
   return kw;
 }
 

@@ -15,6 +15,7 @@ import { broadcastBatch, concatChannels, gatherPixels, tileBatch } from "../ops/
 import { type GridType, noiseEmbedding, positionalFreqs, positionalGrid } from "./embedding.ts";
 import { Conv2d, GroupNorm, type InitKind, Linear, type Mode, UNetBlock } from "./layers.ts";
 import { ParamStore } from "./params.ts";
+import { leadTimePatches, probabilityChannels, selectLeadTime } from "./lead_time.ts";
 import { Rng } from "../util/rng.ts";
 
 /** SongUNet / SongUNetPosEmbd keyword arguments, spelled as in the reference. */
@@ -60,6 +61,13 @@ export interface SongUNetKwargs {
   gridtype?: GridType;
   /** Grid channels appended to the input (default 4). */
   N_grid_channels?: number;
+  // SongUNetPosLtEmbd only
+  /** Channels of the learnable lead-time embedding appended after the grid. */
+  lead_time_channels?: number;
+  /** Number of lead times the embedding has a row for (default 9). */
+  lead_time_steps?: number;
+  /** Output channels that are probabilities (logits times `scalar`; softmax across them in eval). */
+  prob_channels?: number[];
   /** Other keywords: `checkpoint_level`, and speed/memory switches that are ignored. */
   [extra: string]: unknown;
 }
@@ -80,9 +88,14 @@ export interface UNetForwardOptions {
   mode: Mode;
   /** Tensor of the noise labels, if their gradient is wanted. */
   noiseLabelTensor?: Tensor;
+  /** Lead-time label per sample (SongUNetPosLtEmbd): [B], or [B / P] with `globalIndex` or a selector. */
+  leadTimeLabel?: ArrayLike<number>;
   /** Patch pixel indices [P, 2, Hp, Wp] (row, col) into the positional grid (float32 tensor). */
   globalIndex?: Tensor;
-  /** Maps the full positional grid [1, N, H, W] to the one the batch needs (the samplers' patching). */
+  /**
+   * Maps a full-domain grid to the one the batch needs (the samplers' patching): the positional grid as
+   * [1, N, H, W], the lead-time rows as [B, C_lt, H, W].
+   */
   embeddingSelector?: (grid: Tensor) => Tensor;
 }
 
@@ -114,6 +127,12 @@ export class SongUNet {
   readonly posEmbd: Tensor | null = null;
   /** Grid channels appended to the input (0 for plain SongUNet). */
   readonly gridChannels: number;
+  /** SongUNetPosLtEmbd's lead-time embedding [steps, C_lt, H, W], or null. */
+  readonly ltEmbd: Tensor | null = null;
+  /** SongUNetPosLtEmbd's probability channels of the output (empty: none). */
+  readonly probChannels: number[] = [];
+  /** Their learnable factor [1, P, 1, 1], or null. */
+  readonly probScalar: Tensor | null = null;
   /**
    * Gradient checkpointing (`checkpoint_level`): blocks whose input has floor(sqrt(h w)) above
    * (floor(sqrt(H W)) >> level) + 1 recompute their activations in the backward pass. 0: none.
@@ -121,16 +140,23 @@ export class SongUNet {
   checkpointLevel: number;
 
   /**
-   * `posEmbd` selects SongUNetPosEmbd (grid channels appended after the input). `prefix` is the
-   * wrappers' "model." so that keys match the reference's state dicts.
+   * `posEmbd` selects SongUNetPosEmbd (grid channels appended after the input), `leadTime`
+   * SongUNetPosLtEmbd (with the grid). `prefix` is the wrappers' "model." so that keys match the
+   * reference's state dicts.
    */
   constructor(
     readonly kwargs: SongUNetKwargs,
-    opts: { posEmbd: boolean; prefix?: string; ps?: ParamStore; seed?: number },
+    opts: { posEmbd: boolean; leadTime?: boolean; prefix?: string; ps?: ParamStore; seed?: number },
   ) {
     const k = kwargs;
     for (const key of Object.keys(k)) {
       if (!KNOWN.has(key) && !IGNORED.has(key)) throw new Error(`SongUNet: unknown keyword argument ${key}`);
+      const active = key === "prob_channels"
+        ? (k.prob_channels ?? []).length > 0
+        : LEAD_TIME.has(key) && !!k[key];
+      if (active && !opts.leadTime) {
+        throw new Error(`SongUNet: ${key} is only allowed with model_type SongUNetPosLtEmbd`);
+      }
     }
     const p = opts.prefix ?? "";
     this.ps = opts.ps ?? new ParamStore(opts.seed ?? 0);
@@ -184,6 +210,7 @@ export class SongUNet {
         ]).keep();
       }
     }
+    if (opts.leadTime) [this.ltEmbd, this.probChannels, this.probScalar] = this.#leadTime(p);
     if (this.embeddingType !== "zero") {
       const freqs = this.embeddingType === "positional"
         ? positionalFreqs(noiseChannels, true)
@@ -248,22 +275,61 @@ export class SongUNet {
     }
   }
 
+  /** SongUNetPosLtEmbd's parameters, in state-dict order after the grid: `lt_embd`, then `scalar`. */
+  #leadTime(p: string): [Tensor, number[], Tensor | null] {
+    const k = this.kwargs;
+    const C = k.lead_time_channels, S = k.lead_time_steps ?? 9;
+    if (!Number.isInteger(C) || C! < 1) {
+      throw new Error(`SongUNetPosLtEmbd: lead_time_channels must be a positive integer, got ${C}`);
+    }
+    if (!Number.isInteger(S) || S < 1) {
+      throw new Error(`SongUNetPosLtEmbd: lead_time_steps must be a positive integer, got ${S}`);
+    }
+    const lt = this.ps.param(`${p}lt_embd`, [S, C!, this.H, this.W], {
+      mode: "kaiming_normal",
+      fanIn: 1,
+      fanOut: 1, // standard normal, as torch.randn
+    });
+    const prob = k.prob_channels ?? [];
+    for (const c of prob) {
+      if (!Number.isInteger(c) || c < 0 || c >= k.out_channels) {
+        throw new Error(
+          `SongUNetPosLtEmbd: prob_channels entry ${c} is not an output channel (0..${k.out_channels - 1})`,
+        );
+      }
+    }
+    const scalar = prob.length ? this.ps.param(`${p}scalar`, [1, prob.length, 1, 1], { fill: 1 }) : null;
+    return [lt, [...prob], scalar];
+  }
+
   /** Input spatial sizes must be multiples of this. */
   get sizeMultiple(): number {
     return 2 ** (this.levels - 1);
   }
 
-  /** The grid channels for a batch of `B` (full grid, patches by index, or the selector's choice). */
+  /** The grid channels for a batch of `B`, then the lead-time ones (full domain, patches by index, or the selector's choice). */
   #grid(B: number, o: UNetForwardOptions): Tensor | null {
-    if (!this.posEmbd) return null;
-    if (o.globalIndex) {
-      const P = o.globalIndex.shape[0];
-      if (B % P !== 0) throw new Error(`global_index has ${P} patches, which does not divide the batch ${B}`);
-      return tileBatch(gatherPixels(this.posEmbd, o.globalIndex), B / P);
+    const parts: Tensor[] = [];
+    const P = o.globalIndex?.shape[0] ?? 1;
+    if (B % P !== 0) throw new Error(`global_index has ${P} patches, which does not divide the batch ${B}`);
+    if (this.posEmbd) {
+      const full = this.posEmbd.reshape([1, ...this.posEmbd.shape]);
+      if (o.globalIndex) parts.push(tileBatch(gatherPixels(this.posEmbd, o.globalIndex), B / P));
+      else parts.push(o.embeddingSelector ? o.embeddingSelector(full) : broadcastBatch(full, B));
     }
-    const full = this.posEmbd.reshape([1, ...this.posEmbd.shape]);
-    if (o.embeddingSelector) return o.embeddingSelector(full);
-    return broadcastBatch(full, B);
+    if (this.ltEmbd) {
+      const labels = o.leadTimeLabel;
+      if (!labels) throw new Error("SongUNetPosLtEmbd: lead_time_label must be given (one per sample)");
+      const want = o.globalIndex ? B / P : B;
+      if (!o.embeddingSelector && labels.length !== want) {
+        throw new Error(`SongUNetPosLtEmbd: ${labels.length} lead-time labels for ${want} samples`);
+      }
+      const rows = selectLeadTime(this.ltEmbd, labels);
+      if (o.globalIndex) parts.push(leadTimePatches(rows, o.globalIndex));
+      else parts.push(o.embeddingSelector ? o.embeddingSelector(rows) : rows);
+    }
+    if (parts.length === 0) return null;
+    return parts.length === 1 ? parts[0] : concatChannels(parts);
   }
 
   /** The noise-level embedding [B or 1, emb] (zeros for embedding_type "zero"). */
@@ -336,6 +402,7 @@ export class SongUNet {
         x = this.#block(layer, x, emb, o.mode);
       }
     }
+    if (this.probScalar) return probabilityChannels(aux!, this.probChannels, this.probScalar, o.mode.train);
     return aux!;
   }
 }
@@ -362,4 +429,10 @@ const KNOWN = new Set([
   "gridtype",
   "N_grid_channels",
   "checkpoint_level",
+  "lead_time_channels",
+  "lead_time_steps",
+  "prob_channels",
 ]);
+
+/** Keywords of SongUNetPosLtEmbd only; `lead_time_steps` is inert without lead_time_channels. */
+const LEAD_TIME = new Set(["lead_time_channels", "prob_channels"]);

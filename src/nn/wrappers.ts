@@ -19,7 +19,7 @@ export interface WrapperKwargs {
   /** Target channels the network predicts. */
   img_out_channels: number;
   /** U-Net class (default SongUNetPosEmbd). */
-  model_type?: "SongUNetPosEmbd" | "SongUNet";
+  model_type?: "SongUNetPosEmbd" | "SongUNetPosLtEmbd" | "SongUNet";
   /** Half precision: rejected when true (the port runs in float32). */
   use_fp16?: boolean;
   /** Any other keyword argument, passed on to the U-Net. */
@@ -36,8 +36,10 @@ function buildUNet(kw: WrapperKwargs, ps: ParamStore, seed: number, drop: string
     ...rest
   } = kw;
   if (use_fp16) throw new Error("use_fp16 is not supported: the WebGPU port runs in float32");
-  if (model_type !== "SongUNetPosEmbd" && model_type !== "SongUNet") {
-    throw new Error(`model_type ${model_type} is not supported (SongUNetPosEmbd or SongUNet)`);
+  if (!["SongUNetPosEmbd", "SongUNetPosLtEmbd", "SongUNet"].includes(model_type)) {
+    throw new Error(
+      `model_type ${model_type} is not supported (SongUNetPosEmbd, SongUNetPosLtEmbd or SongUNet)`,
+    );
   }
   for (const d of drop) delete rest[d];
   const unetKw: SongUNetKwargs = {
@@ -46,7 +48,14 @@ function buildUNet(kw: WrapperKwargs, ps: ParamStore, seed: number, drop: string
     in_channels: img_in_channels + img_out_channels,
     out_channels: img_out_channels,
   };
-  return new SongUNet(unetKw, { posEmbd: model_type === "SongUNetPosEmbd", prefix: "model.", ps, seed });
+  const leadTime = model_type === "SongUNetPosLtEmbd";
+  return new SongUNet(unetKw, {
+    posEmbd: leadTime || model_type === "SongUNetPosEmbd",
+    leadTime,
+    prefix: "model.",
+    ps,
+    seed,
+  });
 }
 
 /** CorrDiffRegressionUNet: y = model(cat[x, img_lr], noise_labels = 0). No preconditioning. */
@@ -166,6 +175,8 @@ export function buildNetwork(spec: { class: string; kwargs: Record<string, unkno
       return new SongUNet(kw as unknown as SongUNetKwargs, { posEmbd: false, seed });
     case "SongUNetPosEmbd":
       return new SongUNet(kw as unknown as SongUNetKwargs, { posEmbd: true, seed });
+    case "SongUNetPosLtEmbd":
+      return new SongUNet(kw as unknown as SongUNetKwargs, { posEmbd: true, leadTime: true, seed });
     case "CorrDiffRegressionUNet":
     case "UNet":
       return new CorrDiffRegressionUNet(kw as unknown as WrapperKwargs, seed);

@@ -106,6 +106,31 @@ export function mulPerSample(x: Tensor, coef: Tensor): Tensor {
   return out;
 }
 
+/**
+ * x [B, C, H, W] times a per-channel factor `scale` of C values (SongUNetPosLtEmbd's `scalar` on its
+ * probability channels). Differentiable in x and scale.
+ */
+export function mulChannels(x: Tensor, scale: Tensor): Tensor {
+  const r = rt();
+  const [B, C, H, W] = x.shape;
+  if (x.shape.length !== 4 || scale.size !== C) {
+    throw new Error(
+      `mulChannels: scale [${scale.shape}] does not have one value per channel of x [${x.shape}]`,
+    );
+  }
+  const out = r.empty(x.shape);
+  launch(K.mul_rows, { n: x.size, count: C, inner: H * W }, { x, y: scale, out });
+  if (r.tape?.wants(x, scale)) {
+    const needX = r.tape.wants(x);
+    const needScale = r.tape.wants(scale);
+    r.tape.record([x, scale], out, (g) => [
+      needX ? mulChannels(g, scale) : null,
+      needScale ? sumLeading(sampleDot(g, x.reshape([B * C, H * W])), B).reshape(scale.shape) : null,
+    ], needScale ? [x, scale] : [scale]);
+  }
+  return out;
+}
+
 /** [B]: sum over each sample of g * x (unrecorded: the product of a tracked x would join the tape). */
 function sampleDot(g: Tensor, x: Tensor): Tensor {
   const prod = rt().empty(x.shape);

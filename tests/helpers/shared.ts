@@ -13,6 +13,9 @@ import { pathExists } from "../../src/util/fs.ts";
 /** The committed golden subset (see tests/fixtures/golden/README.md). */
 export const FIXTURE_GOLDEN_DIR = new URL("../fixtures/golden", import.meta.url).pathname;
 
+/** Lead-time network cases made with the reference (tests/fixtures/make_lead_time_golden.py). */
+export const LEAD_TIME_GOLDEN_DIR = new URL("../fixtures/golden_lead_time", import.meta.url).pathname;
+
 /** The shared data directory: $CORRDIFF_SHARED, else ../shared next to the repository. */
 export const SHARED_DIR = Deno.env.get("CORRDIFF_SHARED") ??
   new URL("../../../shared", import.meta.url).pathname;
@@ -27,13 +30,14 @@ export const SHARED_GOLDEN_DIR: string | null = pathExists(`${SHARED_DIR}/golden
 
 /** A golden directory and the label tests give it. */
 export interface GoldenSource {
-  label: "fixtures" | "shared";
+  label: "fixtures" | "lead-time" | "shared";
   dir: string;
 }
 
 /** Every golden set to run: the fixtures always, the full shared set when present. */
 export const GOLDEN_SETS: GoldenSource[] = [
   { label: "fixtures", dir: FIXTURE_GOLDEN_DIR },
+  { label: "lead-time", dir: LEAD_TIME_GOLDEN_DIR },
   ...(SHARED_GOLDEN_DIR ? [{ label: "shared" as const, dir: SHARED_GOLDEN_DIR }] : []),
 ];
 

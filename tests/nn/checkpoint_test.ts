@@ -224,7 +224,7 @@ Deno.test("broken checkpoints fail with one line naming the file", async () => {
     [
       "lead_time.mdlus",
       withArgs({ ...args, __args__: { ...args.__args__, lead_time_mode: true } }),
-      "lead-time networks",
+      "lead_time_mode needs model_type SongUNetPosLtEmbd",
     ],
   ];
   try {
