@@ -18,7 +18,7 @@
  */
 
 import { channel, nanGrid, RawItemDataset } from "./base.ts";
-import type { ChannelMetadata, Grid2D } from "./dataset.ts";
+import type { ChannelMetadata, DownscalingItem, Grid2D } from "./dataset.ts";
 import {
   gaussianBlur,
   gaussianRandomField,
@@ -113,9 +113,16 @@ export interface SyntheticOptions {
   invariantVariables?: string[];
   /** Samples used to measure the normalisation statistics (default: up to 64). */
   statsSamples?: number;
+  /**
+   * Lead-time steps (default 0: none). Sample i is then a forecast at lead time i mod steps, its item's
+   * `leadTime`, and its coarse inputs carry a bias that grows with it, which a lead-time model can learn.
+   */
+  leadTimeSteps?: number;
 }
 
 const LAPSE_RATE = -6.5e-3; // K per m
+/** Bias of every coarse input field per lead-time step, in its units (K, m/s): a forecast drifting with lead time. */
+const LEAD_TIME_BIAS = 1;
 const TERRAIN_TAG = 1, SAMPLE_TAG = 2;
 const FIRST_TIME_MS = Date.UTC(2000, 0, 1);
 const HOUR_MS = 3_600_000;
@@ -140,6 +147,8 @@ export class SyntheticDataset extends RawItemDataset {
   readonly outputVariables: string[];
   /** Invariant fields, appended to the inputs in this order. */
   readonly invariantVariables: string[];
+  /** Lead-time steps (0: the samples have no lead time). */
+  readonly leadTimeSteps: number;
   readonly #n: number;
   readonly #shape: [number, number];
   readonly #terrain: { elev: Float64Array; land: Float64Array };
@@ -171,6 +180,10 @@ export class SyntheticDataset extends RawItemDataset {
     if (o.inputVariables.length === 0 || o.outputVariables.length === 0) {
       throw new Error(`${where}: input_variables and output_variables must not be empty`);
     }
+    if (!Number.isInteger(o.leadTimeSteps) || o.leadTimeSteps < 0) {
+      throw new Error(`${where}: lead_time_steps must be a non-negative integer, got ${o.leadTimeSteps}`);
+    }
+    this.leadTimeSteps = o.leadTimeSteps;
     this.seed = o.seed;
     this.upsampleFactor = f;
     this.inputVariables = [...o.inputVariables];
@@ -200,6 +213,7 @@ export class SyntheticDataset extends RawItemDataset {
       outputVariables: ["t2m", "u10", "v10"],
       invariantVariables: ["elev_mean", "lsm_mean"],
       statsSamples: 64,
+      leadTimeSteps: 0,
       ...options,
     });
   }
@@ -219,6 +233,7 @@ export class SyntheticDataset extends RawItemDataset {
       invariantVariables: o.stringList("invariant_variables", ["elev_mean", "lsm_mean"]) ??
         Object.keys(SYNTHETIC_INVARIANTS),
       statsSamples: o.integer("stats_samples", 64, 1),
+      leadTimeSteps: o.integer("lead_time_steps", 0, 0),
     };
     o.rejectUnknown();
     return Promise.resolve(SyntheticDataset.create(opts));
@@ -297,11 +312,24 @@ export class SyntheticDataset extends RawItemDataset {
     const fine = new Float32Array(this.outputVariables.length * H * W);
     this.outputVariables.forEach((v, c) => fine.set(fields[canonicalSyntheticName(v)], c * H * W));
     const coarse = new Float32Array(this.inputVariables.length * (H / f) * (W / f));
+    const bias = LEAD_TIME_BIAS * (this.leadTime(i) ?? 0);
     this.inputVariables.forEach((v, c) => {
       const blurred = Float32Array.from(gaussianBlur(fields[canonicalSyntheticName(v)], H, W, f / 2));
-      coarse.set(blockMean(blurred, 1, H, W, f), (c * H * W) / (f * f));
+      coarse.set(blockMean(blurred, 1, H, W, f).map((x) => x + bias), (c * H * W) / (f * f));
     });
     return { fine, coarse };
+  }
+
+  /** Sample `i`'s lead-time label (i mod lead_time_steps), or undefined without lead times. */
+  leadTime(i: number): number | undefined {
+    return this.leadTimeSteps > 0 ? i % this.leadTimeSteps : undefined;
+  }
+
+  /** Sample `i` normalised, with its lead-time label when the dataset has lead times. */
+  override async item(i: number): Promise<DownscalingItem> {
+    const it = await super.item(i);
+    const leadTime = this.leadTime(i);
+    return leadTime === undefined ? it : { ...it, leadTime };
   }
 
   /** Sample `i` un-normalised: up-sampled input with invariants, and target. */
@@ -321,7 +349,12 @@ export class SyntheticDataset extends RawItemDataset {
 
   /** Seed, upsampling factor and normalisation statistics. */
   override info(): Record<string, unknown> {
-    return { seed: this.seed, upsample_factor: this.upsampleFactor, stats: this.stats() };
+    return {
+      seed: this.seed,
+      upsample_factor: this.upsampleFactor,
+      ...(this.leadTimeSteps ? { lead_time_steps: this.leadTimeSteps } : {}),
+      stats: this.stats(),
+    };
   }
 
   #measureStats(count: number): StatsTable {

@@ -12,14 +12,15 @@ import type { Mode } from "../nn/layers.ts";
 import { globalView, type Patching } from "./patching.ts";
 import { DevicePatching } from "../ops/patching.ts";
 
-/** RegressionLoss: (net(0, img_lr) - img_clean)^2 per element. */
+/** RegressionLoss: (net(0, img_lr) - img_clean)^2 per element (lead-time models: one label per sample). */
 export function regressionLoss(
   net: CorrDiffRegressionUNet,
   imgClean: Tensor,
   imgLr: Tensor,
   mode: Mode,
+  leadTimeLabel?: ArrayLike<number>,
 ): Tensor {
-  const D = net.forward(zeros(imgClean.shape), imgLr, mode);
+  const D = net.forward(zeros(imgClean.shape), imgLr, mode, { leadTimeLabel });
   const e = sub(D, imgClean);
   return mul(e, e);
 }
@@ -49,6 +50,8 @@ export interface ResidualLossOptions {
   patching?: { plan: Patching; imgLrHost: { data: Float32Array; shape: readonly number[] } };
   /** Network modes (the regression net always runs in eval mode). */
   mode: Mode;
+  /** Lead-time label per sample (lead-time models), for both networks. */
+  leadTimeLabel?: ArrayLike<number>;
   /**
    * The regression mean of this batch, when already computed (train.py's patch-gradient
    * accumulation reuses it across patch chunks); computed here otherwise.
@@ -76,7 +79,10 @@ export function residualLoss(
   r.tape = null;
   let yMean: Tensor;
   try {
-    yMean = o.yMean ?? regressionNet.forward(zeros(imgClean.shape), imgLr, { train: false });
+    yMean = o.yMean ??
+      regressionNet.forward(zeros(imgClean.shape), imgLr, { train: false }, {
+        leadTimeLabel: o.leadTimeLabel,
+      });
   } finally {
     r.tape = tape;
   }
@@ -101,7 +107,7 @@ export function residualLoss(
   const sigma = draws.sigmaNormal.map((z) => f(Math.exp(f(f(z * pStd) + pMean))));
   const weight = sigma.map((s) => f(f(f(s * s) + f(sd * sd)) / f(f(s * sd) * f(s * sd))));
   const n = mulPerSample(draws.noise, r.upload(sigma, [Bp]));
-  const D = net.forward(add(y, n), yLr, sigma, o.mode, { globalIndex });
+  const D = net.forward(add(y, n), yLr, sigma, o.mode, { globalIndex, leadTimeLabel: o.leadTimeLabel });
   const e = sub(D, y);
   return { loss: mulPerSample(mul(e, e), r.upload(weight, [Bp])), sigma };
 }

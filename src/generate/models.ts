@@ -96,7 +96,7 @@ function checkCommon(
         `(${data.outputNames.join(", ")})`,
     );
   }
-  return net.kwargs.img_in_channels - net.model.gridChannels;
+  return net.kwargs.img_in_channels - net.model.appendedChannels;
 }
 
 function dispose<T>(net: { ps: { dispose(): void } }, check: () => T): T {

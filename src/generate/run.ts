@@ -159,6 +159,26 @@ async function loadModels(s: GenerationSettings, data: DataShape): Promise<Model
   }
 }
 
+/**
+ * Lead-time models need generation.has_lead_time (their labels), and has_lead_time a dataset whose samples
+ * have labels: both fail here, before any work.
+ */
+async function checkLeadTime(s: GenerationSettings, m: Models, ds: DownscalingDataset, first: number) {
+  for (const [net, path] of [[m.reg, s.regCheckpoint], [m.res, s.resCheckpoint]] as const) {
+    if (net?.model.ltEmbd && !s.hasLeadTime) {
+      throw new Error(
+        `generation.has_lead_time: ${path} is a lead-time model (SongUNetPosLtEmbd): set generation.has_lead_time=true`,
+      );
+    }
+  }
+  if (s.hasLeadTime && first !== undefined && (await ds.item(first)).leadTime === undefined) {
+    throw new Error(
+      "generation.has_lead_time: the dataset's samples have no lead-time labels (a dataset's item() returns " +
+        "them as leadTime; the synthetic dataset with dataset.lead_time_steps)",
+    );
+  }
+}
+
 function disposeModels(m: Models): void {
   m.reg?.ps.dispose();
   m.res?.ps.dispose();
@@ -201,6 +221,7 @@ export async function generate(config: Config, opts: GenerateOptions = {}): Prom
     // A second run on the same output would interleave with this one: refuse it.
     lock = acquireLock(path, { purpose: "generation" });
     models = await loadModels(s, data);
+    await checkLeadTime(s, models, ds, timeIdx[0]);
     log(
       `plan: ${plan.times().length} of ${timeIdx.length} times, ${plan.memberCount} members in batches of ` +
         `${plan.batches[0].length}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count})` : ""}`,
@@ -276,11 +297,18 @@ async function generateTime(
   const cin = ds.inputChannels().length, cout = ds.outputChannels().length;
   const imgLr = { data: item.input, shape: [1, cin, H, W] };
   const units = plan.units().filter((u) => u.time === t);
+  let leadTime: number | undefined;
+  if (s.hasLeadTime) {
+    leadTime = item.leadTime;
+    if (leadTime === undefined) {
+      throw new Error(`generation.has_lead_time: the dataset's sample ${index} has no lead-time label`);
+    }
+  }
   const mean: Tensor | null = m.reg
-    ? r.scope(() => regressionMean(m.reg!, r.upload(imgLr.data, imgLr.shape))).keep()
+    ? r.scope(() => regressionMean(m.reg!, r.upload(imgLr.data, imgLr.shape), leadTime)).keep()
     : null;
   const step = m.res
-    ? new DiffusionStep(m.res, imgLr, s.hrMeanConditioning ? mean : null, m.patching, s.sampler)
+    ? new DiffusionStep(m.res, imgLr, s.hrMeanConditioning ? mean : null, m.patching, s.sampler, leadTime)
     : null;
   try {
     // Regression only: every member is the mean, read once.

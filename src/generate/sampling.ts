@@ -31,9 +31,10 @@ export interface HostTensor {
 const EVAL = { train: false } as const;
 
 /** The regression mean [1, C_out, H, W] of a normalised input [1, C_in, H, W] (regression_step). */
-export function regressionMean(net: CorrDiffRegressionUNet, imgLr: Tensor): Tensor {
+export function regressionMean(net: CorrDiffRegressionUNet, imgLr: Tensor, leadTime?: number): Tensor {
   const [, , H, W] = imgLr.shape;
-  return rt().scope(() => net.forward(zeros([1, net.outChannels, H, W]), imgLr, EVAL));
+  const leadTimeLabel = leadTime === undefined ? undefined : [leadTime];
+  return rt().scope(() => net.forward(zeros([1, net.outChannels, H, W]), imgLr, EVAL, { leadTimeLabel }));
 }
 
 /** The regression mean added to every member's residual: [1, C, H, W] + [B, C, H, W]. */
@@ -86,6 +87,7 @@ export class DiffusionStep {
    * @param imgLr normalised input [1 or B, C_in, H, W] (1: shared by every member)
    * @param mean the regression mean [1, C_out, H, W], or null without hr_mean_conditioning
    * @param patching grid patching on the device, or null for whole-domain generation
+   * @param leadTime the time's lead-time label (lead-time models), the same for every member
    */
   constructor(
     readonly net: EDMPrecondSuperResolution,
@@ -93,6 +95,7 @@ export class DiffusionStep {
     readonly mean: Tensor | null,
     readonly patching: DevicePatching | null,
     readonly sampler: SamplerSettings,
+    readonly leadTime?: number,
   ) {}
 
   /**
@@ -102,13 +105,17 @@ export class DiffusionStep {
   sample(latents: Tensor, randnLike: RandnLike, onCall?: CallHook): Tensor {
     const r = rt();
     const { net, patching: dev, sampler: s } = this;
-    const { cond, selector } = this.#conditioning(latents.shape[0]);
+    const B = latents.shape[0];
+    const { cond, selector } = this.#conditioning(B);
+    const leadTimeLabel = this.leadTime === undefined ? undefined : new Array(B).fill(this.leadTime);
     // Each call's activations are released as soon as it is recorded: memory stays at one call's.
     const denoise: Denoiser = (x, sigma) =>
       r.scope(() => {
         const sig = new Float32Array([sigma]);
-        if (!dev) return net.forward(x, cond, sig, EVAL);
-        return dev.fuse(net.forward(dev.apply(x), cond, sig, EVAL, { embeddingSelector: selector }));
+        if (!dev) return net.forward(x, cond, sig, EVAL, { leadTimeLabel });
+        return dev.fuse(
+          net.forward(dev.apply(x), cond, sig, EVAL, { embeddingSelector: selector, leadTimeLabel }),
+        );
       });
     const common = {
       numSteps: s.numSteps,
@@ -159,7 +166,8 @@ export class DiffusionStep {
     }).keep();
     const entry: BatchConditioning = {
       cond,
-      selector: dev ? (grid) => dev.apply(broadcastBatch(grid, B)) : undefined,
+      // the positional grid comes as [1, ...], the members' lead-time rows as [B, ...]
+      selector: dev ? (grid) => dev.apply(grid.shape[0] === B ? grid : broadcastBatch(grid, B)) : undefined,
     };
     this.#byBatch.set(B, entry);
     return entry;

@@ -73,6 +73,8 @@ export interface GenerationSettings {
   resCheckpoint: string | null;
   /** `generation.clip`: bounds per output variable, in its units (empty: no clipping; ./clip.ts). */
   clip: Map<string, Bounds>;
+  /** `generation.has_lead_time`: the dataset's lead-time labels go to the networks (lead-time models). */
+  hasLeadTime: boolean;
 }
 
 const SAMPLER_KEYS: Record<SamplerSettings["type"], string[]> = {
@@ -218,11 +220,6 @@ function patchSettings(g: Section): PatchSettings | null {
 /** Reads and checks the `generation:` and `sampler:` sections of a resolved config. */
 export function generationSettings(cfg: Config): GenerationSettings {
   const g = new Section(section(cfg, "generation"), "generation");
-  if (g.get("has_lead_time") === true) {
-    throw new Error(
-      "generation.has_lead_time: lead-time models (SongUNetPosLtEmbd) are not supported by this port yet",
-    );
-  }
   const io = new Section(
     isMapping(g.get("io")) ? g.get("io") as Record<string, unknown> : {},
     "generation.io",
@@ -239,6 +236,7 @@ export function generationSettings(cfg: Config): GenerationSettings {
     regCheckpoint: io.optionalPath("reg_ckpt_filename"),
     resCheckpoint: io.optionalPath("res_ckpt_filename"),
     clip: parseClip(g.get("clip")),
+    hasLeadTime: g.bool("has_lead_time", false),
   };
   if (settings.inferenceMode === "diffusion" && settings.hrMeanConditioning) {
     // The reference crashes here (no regression mean to condition on); say why instead.

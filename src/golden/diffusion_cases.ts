@@ -7,6 +7,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { broadcastBatch } from "../ops/tensor_ops.ts";
 import { DevicePatching } from "../ops/patching.ts";
 import { batchLoss, type Draws } from "../train/step.ts";
+import type { HostBatch } from "../train/batch.ts";
 import { applyPatching, gridPatching } from "../diffusion/patching.ts";
 import { deterministicSampler, stochasticSampler } from "../diffusion/samplers.ts";
 import { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
@@ -64,7 +65,7 @@ async function runRegressionLoss(ctx: CaseContext): Promise<Outputs> {
         setup,
         upload(ctx, "img_clean"),
         rt().upload(lr.data, lr.shape),
-        lr.data,
+        hostBatch(lr),
         { train: ctx.spec.mode !== "eval" },
         new Replay([]),
         1,
@@ -74,6 +75,11 @@ async function runRegressionLoss(ctx: CaseContext): Promise<Outputs> {
   } finally {
     net.ps.dispose();
   }
+}
+
+/** The host side of a loss case's batch: its input (and no lead-time labels). */
+function hostBatch(lr: { data: Float32Array; shape: readonly number[] }): HostBatch {
+  return { indices: [], target: new Float32Array(0), input: lr.data, B: lr.shape[0] };
 }
 
 async function runResidualLoss(ctx: CaseContext): Promise<Outputs> {
@@ -112,7 +118,7 @@ async function runResidualLoss(ctx: CaseContext): Promise<Outputs> {
         setup,
         rt().upload(clean.data, clean.shape),
         rt().upload(lr.data, lr.shape),
-        lr.data,
+        hostBatch(lr),
         { train: true },
         draws,
         P,

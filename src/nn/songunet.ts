@@ -302,6 +302,11 @@ export class SongUNet {
     return [lt, [...prob], scalar];
   }
 
+  /** Channels the network appends to its input: the grid's, then the lead-time embedding's. */
+  get appendedChannels(): number {
+    return this.gridChannels + (this.ltEmbd?.shape[1] ?? 0);
+  }
+
   /** Input spatial sizes must be multiples of this. */
   get sizeMultiple(): number {
     return 2 ** (this.levels - 1);

@@ -17,6 +17,8 @@ export interface HostBatch {
   input: Float32Array;
   /** Samples in the batch. */
   B: number;
+  /** Lead-time label per sample, when the dataset gives them (lead-time datasets). */
+  leadTime?: number[];
 }
 
 function timeLabel(ds: DownscalingDataset, index: number): string {
@@ -51,7 +53,15 @@ export async function loadBatch(
     target.set(it.target, b * tLen);
     input.set(it.input, b * iLen);
   });
-  return { indices, target, input, B };
+  const labelled = items.filter((it) => it.leadTime !== undefined).length;
+  if (labelled === 0) return { indices, target, input, B };
+  if (labelled < B) {
+    const b = items.findIndex((it) => it.leadTime === undefined);
+    throw new Error(
+      `${what} data: sample ${indices[b]} (time ${timeLabel(ds, indices[b])}) has no lead-time label`,
+    );
+  }
+  return { indices, target, input, B, leadTime: items.map((it) => it.leadTime!) };
 }
 
 /** Uploads a host batch as [B, C_out, H, W] and [B, C_lr, H, W] tensors. */

@@ -17,13 +17,15 @@ export function networkArgs(s: TrainSettings, ds: DownscalingDataset): WrapperKw
   if (s.hp.patch) inChannels += cLr; // the whole domain's input, resized to the patch
   const args = { ...s.model.args };
   const grid = (args.N_grid_channels as number | undefined) ?? 4;
+  // train.py counts the lead-time channels as inputs too
+  const lt = s.model.leadTime ? (args.lead_time_channels as number | undefined) ?? 0 : 0;
   return {
     img_out_channels: cOut,
     img_resolution: [H, W],
     use_fp16: false,
     checkpoint_level: s.perf.checkpointLevel,
     ...args,
-    img_in_channels: inChannels + grid,
+    img_in_channels: inChannels + grid + lt,
   } as WrapperKwargs;
 }
 
@@ -33,7 +35,7 @@ export function buildTrainee(
   args: WrapperKwargs,
   seed: number,
 ): CorrDiffRegressionUNet | EDMPrecondSuperResolution {
-  return s.model.name === "regression"
+  return s.model.kind === "regression"
     ? new CorrDiffRegressionUNet(args, seed)
     : new EDMPrecondSuperResolution(args, seed);
 }
@@ -58,7 +60,8 @@ export async function loadRegressionNet(
   const cLr = ds.inputChannels().length, cOut = ds.outputChannels().length;
   const [H, W] = ds.imageShape();
   const k = net.kwargs;
-  const grid = (k.N_grid_channels as number | undefined) ?? 4;
+  const grid = ((k.N_grid_channels as number | undefined) ?? 4) +
+    (k.model_type === "SongUNetPosLtEmbd" ? (k.lead_time_channels as number) : 0);
   const res = Array.isArray(k.img_resolution) ? k.img_resolution : [k.img_resolution, k.img_resolution];
   const problems: string[] = [];
   if (k.img_out_channels !== cOut) {

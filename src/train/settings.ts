@@ -5,14 +5,25 @@
 import type { Config } from "../config/mod.ts";
 import type { LrSchedule } from "./schedule.ts";
 
-/** Model kinds the trainer builds (train.py's `cfg.model.name`). */
+/** Model kinds the trainer builds (train.py's `cfg.model.name`, the lead-time ones by their kind). */
 export type ModelName = "regression" | "diffusion" | "patched_diffusion";
+
+/** The lead-time models train.py trains, by the kind each one is (their U-Net is SongUNetPosLtEmbd). */
+const LEAD_TIME_KINDS: Record<string, ModelName> = {
+  lt_aware_regression: "regression",
+  lt_aware_patched_diffusion: "patched_diffusion",
+};
 
 /** Everything the training loop reads from the config. */
 export interface TrainSettings {
   /** The `model:` section: kind, mean conditioning and the network's constructor arguments (`model_args`). */
   model: {
-    name: ModelName;
+    /** `model.name` as configured (it names the checkpoint directory). */
+    name: string;
+    /** What is trained: the regression net, or a (patched) diffusion net. */
+    kind: ModelName;
+    /** A lead-time model: its samples carry lead-time labels. */
+    leadTime: boolean;
     hrMeanConditioning: boolean;
     args: Record<string, unknown>;
   };
@@ -98,14 +109,22 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number], wor
   const perf = section(training, "perf");
   const io = reader("training.io", section(training, "io"));
 
-  const name = model.name;
-  if (name !== "regression" && name !== "diffusion" && name !== "patched_diffusion") {
-    const lt = typeof name === "string" && name.startsWith("lt_aware");
+  const name = String(model.name);
+  const leadTime = name in LEAD_TIME_KINDS;
+  const kind = leadTime ? LEAD_TIME_KINDS[name] : name as ModelName;
+  if (!leadTime && kind !== "regression" && kind !== "diffusion" && kind !== "patched_diffusion") {
+    const ce = name === "lt_aware_ce_regression";
     throw new Error(
       `config: model.name '${name}' cannot be trained here (${
-        lt ? "lead-time models are not supported yet; " : ""
+        ce ? "its cross-entropy loss on probability channels is not supported; " : ""
       }` +
-        `use regression, diffusion or patched_diffusion)`,
+        `use regression, diffusion, patched_diffusion, lt_aware_regression or lt_aware_patched_diffusion)`,
+    );
+  }
+  const modelArgs = section(model, "model_args");
+  if (leadTime && modelArgs.model_type !== "SongUNetPosLtEmbd") {
+    throw new Error(
+      `config: model.name '${name}' needs model.model_args.model_type SongUNetPosLtEmbd, got ${modelArgs.model_type}`,
     );
   }
 
@@ -136,7 +155,7 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number], wor
   }
 
   let patch: TrainSettings["hp"]["patch"] = null;
-  if (name === "patched_diffusion") {
+  if (kind === "patched_diffusion") {
     const [H, W] = imageShape;
     const Hp = Math.min(hp.int("patch_shape_y", H, 1), H), Wp = Math.min(hp.int("patch_shape_x", W, 1), W);
     if (Hp < H || Wp < W) {
@@ -169,9 +188,14 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number], wor
   }
   const checkpointLevel = reader("training.perf", perf).int("songunet_checkpoint_level", 0, 0);
 
-  const modelArgs = section(model, "model_args");
   return {
-    model: { name, hrMeanConditioning: model.hr_mean_conditioning === true, args: { ...modelArgs } },
+    model: {
+      name,
+      kind,
+      leadTime,
+      hrMeanConditioning: model.hr_mean_conditioning === true,
+      args: { ...modelArgs },
+    },
     hp: {
       training_duration: hp.num("training_duration", 2e8, 1),
       total_batch_size: total,

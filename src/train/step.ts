@@ -88,20 +88,20 @@ export function lossSetup(
 /**
  * The per-element loss of a batch (or patch chunk): RegressionLoss, or ResidualLoss at noise
  * levels sigma = exp(P_std z + P_mean) on `patches` random patches per sample (patched models).
- * `hostInput` is the batch's input on the host (the patches' whole-domain view is resized from it).
+ * `host` is the batch on the host (the patches' whole-domain view is resized from its input; its lead-time labels go to both nets).
  */
 export function batchLoss(
   o: LossSetup,
   target: Tensor,
   input: Tensor,
-  hostInput: Float32Array,
+  host: HostBatch,
   mode: Mode,
   draws: Draws,
   patches: number,
   yMean?: Tensor,
 ): Tensor {
   const net = o.net;
-  if (net instanceof CorrDiffRegressionUNet) return regressionLoss(net, target, input, mode);
+  if (net instanceof CorrDiffRegressionUNet) return regressionLoss(net, target, input, mode, host.leadTime);
   const [B, cOut, H, W] = target.shape;
   let patching;
   if (o.patch) {
@@ -110,7 +110,7 @@ export function batchLoss(
       randomCorners(H, W, Hp, Wp, patches, () => draws.uniform());
     patching = {
       plan: randomPatching(H, W, Hp, Wp, corners),
-      imgLrHost: { data: hostInput, shape: input.shape },
+      imgLrHost: { data: host.input, shape: input.shape },
     };
   }
   const Bp = o.patch ? B * patches : B;
@@ -125,17 +125,23 @@ export function batchLoss(
     patching,
     mode,
     yMean,
+    leadTimeLabel: host.leadTime,
   }).loss;
 }
 
 /** The regression mean of a batch (no gradient), reused across its patch chunks. */
-export function frozenRegressionMean(ctx: StepContext, target: Tensor, input: Tensor): Tensor | undefined {
+export function frozenRegressionMean(
+  ctx: StepContext,
+  target: Tensor,
+  input: Tensor,
+  leadTimeLabel?: ArrayLike<number>,
+): Tensor | undefined {
   if (!ctx.regressionNet) return undefined;
   const r = rt();
   const tape = r.tape;
   r.tape = null;
   try {
-    return ctx.regressionNet.forward(zeros(target.shape), input, { train: false });
+    return ctx.regressionNet.forward(zeros(target.shape), input, { train: false }, { leadTimeLabel });
   } finally {
     r.tape = tape;
   }
@@ -159,7 +165,7 @@ export function recordGradients(ctx: StepContext, batches: HostBatch[], step: nu
   batches.forEach((batch, round) => {
     r.scope(() => {
       const { target, input } = uploadBatch(batch, cOut, cLr, H, W);
-      const yMean = frozenRegressionMean(ctx, target, input);
+      const yMean = frozenRegressionMean(ctx, target, input, batch.leadTime);
       chunks.forEach((patches, c) => {
         r.scope(() => {
           // A distinct dropout stream for every step, rank, round and chunk, so a resumed run draws the same
@@ -167,7 +173,7 @@ export function recordGradients(ctx: StepContext, batches: HostBatch[], step: nu
           const stream = (((step * size + rank) * batches.length + round) * chunks.length + c) * 65536;
           const mode: Mode = { train: true, dropoutSeed: { next: stream } };
           const { value, grads } = valueAndGrad(
-            () => sumAll(batchLoss(ctx.loss, target, input, batch.input, mode, ctx.rng, patches, yMean)),
+            () => sumAll(batchLoss(ctx.loss, target, input, batch, mode, ctx.rng, patches, yMean)),
             () => full([1], perSample / size),
           );
           adam.accumulateLoss(value, perSample / batches.length / chunks.length, step);

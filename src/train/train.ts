@@ -117,6 +117,12 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const { train: ds, valid } = await createTrainValidDatasets(dsCfg, { baseDir: base });
   const s: TrainSettings = readTrainSettings(o.config, ds.imageShape(), world.size);
   const shape = shapeOf(ds);
+  if (s.model.leadTime && ds.length > 0 && (await ds.item(0)).leadTime === undefined) {
+    throw new Error(
+      `config: model.name '${s.model.name}' is a lead-time model, but dataset.type ${dsCfg.type} gives ` +
+        `its samples no lead-time labels (a dataset's item() returns them as leadTime)`,
+    );
+  }
   for (const k of s.perf.ignored) log(`note: training.perf.${k} does not apply on WebGPU and is ignored`);
   const warn = scheduleWarning(s.hp);
   if (warn) log(`warning: ${warn}`);
@@ -132,14 +138,14 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const resumed = findResumePoint(ckDir);
   if (resumed) {
     const { loaded } = resumed;
-    const wantClass = s.model.name === "regression" ? "CorrDiffRegressionUNet" : "EDMPrecondSuperResolution";
+    const wantClass = s.model.kind === "regression" ? "CorrDiffRegressionUNet" : "EDMPrecondSuperResolution";
     if (loaded.className !== wantClass) {
       loaded.net.ps.dispose();
       throw new Error(
         `${loaded.path}: holds a ${loaded.className}, but model.name=${s.model.name} trains a ${wantClass}`,
       );
     }
-    const isDiff = s.model.name !== "regression";
+    const isDiff = s.model.kind !== "regression";
     const diff = argDiff(
       architecture(loaded.args, isDiff),
       architecture(args as Record<string, unknown>, isDiff),
@@ -157,7 +163,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     net = buildTrainee(s, args, s.seed);
   }
   let regressionNet: CorrDiffRegressionUNet | null = null;
-  if (s.model.name !== "regression") {
+  if (s.model.kind !== "regression") {
     if (!s.io.regression_checkpoint_path) {
       throw new Error(
         "config: training.io.regression_checkpoint_path is required to train a diffusion model",

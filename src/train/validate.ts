@@ -78,8 +78,8 @@ export async function validate(
       const previous = [lossAcc, perChannel];
       [lossAcc, perChannel] = r.scope(() => {
         const { target, input } = uploadBatch(host, cOut, cLr, H, W);
-        const yMean = frozenRegressionMean(ctx, target, input);
-        const loss = batchLoss(ctx.loss, target, input, host.input, { train: false }, rng, patches, yMean);
+        const yMean = frozenRegressionMean(ctx, target, input, host.leadTime);
+        const loss = batchLoss(ctx.loss, target, input, host, { train: false }, rng, patches, yMean);
         const L = scale(sumAll(loss), 1 / B);
         const Bp = loss.shape[0];
         // Per channel: sum over pixels, then over (patched) samples.
