@@ -32,6 +32,12 @@ function host(ctx: CaseContext, name: string): { data: Float32Array; shape: numb
   return { data: ctx.golden.f32(ctx.file, full), shape: ctx.golden.tensor(ctx.file, full).shape };
 }
 
+/** The case's lead-time labels (`<case>.lead_time_label`, lead-time networks), if it has them. */
+function leadTimeOf(ctx: CaseContext): number[] | undefined {
+  const name = `${ctx.caseName}.lead_time_label`;
+  return (ctx.spec.inputs ?? []).includes(name) ? Array.from(ctx.golden.f32(ctx.file, name)) : undefined;
+}
+
 function upload(ctx: CaseContext, name: string): Tensor {
   const h = host(ctx, name);
   return rt().upload(h.data, h.shape);
@@ -65,7 +71,7 @@ async function runRegressionLoss(ctx: CaseContext): Promise<Outputs> {
         setup,
         upload(ctx, "img_clean"),
         rt().upload(lr.data, lr.shape),
-        hostBatch(lr),
+        hostBatch(lr, leadTimeOf(ctx)),
         { train: ctx.spec.mode !== "eval" },
         new Replay([]),
         1,
@@ -77,9 +83,9 @@ async function runRegressionLoss(ctx: CaseContext): Promise<Outputs> {
   }
 }
 
-/** The host side of a loss case's batch: its input (and no lead-time labels). */
-function hostBatch(lr: { data: Float32Array; shape: readonly number[] }): HostBatch {
-  return { indices: [], target: new Float32Array(0), input: lr.data, B: lr.shape[0] };
+/** The host side of a loss case's batch: its input and lead-time labels. */
+function hostBatch(lr: { data: Float32Array; shape: readonly number[] }, leadTime?: number[]): HostBatch {
+  return { indices: [], target: new Float32Array(0), input: lr.data, B: lr.shape[0], leadTime };
 }
 
 async function runResidualLoss(ctx: CaseContext): Promise<Outputs> {
@@ -118,7 +124,7 @@ async function runResidualLoss(ctx: CaseContext): Promise<Outputs> {
         setup,
         rt().upload(clean.data, clean.shape),
         rt().upload(lr.data, lr.shape),
-        hostBatch(lr),
+        hostBatch(lr, leadTimeOf(ctx)),
         { train: true },
         draws,
         P,
@@ -198,15 +204,22 @@ async function runSampler(ctx: CaseContext): Promise<Outputs> {
         const p = applyPatching(gp, xLr, [B, cm + cl, H, W], lr);
         cond = r.upload(p.data, p.shape);
         const d = dev;
-        selector = (grid) => d.apply(broadcastBatch(grid, B));
+        // the positional grid comes as [1, ...], lead-time rows as [labels, ...] (expanded as the reference does)
+        selector = (grid) => d.apply(grid.shape[0] === B ? grid : broadcastBatch(grid, B));
       } else {
         cond = r.upload(xLr, [B, cm + cl, H, W]);
       }
       const d = dev as DevicePatching | null;
+      const leadTimeLabel = leadTimeOf(ctx);
       const denoise = (xs: Tensor, s: number) => {
         const sig = new Float32Array([s]);
-        if (!d) return net.forward(xs, cond, sig, { train: false });
-        return d.fuse(net.forward(d.apply(xs), cond, sig, { train: false }, { embeddingSelector: selector }));
+        if (!d) return net.forward(xs, cond, sig, { train: false }, { leadTimeLabel });
+        return d.fuse(
+          net.forward(d.apply(xs), cond, sig, { train: false }, {
+            embeddingSelector: selector,
+            leadTimeLabel,
+          }),
+        );
       };
       const draws = host(ctx, "randn_draws");
       const per = draws.data.length / draws.shape[0];

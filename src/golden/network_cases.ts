@@ -73,7 +73,11 @@ export async function runNetworkCase(ctx: CaseContext): Promise<Outputs> {
       const labels = labelsHost ? up("noise_labels") : null;
       const sigma = has(ctx, "sigma") ? host("sigma") : null;
       // SongUNetPosLtEmbd's labels, one per sample (int64 in the reference's files)
-      const lead = has(ctx, "lead_time_label") ? { leadTimeLabel: host("lead_time_label") } : {};
+      const lead = {
+        ...(has(ctx, "lead_time_label") ? { leadTimeLabel: host("lead_time_label") } : {}),
+        // patches by index: [P, 2, Hp, Wp] integer rows and columns into the grid
+        ...(has(ctx, "global_index") ? { globalIndex: up("global_index") } : {}),
+      };
       const run = (): Tensor => {
         if (net instanceof SongUNet) {
           return net.forward(x, labelsHost!, { mode, noiseLabelTensor: labels ?? undefined, ...lead });

@@ -225,16 +225,12 @@ Deno.test("SongUNetPosLtEmbd's probability channels are the softmax of the plain
 
 Deno.test("a lead-time regression network round-trips through saveNetwork/loadNetwork; lead-time keys need SongUNetPosLtEmbd", async () => {
   const r = await initRuntime();
+  const { out_channels, ...unet } = KW;
   const kw = {
-    img_resolution: [16, 16] as [number, number],
+    ...unet,
     img_in_channels: 3 + 4 + 2, // as the reference's wrappers count them: with the grid and lead-time channels
-    img_out_channels: 2,
-    model_channels: 8,
-    channel_mult: [1, 2],
-    num_blocks: 1,
-    attn_resolutions: [8],
+    img_out_channels: out_channels,
     embedding_type: "zero" as const,
-    dropout: 0,
     model_type: "SongUNetPosLtEmbd" as const,
     lead_time_channels: 2,
     lead_time_steps: 4,
