@@ -44,6 +44,7 @@ export { type InitMode, type InitSpec, ParamStore } from "./src/nn/params.ts";
 export { Conv2d, GroupNorm, Linear, type Mode, UNetAttention, UNetBlock } from "./src/nn/layers.ts";
 export { type GridType, noiseEmbedding, positionalFreqs, positionalGrid } from "./src/nn/embedding.ts";
 export { SongUNet, type SongUNetKwargs, type UNetForwardOptions } from "./src/nn/songunet.ts";
+export { leadTimePatches, leadTimeRows, probabilityChannels, selectLeadTime } from "./src/nn/lead_time.ts";
 export {
   buildNetwork,
   CorrDiffRegressionUNet,

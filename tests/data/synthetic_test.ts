@@ -214,3 +214,25 @@ Deno.test("synthetic: aliases keep the requested channel names; bad options name
     "unknown option(s) 'sead'",
   );
 });
+
+Deno.test("synthetic: with lead_time_steps, items carry lead time k mod N and the coarse inputs drift 1 unit a step", async () => {
+  const opts = { numSamples: 6, imageShape: [16, 16] as [number, number], statsSamples: 6 };
+  const plain = SyntheticDataset.create(opts);
+  const lead = SyntheticDataset.create({ ...opts, leadTimeSteps: 4 });
+  const n = 16 * 16, fields = lead.inputVariables.length;
+  for (let k = 0; k < 6; k++) {
+    assertEquals((await lead.item(k)).leadTime, k % 4);
+    assertEquals((await plain.item(k)).leadTime, undefined);
+    const a = plain.rawItem(k), b = lead.rawItem(k);
+    assertEquals([...b.target], [...a.target]);
+    for (let i = 0; i < a.input.length; i++) {
+      // the fields drift; the invariants after them do not
+      assertAlmostEquals(b.input[i] - a.input[i], i < fields * n ? k % 4 : 0, 1e-4);
+    }
+  }
+  await assertRejects(
+    () => createDataset({ type: "synthetic", lead_time_steps: -1 }),
+    Error,
+    "'lead_time_steps' must be an integer >= 0, got -1",
+  );
+});
