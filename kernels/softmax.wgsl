@@ -62,3 +62,51 @@ fn softmax_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   }
   for (var k = p.valid; k < p.n; k++) { out[base + k * p.inner] = 0.0; }
 }
+
+// ------------------------------------------------------------------ softmax cross entropy
+// loss[line] = -sum_k target_k log softmax(x)_k over a line of logits x (RegressionLossCE's probability
+// channels: torch's CrossEntropyLoss with probability targets), and its gradient in the logits,
+// gx_k = gline[line] * (softmax(x)_k * sum_k target_k - target_k). The whole axis takes part (valid = n).
+@group(0) @binding(4) var<storage, read> target_p: array<f32>;
+@group(0) @binding(5) var<storage, read> gline: array<f32>;
+
+// The line's max and log-sum-exp, in one pass as softmax_fwd's.
+fn log_normalizer(base: u32) -> vec2<f32> {
+  var mx = x[base];
+  var sum = 1.0;
+  for (var k = 1u; k < p.n; k++) {
+    let v = x[base + k * p.inner];
+    let m = max(mx, v);
+    sum = sum * exp(mx - m) + exp(v - m);
+    mx = m;
+  }
+  return vec2<f32>(mx, log(sum));
+}
+
+@compute @workgroup_size(256)
+fn cross_entropy_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg, 256u);
+  if (i >= p.lines) { return; }
+  let base = line_base(i);
+  let z = log_normalizer(base);
+  var loss = 0.0;
+  for (var k = 0u; k < p.n; k++) {
+    let j = base + k * p.inner;
+    loss -= target_p[j] * (x[j] - z.x - z.y);
+  }
+  out[i] = loss;
+}
+
+@compute @workgroup_size(256)
+fn cross_entropy_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg, 256u);
+  if (i >= p.lines) { return; }
+  let base = line_base(i);
+  let z = log_normalizer(base);
+  var total = 0.0;
+  for (var k = 0u; k < p.n; k++) { total += target_p[base + k * p.inner]; }
+  for (var k = 0u; k < p.n; k++) {
+    let j = base + k * p.inner;
+    out[j] = gline[i] * (exp(x[j] - z.x - z.y) * total - target_p[j]);
+  }
+}

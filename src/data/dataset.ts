@@ -82,6 +82,11 @@ export interface DownscalingDataset {
   denormalizeOutput(x: Float32Array, planeSize?: number): Float32Array;
   /** Extra information (e.g. normalisation constants). */
   info?(): Record<string, unknown>;
+  /**
+   * Output channels that are class probabilities (the reference's `get_prob_channel_index()`): what
+   * `lt_aware_ce_regression` trains with a cross entropy, and its network's `prob_channels`.
+   */
+  probChannels?(): number[];
   /** Releases open files. */
   close?(): void;
 }

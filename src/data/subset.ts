@@ -64,6 +64,7 @@ export function subset(ds: DownscalingDataset, indices: number[]): DownscalingDa
     normalizeOutput: (x, p) => ds.normalizeOutput(x, p),
     denormalizeOutput: (x, p) => ds.denormalizeOutput(x, p),
     info: () => ds.info?.() ?? {},
+    ...(ds.probChannels ? { probChannels: () => ds.probChannels!() } : {}),
     close: () => ds.close?.(),
   };
 }

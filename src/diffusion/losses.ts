@@ -6,7 +6,8 @@
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { add, mul, mulPerSample, sub, zeros } from "../ops/elementwise.ts";
-import { concatChannels } from "../ops/tensor_ops.ts";
+import { concatChannels, pickChannels } from "../ops/tensor_ops.ts";
+import { softmaxCrossEntropy } from "../ops/softmax.ts";
 import type { CorrDiffRegressionUNet, EDMPrecondSuperResolution } from "../nn/wrappers.ts";
 import type { Mode } from "../nn/layers.ts";
 import { globalView, type Patching } from "./patching.ts";
@@ -23,6 +24,36 @@ export function regressionLoss(
   const D = net.forward(zeros(imgClean.shape), imgLr, mode, { leadTimeLabel });
   const e = sub(D, imgClean);
   return mul(e, e);
+}
+
+/**
+ * RegressionLossCE (lead-time models with probability channels): the squared error on the other channels,
+ * then, as one more channel, the cross entropy of the probability channels' logits against the target's
+ * probabilities: [B, C - P + 1, H, W].
+ */
+export function regressionLossCE(
+  net: CorrDiffRegressionUNet,
+  imgClean: Tensor,
+  imgLr: Tensor,
+  mode: Mode,
+  probChannels: readonly number[],
+  leadTimeLabel?: ArrayLike<number>,
+): Tensor {
+  const [B, C, H, W] = imgClean.shape;
+  const D = net.forward(zeros(imgClean.shape), imgLr, mode, { leadTimeLabel });
+  const scalar = [...Array(C).keys()].filter((c) => !probChannels.includes(c));
+  const P = probChannels.length;
+  const ce = softmaxCrossEntropy(
+    pickChannels(D, probChannels),
+    pickChannels(imgClean, probChannels),
+    B,
+    P,
+    H * W,
+  )
+    .reshape([B, 1, H, W]);
+  if (scalar.length === 0) return ce;
+  const e = sub(pickChannels(D, scalar), pickChannels(imgClean, scalar));
+  return concatChannels([mul(e, e), ce]);
 }
 
 /** The random draws of one ResidualLoss call, in the reference's order. */

@@ -66,6 +66,8 @@ async function runRegressionLoss(ctx: CaseContext): Promise<Outputs> {
         P_std: 1.2,
         hrMeanConditioning: false,
         patch: null,
+        // RegressionLossCE (lead-time models with probability channels)
+        probChannels: ctx.spec.loss === "RegressionLossCE" ? ctx.spec.prob_channels as number[] : undefined,
       };
       return batchLoss(
         setup,

@@ -9,7 +9,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { mulChannels } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import { softmaxAxis } from "../ops/softmax.ts";
-import { concatChannels, gatherPixels, sliceChannels } from "../ops/tensor_ops.ts";
+import { concatChannels, gatherPixels, pickChannels, sliceChannels } from "../ops/tensor_ops.ts";
 
 /**
  * The rows `lt_embd[label]` as the reference indexes them (`label.int()`: truncated, negative labels
@@ -66,8 +66,7 @@ function sliceBatch(x: Tensor, b: number): Tensor {
  */
 export function probabilityChannels(y: Tensor, prob: number[], scalar: Tensor, train: boolean): Tensor {
   const [B, C, H, W] = y.shape;
-  const picked = concatChannels(prob.map((c) => sliceChannels(y, c, 1)));
-  const scaled = mulChannels(picked, scalar);
+  const scaled = mulChannels(pickChannels(y, prob), scalar);
   const p = train ? scaled : softmaxAxis(scaled, B, prob.length, H * W);
   // reassemble in channel order: runs of pass-through channels between the probability channels
   const parts: Tensor[] = [];

@@ -8,6 +8,7 @@
 import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { declareKernel } from "../gpu/kernel.ts";
+import { defineOp } from "../gpu/op.ts";
 
 const PARAMS = { lines: "u32", n: "u32", inner: "u32", valid: "u32" } as const;
 const FWD = declareKernel({ file: "softmax", entry: "softmax_fwd", params: PARAMS, bindings: ["x", "out"] });
@@ -16,6 +17,18 @@ const BWD = declareKernel({
   entry: "softmax_bwd",
   params: PARAMS,
   bindings: ["x", "gy", "out"],
+});
+const CE_FWD = declareKernel({
+  file: "softmax",
+  entry: "cross_entropy_fwd",
+  params: PARAMS,
+  bindings: ["x", "target_p", "out"],
+});
+const CE_BWD = declareKernel({
+  file: "softmax",
+  entry: "cross_entropy_bwd",
+  params: PARAMS,
+  bindings: ["x", "target_p", "gline", "out"],
 });
 
 function checkAxis(op: string, x: Tensor, outer: number, n: number, inner: number, valid: number): void {
@@ -71,4 +84,55 @@ export function softmax(x: Tensor, rows: number): Tensor {
   const n = x.size / rows;
   if (!Number.isInteger(n) || rows <= 0) throw new Error(`softmax: ${x} does not split into ${rows} rows`);
   return softmaxAxis(x, rows, n, 1);
+}
+
+/** The [outer, n, inner] view of the cross entropy's logits. */
+interface Lines {
+  outer: number;
+  n: number;
+  inner: number;
+}
+
+const CROSS_ENTROPY = defineOp({
+  name: "softmaxCrossEntropy",
+  forward: ({ logits, target }: { logits: Tensor; target: Tensor }, v: Lines) => {
+    const out = rt().empty([v.outer * v.inner]);
+    const lines = v.outer * v.inner;
+    CE_FWD.run(
+      { lines, n: v.n, inner: v.inner, valid: v.n },
+      { x: logits, target_p: target, out },
+      CE_FWD.grid(lines),
+    );
+    return out;
+  },
+  backward: (g, { inputs: { logits, target }, params: v }) => {
+    const gx = rt().empty(logits.shape);
+    const lines = v.outer * v.inner;
+    CE_BWD.run(
+      { lines, n: v.n, inner: v.inner, valid: v.n },
+      { x: logits, target_p: target, gline: g, out: gx },
+      CE_BWD.grid(lines),
+    );
+    return { logits: gx, target: null };
+  },
+});
+
+/**
+ * Cross entropy with probability targets along the n axis of logits viewed as [outer, n, inner]:
+ * loss[o * inner + t] = -sum_k target[o, k, t] log softmax(logits[o, :, t])_k, as torch's
+ * CrossEntropyLoss(reduction="none") with class probabilities (RegressionLossCE's probability channels).
+ * Differentiable in the logits; the targets are data.
+ */
+export function softmaxCrossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  outer: number,
+  n: number,
+  inner: number,
+): Tensor {
+  checkAxis("softmaxCrossEntropy", logits, outer, n, inner, n);
+  if (target.size !== logits.size) {
+    throw new Error(`softmaxCrossEntropy: target ${target} does not match logits ${logits}`);
+  }
+  return CROSS_ENTROPY({ logits, target }, { outer, n, inner });
 }

@@ -177,6 +177,12 @@ export function sliceChannels(x: Tensor, start: number, count: number, profile?:
   return out;
 }
 
+/** The listed channels of x [B, C, H, W], in the listed order: [B, channels.length, H, W]. */
+export function pickChannels(x: Tensor, channels: readonly number[]): Tensor {
+  if (channels.length === 0) throw new Error(`pickChannels: no channels listed for ${x}`);
+  return concatChannels(channels.map((c) => sliceChannels(x, c, 1)));
+}
+
 /**
  * Repeats x along the batch: [P, ...] → [P * times, ...], output sample i = input sample i % P
  * ("b-major" tiling of patches). The gradient sums the copies.

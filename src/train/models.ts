@@ -19,6 +19,17 @@ export function networkArgs(s: TrainSettings, ds: DownscalingDataset): WrapperKw
   const grid = (args.N_grid_channels as number | undefined) ?? 4;
   // train.py counts the lead-time channels as inputs too
   const lt = s.model.leadTime ? (args.lead_time_channels as number | undefined) ?? 0 : 0;
+  if (s.model.crossEntropy) {
+    // as train.py: the network's probability channels are the dataset's
+    const prob = ds.probChannels?.();
+    if (!prob?.length) {
+      throw new Error(
+        `config: model.name '${s.model.name}' trains a cross entropy on probability channels, but the dataset ` +
+          `names none (a dataset's probChannels() returns them)`,
+      );
+    }
+    args.prob_channels = prob;
+  }
   return {
     img_out_channels: cOut,
     img_resolution: [H, W],

@@ -11,6 +11,7 @@ export type ModelName = "regression" | "diffusion" | "patched_diffusion";
 /** The lead-time models train.py trains, by the kind each one is (their U-Net is SongUNetPosLtEmbd). */
 const LEAD_TIME_KINDS: Record<string, ModelName> = {
   lt_aware_regression: "regression",
+  lt_aware_ce_regression: "regression",
   lt_aware_patched_diffusion: "patched_diffusion",
 };
 
@@ -24,6 +25,8 @@ export interface TrainSettings {
     kind: ModelName;
     /** A lead-time model: its samples carry lead-time labels. */
     leadTime: boolean;
+    /** RegressionLossCE: a cross entropy on the dataset's probability channels (lt_aware_ce_regression). */
+    crossEntropy: boolean;
     hrMeanConditioning: boolean;
     args: Record<string, unknown>;
   };
@@ -113,12 +116,9 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number], wor
   const leadTime = name in LEAD_TIME_KINDS;
   const kind = leadTime ? LEAD_TIME_KINDS[name] : name as ModelName;
   if (!leadTime && kind !== "regression" && kind !== "diffusion" && kind !== "patched_diffusion") {
-    const ce = name === "lt_aware_ce_regression";
     throw new Error(
-      `config: model.name '${name}' cannot be trained here (${
-        ce ? "its cross-entropy loss on probability channels is not supported; " : ""
-      }` +
-        `use regression, diffusion, patched_diffusion, lt_aware_regression or lt_aware_patched_diffusion)`,
+      `config: model.name '${name}' cannot be trained here (use regression, diffusion, patched_diffusion, ` +
+        `lt_aware_regression, lt_aware_ce_regression or lt_aware_patched_diffusion)`,
     );
   }
   const modelArgs = section(model, "model_args");
@@ -193,6 +193,7 @@ export function readTrainSettings(cfg: Config, imageShape: [number, number], wor
       name,
       kind,
       leadTime,
+      crossEntropy: name === "lt_aware_ce_regression",
       hrMeanConditioning: model.hr_mean_conditioning === true,
       args: { ...modelArgs },
     },

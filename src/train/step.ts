@@ -9,7 +9,7 @@ import { rt } from "../gpu/runtime.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { valueAndGrad } from "../gpu/autograd.ts";
 import { full, sumAll, zeros } from "../ops/elementwise.ts";
-import { regressionLoss, residualLoss } from "../diffusion/losses.ts";
+import { regressionLoss, regressionLossCE, residualLoss } from "../diffusion/losses.ts";
 import { randomCorners, randomPatching } from "../diffusion/patching.ts";
 import type { Mode } from "../nn/layers.ts";
 import { CorrDiffRegressionUNet, type EDMPrecondSuperResolution } from "../nn/wrappers.ts";
@@ -45,6 +45,8 @@ export interface LossSetup {
   hrMeanConditioning: boolean;
   /** Random patches of this size (patched diffusion), or null for the whole image. */
   patch: { Hp: number; Wp: number } | null;
+  /** RegressionLossCE's probability channels (lt_aware_ce_regression: the network's, the dataset's). */
+  probChannels?: readonly number[];
 }
 
 /** What a step needs besides its batches. */
@@ -82,6 +84,9 @@ export function lossSetup(
     P_std: s.hp.P_std,
     hrMeanConditioning: s.model.hrMeanConditioning,
     patch: s.hp.patch,
+    probChannels: s.model.crossEntropy && net instanceof CorrDiffRegressionUNet
+      ? net.model.probChannels
+      : undefined,
   };
 }
 
@@ -101,7 +106,11 @@ export function batchLoss(
   yMean?: Tensor,
 ): Tensor {
   const net = o.net;
-  if (net instanceof CorrDiffRegressionUNet) return regressionLoss(net, target, input, mode, host.leadTime);
+  if (net instanceof CorrDiffRegressionUNet) {
+    return o.probChannels
+      ? regressionLossCE(net, target, input, mode, o.probChannels, host.leadTime)
+      : regressionLoss(net, target, input, mode, host.leadTime);
+  }
   const [B, cOut, H, W] = target.shape;
   let patching;
   if (o.patch) {

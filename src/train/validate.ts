@@ -83,7 +83,9 @@ export async function validate(
         const L = scale(sumAll(loss), 1 / B);
         const Bp = loss.shape[0];
         // Per channel: sum over pixels, then over (patched) samples.
-        const ch = sumLeading(sumRows(loss, Bp * cOut), Bp);
+        // per loss channel: the output channels, or with RegressionLossCE the non-probability ones and the
+        // cross entropy
+        const ch = sumLeading(sumRows(loss, Bp * loss.shape[1]), Bp);
         const a = lossAcc ? add(lossAcc, L) : L;
         const c = perChannel ? add(perChannel, ch) : ch;
         return [a, c];
@@ -104,9 +106,12 @@ export async function validate(
   const one = ds.denormalizeOutput(new Float32Array(cOut).fill(1), 1);
   const zero = ds.denormalizeOutput(new Float32Array(cOut).fill(0), 1);
   const isRegression = ctx.net instanceof CorrDiffRegressionUNet;
-  names.forEach((name, c) => {
+  // RegressionLossCE's squared errors are those of the non-probability channels, in order
+  const prob = ctx.loss.probChannels ?? [];
+  const squared = names.map((_, c) => c).filter((c) => !prob.includes(c));
+  squared.forEach((c, at) => {
     // The diffusion loss carries the EDM weight lambda(sigma): its per-channel value is not an MSE.
-    if (isRegression) rmse[name] = Math.sqrt(chSum[c] / pixels) * Math.abs(one[c] - zero[c]);
+    if (isRegression) rmse[names[c]] = Math.sqrt(chSum[at] / pixels) * Math.abs(one[c] - zero[c]);
   });
   const inputRmse: Record<string, number> = {};
   for (const [c] of pairs) inputRmse[outNames[c]] = Math.sqrt(inputSq[c] / (samples * H * W));

@@ -1,7 +1,7 @@
 import { assert, assertClose, assertThrows } from "../helpers/assert.ts";
 import { gradCheck, randn } from "../helpers/gradcheck.ts";
 import { initRuntime } from "../../src/gpu/runtime.ts";
-import { softmax, softmaxAxis, softmaxAxisBackward } from "../../src/ops/softmax.ts";
+import { softmax, softmaxAxis, softmaxAxisBackward, softmaxCrossEntropy } from "../../src/ops/softmax.ts";
 
 /** float64 softmax of x viewed as [outer, n, inner] along n. */
 function softmaxRef(x: Float32Array, outer: number, n: number, inner: number): Float64Array {
@@ -121,3 +121,50 @@ Deno.test("softmax refuses a row count that does not divide the tensor", async (
   assertThrows(() => softmaxAxis(t, 2, 3, 2), Error, "cannot be viewed as");
   t.release();
 });
+
+Deno.test("softmax cross entropy matches float64 (probability targets, large logits) and finite differences", async () => {
+  const r = await initRuntime();
+  const [outer, n, inner] = [3, 4, 10];
+  for (const [shift, spread] of [[0, 1], [60, 20]]) {
+    const x = randn(outer * n * inner, 9).map((v) => shift + spread * v);
+    // targets: class probabilities per line (a softmax of other logits), and for the last line a one-hot
+    const target = Float32Array.from(softmaxRef(randn(outer * n * inner, 10), outer, n, inner));
+    for (let k = 0; k < n; k++) target[((outer - 1) * n + k) * inner + inner - 1] = k === 1 ? 1 : 0;
+    const got = await r.scope(() =>
+      softmaxCrossEntropy(
+        r.upload(x, [outer, n, inner]),
+        r.upload(target, [outer, n, inner]),
+        outer,
+        n,
+        inner,
+      )
+    ).read();
+    const s = softmaxRef(x, outer, n, inner);
+    const want = new Float64Array(outer * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let t = 0; t < inner; t++) {
+        for (let k = 0; k < n; k++) {
+          const j = (o * n + k) * inner + t;
+          want[o * inner + t] -= target[j] * Math.log(Math.max(s[j], 1e-300));
+        }
+      }
+    }
+    assertClose(got, want, 1e-5, 1e-5, `cross entropy, logits ${shift} + ${spread} N(0,1)`);
+  }
+  const logits = { data: randn(2 * 3 * 5, 11), shape: [2, 3, 5] };
+  const target = {
+    data: Float32Array.from(softmaxRef(randn(30, 12), 2, 3, 5)),
+    shape: [2, 3, 5],
+    grad: false,
+  };
+  assert(await gradCheck(([x, t]) => softmaxCrossEntropy(x, t, 2, 3, 5), [logits, target]) <= 1);
+  assertThrows(
+    () => r.scope(() => softmaxCrossEntropy(r.upload(x0(), [2, 3, 5]), r.upload(x0(), [2, 15]), 2, 3, 4)),
+    Error,
+    "softmaxCrossEntropy",
+  );
+});
+
+function x0(): Float32Array {
+  return new Float32Array(30);
+}

@@ -5,7 +5,7 @@
  * models, configs and datasets fail in one line.
  */
 import { join } from "node:path";
-import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { train } from "../../src/train/train.ts";
 import { generate } from "../../src/generate/run.ts";
 import { readGenerationFile } from "../../src/io/generation_reader.ts";
@@ -146,6 +146,56 @@ Deno.test("lead-time models train, use their labels and generate; mismatches fai
       Error,
       "is a lead-time model, but dataset.type synthetic gives its samples no lead-time labels",
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("lt_aware_ce_regression: the cross entropy on the dataset's probability channels trains; eval gives probabilities", async () => {
+  const dir = tempDir("lead-ce");
+  const type = `${new URL("../fixtures/prob_dataset.ts", import.meta.url).pathname}::ProbabilityWinds`;
+  try {
+    const sm = await train({
+      ...quiet,
+      config: tinyConfig("regression", dir, [
+        `dataset.type=${type}`,
+        "~dataset.seed",
+        "~dataset.upsample_factor",
+        "~dataset.input_variables",
+        "~dataset.output_variables",
+        "~dataset.invariant_variables",
+        "~dataset.lead_time_steps",
+        "model=lt_aware_ce_regression",
+        "++model.model_args.lead_time_steps=3",
+        "training.hp.training_duration=320",
+        "training.hp.lr=0.002",
+        "training.io.print_progress_freq=80",
+        "training.io.validation_freq=80",
+        "training.io.validation_steps=2",
+      ]),
+    });
+    assert(sm.checkpointDir.endsWith("checkpoints_lt_aware_ce_regression"), sm.checkpointDir);
+    const v = Deno.readTextFileSync(join(sm.checkpointDir, "metrics.jsonl")).trim().split("\n")
+      .map((l) => JSON.parse(l)).filter((r) => r.kind === "validation");
+    assert(v.at(-1).loss < 0.8 * v[0].loss, `validation loss ${v[0].loss} -> ${v.at(-1).loss}`);
+    // RMSEs of the squared-error channels only, finite
+    assertEquals(Object.keys(v.at(-1).rmse).sort(), ["u10m", "v10m"]);
+    assert(Object.values(v.at(-1).rmse).every((x) => Number.isFinite(x as number) && (x as number) > 0));
+    const net = loadNetwork(sm.checkpointDir).net as CorrDiffRegressionUNet;
+    assertEquals(net.model.probChannels, [2, 3]);
+    const r = await initRuntime();
+    const y = await r.scope(() =>
+      net.forward(
+        r.upload(new Float32Array(4 * 256), [1, 4, 16, 16]),
+        r.upload(new Float32Array(3 * 256), [1, 3, 16, 16]),
+        {
+          train: false,
+        },
+        { leadTimeLabel: [1] },
+      )
+    ).read();
+    for (let k = 0; k < 256; k++) assertAlmostEquals(y[2 * 256 + k] + y[3 * 256 + k], 1, 1e-5);
+    net.ps.dispose();
     await assertRejects(
       () =>
         train({
@@ -153,7 +203,7 @@ Deno.test("lead-time models train, use their labels and generate; mismatches fai
           config: tinyConfig("regression", join(dir, "y"), [LEAD, "model=lt_aware_ce_regression"]),
         }),
       Error,
-      "its cross-entropy loss on probability channels is not supported",
+      "trains a cross entropy on probability channels, but the dataset names none",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
