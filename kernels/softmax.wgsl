@@ -28,22 +28,27 @@ fn line_base(i: u32) -> u32 {
 // out = exp(x - max) / sum(exp(x - max)) along each line. The max and the sum come from one pass (the sum
 // is rescaled whenever the running max grows): on llvmpipe every strided load or store costs about as much
 // as an exp, so two passes over memory beat three.
-@compute @workgroup_size(256)
-fn softmax_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat_index(gid, nwg, 256u);
-  if (i >= p.lines) { return; }
-  let base = line_base(i);
+fn max_and_sum(base: u32, count: u32) -> vec2<f32> {
   var mx = x[base];
   var sum = 1.0;
-  for (var k = 1u; k < p.valid; k++) {
+  for (var k = 1u; k < count; k++) {
     let v = x[base + k * p.inner];
     let m = max(mx, v);
     sum = sum * exp(mx - m) + exp(v - m);
     mx = m;
   }
+  return vec2<f32>(mx, sum);
+}
+
+@compute @workgroup_size(256)
+fn softmax_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg, 256u);
+  if (i >= p.lines) { return; }
+  let base = line_base(i);
+  let z = max_and_sum(base, p.valid);
   for (var k = 0u; k < p.valid; k++) {
     let j = base + k * p.inner;
-    out[j] = exp(x[j] - mx) / sum;
+    out[j] = exp(x[j] - z.x) / z.y;
   }
   for (var k = p.valid; k < p.n; k++) { out[base + k * p.inner] = 0.0; }
 }
@@ -72,15 +77,8 @@ fn softmax_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 // The line's max and log-sum-exp, in one pass as softmax_fwd's.
 fn log_normalizer(base: u32) -> vec2<f32> {
-  var mx = x[base];
-  var sum = 1.0;
-  for (var k = 1u; k < p.n; k++) {
-    let v = x[base + k * p.inner];
-    let m = max(mx, v);
-    sum = sum * exp(mx - m) + exp(v - m);
-    mx = m;
-  }
-  return vec2<f32>(mx, log(sum));
+  let z = max_and_sum(base, p.n);
+  return vec2<f32>(z.x, log(z.y));
 }
 
 @compute @workgroup_size(256)

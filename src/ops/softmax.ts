@@ -11,25 +11,12 @@ import { declareKernel } from "../gpu/kernel.ts";
 import { defineOp } from "../gpu/op.ts";
 
 const PARAMS = { lines: "u32", n: "u32", inner: "u32", valid: "u32" } as const;
-const FWD = declareKernel({ file: "softmax", entry: "softmax_fwd", params: PARAMS, bindings: ["x", "out"] });
-const BWD = declareKernel({
-  file: "softmax",
-  entry: "softmax_bwd",
-  params: PARAMS,
-  bindings: ["x", "gy", "out"],
-});
-const CE_FWD = declareKernel({
-  file: "softmax",
-  entry: "cross_entropy_fwd",
-  params: PARAMS,
-  bindings: ["x", "target_p", "out"],
-});
-const CE_BWD = declareKernel({
-  file: "softmax",
-  entry: "cross_entropy_bwd",
-  params: PARAMS,
-  bindings: ["x", "target_p", "gline", "out"],
-});
+const kernel = (entry: string, bindings: string[]) =>
+  declareKernel({ file: "softmax", entry, params: PARAMS, bindings });
+const FWD = kernel("softmax_fwd", ["x", "out"]);
+const BWD = kernel("softmax_bwd", ["x", "gy", "out"]);
+const CE_FWD = kernel("cross_entropy_fwd", ["x", "target_p", "out"]);
+const CE_BWD = kernel("cross_entropy_bwd", ["x", "target_p", "gline", "out"]);
 
 function checkAxis(op: string, x: Tensor, outer: number, n: number, inner: number, valid: number): void {
   const ok = [outer, n, inner].every((v) => Number.isInteger(v) && v > 0) && outer * n * inner === x.size;
