@@ -245,7 +245,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       `${shape.H}x${shape.W}, ${shape.cLr} -> ${shape.cOut} channels; batch ${s.hp.total_batch_size} ` +
       `(${s.hp.rounds} x ${s.hp.batch_size_per_gpu})${
         s.hp.patch ? `, ${s.hp.patch.num} patches of ${s.hp.patch.Hp}x${s.hp.patch.Wp}` : ""
-      }; ` +
+      }${leadTimeNote(net)}; ` +
       `${s.hp.training_duration} samples; checkpoints in ${ckDir}`,
   );
   if (world.size > 1) {
@@ -440,4 +440,14 @@ export function formatSummary(sm: TrainSummary): string[] {
   lines.push(`checkpoints, metrics.jsonl and loss_curve.svg/png in ${sm.checkpointDir}`);
   if (sm.lastCheckpoint) lines.push(`last checkpoint: ${sm.lastCheckpoint}`);
   return lines;
+}
+
+/** ", lead-time model (N lead times[, cross entropy on channels ...])" for the start-up line. */
+function leadTimeNote(net: CorrDiffRegressionUNet | EDMPrecondSuperResolution): string {
+  const lt = net.model.ltEmbd;
+  if (!lt) return "";
+  const prob = net.model.probChannels;
+  return `, lead-time model (${lt.shape[0]} lead times${
+    prob.length ? `, probability channels ${prob.join(", ")}` : ""
+  })`;
 }
