@@ -1,6 +1,7 @@
 /**
  * The golden suite as tests: one test per case of each golden set's manifest.json, each of which must
- * PASS. The committed subset (tests/fixtures/golden) always runs; the full set (../shared/golden) runs
+ * PASS. The committed subset (tests/fixtures/golden) and the lead-time cases made with the reference
+ * (tests/fixtures/golden_lead_time) always run; the full set (../shared/golden) runs
  * too when it is present, and is otherwise listed as one ignored test saying why. Cases of features
  * that have not landed yet are listed as ignored with the reason in the name, never counted as passed.
  */

@@ -34,7 +34,7 @@ export interface GoldenSource {
   dir: string;
 }
 
-/** Every golden set to run: the fixtures always, the full shared set when present. */
+/** Every golden set to run: the fixtures and the lead-time cases always, the full shared set when present. */
 export const GOLDEN_SETS: GoldenSource[] = [
   { label: "fixtures", dir: FIXTURE_GOLDEN_DIR },
   { label: "lead-time", dir: LEAD_TIME_GOLDEN_DIR },
