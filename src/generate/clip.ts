@@ -15,7 +15,9 @@ import { isMapping } from "../config/tree.ts";
 
 /** Closed bounds of one variable (an open side is -Infinity or Infinity). */
 export interface Bounds {
+  /** Lower bound (-Infinity: open). */
   min: number;
+  /** Upper bound (Infinity: open). */
   max: number;
 }
 

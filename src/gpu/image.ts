@@ -35,6 +35,7 @@ export class Image {
   /** Kept images (derived from parameters) are released by their owner, not by a scope's end. */
   persistent = false;
 
+  /** An image over `texture` (read through `view`); made by {@link ImagePool}. */
   constructor(
     readonly texture: GPUTexture,
     readonly view: GPUTextureView,
@@ -70,6 +71,7 @@ export class ImagePool {
   #liveBytes = 0;
   #peakBytes = 0;
 
+  /** A pool of images on `device`, at most `maxRows` texture rows each (the adapter's limit). */
   constructor(readonly device: GPUDevice, readonly maxRows: number) {}
 
   /** Rows an image of `floats` floats needs. */

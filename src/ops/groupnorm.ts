@@ -37,8 +37,11 @@ export interface GroupNormOptions {
  * (`Conv2dOptions.normalize`): its parameters, as {@link groupNorm} takes them.
  */
 export interface GroupNormOnRead {
+  /** Per-channel scale [C]. */
   gamma: Tensor;
+  /** Per-channel shift [C]. */
   beta: Tensor;
+  /** Groups, epsilon, SiLU, train/eval variance. */
   opts: GroupNormOptions;
 }
 
