@@ -39,24 +39,17 @@ export function selectLeadTime(ltEmbd: Tensor, labels: ArrayLike<number>): Tenso
 }
 
 /**
- * The lead-time channels of patches cut by `globalIndex` [P, 2, Hp, Wp] from each sample's row:
- * [B * P, C, Hp, Wp] with batch index b * P + p ("b-major", as the reference orders them).
+ * The lead-time channels of patches cut by `globalIndex` [P, 2, Hp, Wp] from each sample's row of
+ * lt_embd [S, C, H, W]: [B * P, C, Hp, Wp] with batch index b * P + p ("b-major", as the reference).
  */
-export function leadTimePatches(selected: Tensor, globalIndex: Tensor): Tensor {
-  const [B, C] = selected.shape;
+export function leadTimePatches(ltEmbd: Tensor, labels: ArrayLike<number>, globalIndex: Tensor): Tensor {
+  const [, C] = ltEmbd.shape;
   const [P, , Hp, Wp] = globalIndex.shape;
-  const n = P * C * Hp * Wp;
-  const perSample = Array.from({ length: B }, (_, b) => {
-    const row = sliceBatch(selected, b).reshape(selected.shape.slice(1));
-    return gatherPixels(row, globalIndex).reshape([1, n, 1, 1]);
+  const perSample = Array.from(labels, (label) => {
+    const row = selectLeadTime(ltEmbd, [label]);
+    return gatherPixels(row.reshape(row.shape.slice(1)), globalIndex).reshape([1, P * C * Hp * Wp, 1, 1]);
   });
-  return concatChannels(perSample).reshape([B * P, C, Hp, Wp]);
-}
-
-/** Sample b of x [B, ...] as [1, ...] (a channel slice of x viewed as [1, B * rest, 1, 1]). */
-function sliceBatch(x: Tensor, b: number): Tensor {
-  const rest = x.size / x.shape[0];
-  return sliceChannels(x.reshape([1, x.size, 1, 1]), b * rest, rest).reshape([1, ...x.shape.slice(1)]);
+  return concatChannels(perSample).reshape([labels.length * P, C, Hp, Wp]);
 }
 
 /**

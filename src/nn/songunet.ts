@@ -329,9 +329,11 @@ export class SongUNet {
       if (!o.embeddingSelector && labels.length !== want) {
         throw new Error(`SongUNetPosLtEmbd: ${labels.length} lead-time labels for ${want} samples`);
       }
-      const rows = selectLeadTime(this.ltEmbd, labels);
-      if (o.globalIndex) parts.push(leadTimePatches(rows, o.globalIndex));
-      else parts.push(o.embeddingSelector ? o.embeddingSelector(rows) : rows);
+      if (o.globalIndex) parts.push(leadTimePatches(this.ltEmbd, labels, o.globalIndex));
+      else {
+        const rows = selectLeadTime(this.ltEmbd, labels);
+        parts.push(o.embeddingSelector ? o.embeddingSelector(rows) : rows);
+      }
     }
     if (parts.length === 0) return null;
     return parts.length === 1 ? parts[0] : concatChannels(parts);

@@ -33,8 +33,9 @@ Deno.test("lead-time rows: each label's row of lt_embd (truncated, negative from
 
 Deno.test("lead-time patches are cut from each sample's row, b-major", async () => {
   const r = await initRuntime();
-  const [B, C, H, W] = [2, 3, 6, 8];
-  const rows = randn(B * C * H * W, 2);
+  const [S, C, H, W] = [3, 3, 6, 8];
+  const rows = randn(S * C * H * W, 2);
+  const labels = [2, 0], B = labels.length;
   // two 2x3 patches at (1, 2) and (3, 4)
   const corners = [[1, 2], [3, 4]], [Hp, Wp] = [2, 3];
   const index: number[] = [];
@@ -43,7 +44,7 @@ Deno.test("lead-time patches are cut from each sample's row, b-major", async () 
     for (let y = 0; y < Hp; y++) for (let x = 0; x < Wp; x++) index.push(x0 + x);
   }
   const got = await r.scope(() =>
-    leadTimePatches(r.upload(rows, [B, C, H, W]), indexTensor(index, [2, 2, Hp, Wp]))
+    leadTimePatches(r.upload(rows, [S, C, H, W]), labels, indexTensor(index, [2, 2, Hp, Wp]))
   ).read();
   let i = 0;
   for (let b = 0; b < B; b++) {
@@ -51,7 +52,8 @@ Deno.test("lead-time patches are cut from each sample's row, b-major", async () 
       for (let c = 0; c < C; c++) {
         for (let y = 0; y < Hp; y++) {
           for (let x = 0; x < Wp; x++) {
-            assertEquals(got[i++], rows[((b * C + c) * H + y0 + y) * W + x0 + x], `b ${b} patch ${y0},${x0}`);
+            const k = labels[b];
+            assertEquals(got[i++], rows[((k * C + c) * H + y0 + y) * W + x0 + x], `b ${b} patch ${y0},${x0}`);
           }
         }
       }
